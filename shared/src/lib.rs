@@ -1,0 +1,17 @@
+//! What `nslaunch` (the launcher) and `nsinit` (the container's PID 1) share:
+//! the init's command line (the container spec), the setup plan the init
+//! applies, exit statuses, signal names, the error report that crosses from
+//! the init to the launcher, and the few raw syscalls both need.
+//!
+//! Everything here but [`sys`] is plain logic with unit tests; [`sys`] is
+//! the one file that holds `unsafe` syscall wrappers.
+
+pub mod env;
+pub mod exit;
+pub mod idmap;
+pub mod passwd;
+pub mod plan;
+pub mod report;
+pub mod signals;
+pub mod spec;
+pub mod sys;

@@ -1,0 +1,330 @@
+//! The container root as a plan: an ordered list of plain-data setup
+//! operations that nsinit applies in one pass (see `init/src/setup.rs`).
+//! Building the plan is pure and unit-tested here; only the executor touches
+//! the kernel.
+//!
+//! Every `target` is a path *inside the container* (absolute, as the
+//! container will see it). The executor resolves it inside the rootfs with
+//! `openat2(RESOLVE_IN_ROOT)`, so a symlink or `..` in an untrusted rootfs
+//! can never send a mount outside it, and mounts through the opened fd.
+
+use std::fmt;
+
+/// Mount flags, as data (the executor turns them into `MsFlags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    pub nosuid: bool,
+    pub nodev: bool,
+    pub noexec: bool,
+}
+
+impl Flags {
+    pub const NONE: Flags = Flags {
+        nosuid: false,
+        nodev: false,
+        noexec: false,
+    };
+    const ALL: Flags = Flags {
+        nosuid: true,
+        nodev: true,
+        noexec: true,
+    };
+    const NOSUID_NOEXEC: Flags = Flags {
+        nosuid: true,
+        nodev: false,
+        noexec: true,
+    };
+    const NOSUID: Flags = Flags {
+        nosuid: true,
+        nodev: false,
+        noexec: false,
+    };
+
+    fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.nosuid {
+            v.push("nosuid");
+        }
+        if self.nodev {
+            v.push("nodev");
+        }
+        if self.noexec {
+            v.push("noexec");
+        }
+        v
+    }
+}
+
+/// One step of building the container's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupOp {
+    /// `mount --make-rprivate /`: nothing mounted from here on propagates
+    /// to the host.
+    MakeRootPrivate,
+    /// `mount --rbind ROOTFS ROOTFS`: the rootfs becomes a mount point
+    /// (pivot_root needs one).
+    BindRootfs,
+    /// Create the directory `target` if missing, then mount a new
+    /// filesystem on it.
+    Mount {
+        fstype: &'static str,
+        target: String,
+        flags: Flags,
+        data: String,
+    },
+    /// Create `target` (an empty regular file, if missing), then bind the
+    /// host's device node `host` onto it. Rootless containers cannot mknod.
+    BindDevice { host: String, target: String },
+    /// Create the directory `target` with `mode` (exact, umask ignored).
+    Mkdir { target: String, mode: u32 },
+    /// Create the symlink `target` pointing to `points_to`.
+    Symlink { points_to: String, target: String },
+    /// `pivot_root` into the rootfs and detach the old root: no `old_root`
+    /// directory is left in the rootfs.
+    PivotRoot,
+}
+
+/// The host device nodes bound into the container's /dev.
+pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// What the plan needs to know about the container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RootOptions {
+    /// The container's gid of the `tty` group (5) when it is mapped: new
+    /// ptys are then owned by it, as on a normal system. With a single-id
+    /// mapping it is not mapped, and devpts must not be told about it.
+    pub tty_gid: Option<u32>,
+}
+
+/// The plan for a container root: private mounts, the rootfs bound on
+/// itself, /proc, a minimal /dev (host nodes bound in, a private devpts,
+/// /dev/shm, the fd links), then pivot_root.
+pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
+    let mut plan = vec![
+        SetupOp::MakeRootPrivate,
+        SetupOp::BindRootfs,
+        SetupOp::Mount {
+            fstype: "proc",
+            target: "/proc".into(),
+            flags: Flags::ALL,
+            data: String::new(),
+        },
+        SetupOp::Mount {
+            fstype: "tmpfs",
+            target: "/dev".into(),
+            flags: Flags::NOSUID,
+            data: "mode=755,size=65536k".into(),
+        },
+    ];
+    for dev in DEVICES {
+        plan.push(SetupOp::BindDevice {
+            host: format!("/dev/{dev}"),
+            target: format!("/dev/{dev}"),
+        });
+    }
+    let mut pts = String::from("newinstance,ptmxmode=0666,mode=0620");
+    if let Some(gid) = opts.tty_gid {
+        pts.push_str(&format!(",gid={gid}"));
+    }
+    plan.push(SetupOp::Mount {
+        fstype: "devpts",
+        target: "/dev/pts".into(),
+        flags: Flags::NOSUID_NOEXEC,
+        data: pts,
+    });
+    plan.push(SetupOp::Symlink {
+        points_to: "pts/ptmx".into(),
+        target: "/dev/ptmx".into(),
+    });
+    plan.push(SetupOp::Mkdir {
+        target: "/dev/shm".into(),
+        mode: 0o1777,
+    });
+    plan.push(SetupOp::Mount {
+        fstype: "tmpfs",
+        target: "/dev/shm".into(),
+        flags: Flags::ALL,
+        data: "mode=1777,size=65536k".into(),
+    });
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        plan.push(SetupOp::Symlink {
+            points_to: to.into(),
+            target: format!("/dev/{link}"),
+        });
+    }
+    plan.push(SetupOp::PivotRoot);
+    plan
+}
+
+/// A container path shown on the host, for messages and scripts.
+fn under(rootfs: &str, target: &str) -> String {
+    format!("{}{}", rootfs.trim_end_matches('/'), target)
+}
+
+impl SetupOp {
+    /// The shell command that does this step (as in the article), for
+    /// `--dry-run` scripts and error messages. `rootfs` is the host path.
+    pub fn shell(&self, rootfs: &str) -> String {
+        match self {
+            SetupOp::MakeRootPrivate => "mount --make-rprivate /".into(),
+            SetupOp::BindRootfs => format!("mount --rbind {rootfs} {rootfs}"),
+            SetupOp::Mount {
+                fstype,
+                target,
+                flags,
+                data,
+            } => {
+                let mut opts = flags.names();
+                if !data.is_empty() {
+                    opts.push(data);
+                }
+                let o = if opts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" -o {}", opts.join(","))
+                };
+                format!(
+                    "mkdir -p {t} && mount -t {fstype}{o} {fstype} {t}",
+                    t = under(rootfs, target)
+                )
+            }
+            SetupOp::BindDevice { host, target } => {
+                let t = under(rootfs, target);
+                format!("touch {t} && mount --bind {host} {t}")
+            }
+            SetupOp::Mkdir { target, mode } => {
+                format!("mkdir -m {mode:o} {}", under(rootfs, target))
+            }
+            SetupOp::Symlink { points_to, target } => {
+                format!("ln -s {points_to} {}", under(rootfs, target))
+            }
+            SetupOp::PivotRoot => format!("cd {rootfs} && pivot_root . . && umount -l . && cd /"),
+        }
+    }
+}
+
+/// Short description of a step as seen from inside the container, for
+/// error messages: `mount proc on /proc`.
+impl fmt::Display for SetupOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupOp::MakeRootPrivate => write!(f, "make / private (mount --make-rprivate /)"),
+            SetupOp::BindRootfs => write!(f, "bind-mount the rootfs"),
+            SetupOp::Mount { fstype, target, .. } => write!(f, "mount {fstype} on {target}"),
+            SetupOp::BindDevice { host, target } => write!(f, "bind {host} on {target}"),
+            SetupOp::Mkdir { target, .. } => write!(f, "mkdir {target}"),
+            SetupOp::Symlink { points_to, target } => write!(f, "symlink {target} -> {points_to}"),
+            SetupOp::PivotRoot => write!(f, "pivot_root into the rootfs"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(plan: &[SetupOp]) -> Vec<String> {
+        plan.iter()
+            .filter_map(|op| match op {
+                SetupOp::Mount { target, .. }
+                | SetupOp::BindDevice { target, .. }
+                | SetupOp::Mkdir { target, .. }
+                | SetupOp::Symlink { target, .. } => Some(target.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn private_first_pivot_last() {
+        let plan = container_root(&RootOptions::default());
+        assert_eq!(plan.first(), Some(&SetupOp::MakeRootPrivate));
+        assert_eq!(plan[1], SetupOp::BindRootfs);
+        assert_eq!(plan.last(), Some(&SetupOp::PivotRoot));
+    }
+
+    #[test]
+    fn dev_is_mounted_before_anything_inside_it() {
+        let plan = container_root(&RootOptions::default());
+        let t = targets(&plan);
+        let dev = t.iter().position(|x| x == "/dev").unwrap();
+        for (i, x) in t.iter().enumerate() {
+            if x.starts_with("/dev/") {
+                assert!(i > dev, "{x} before /dev is mounted");
+            }
+        }
+        let pts = t.iter().position(|x| x == "/dev/pts").unwrap();
+        let ptmx = t.iter().position(|x| x == "/dev/ptmx").unwrap();
+        assert!(pts < ptmx);
+    }
+
+    #[test]
+    fn every_target_is_absolute_and_has_no_dotdot() {
+        for t in targets(&container_root(&RootOptions { tty_gid: Some(5) })) {
+            assert!(t.starts_with('/'), "{t}");
+            assert!(!t.split('/').any(|c| c == ".."), "{t}");
+        }
+    }
+
+    #[test]
+    fn all_required_devices_are_bound() {
+        let plan = container_root(&RootOptions::default());
+        for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
+            assert!(plan.contains(&SetupOp::BindDevice {
+                host: format!("/dev/{dev}"),
+                target: format!("/dev/{dev}"),
+            }));
+        }
+        for link in [
+            "/dev/fd",
+            "/dev/stdin",
+            "/dev/stdout",
+            "/dev/stderr",
+            "/dev/ptmx",
+        ] {
+            assert!(targets(&plan).iter().any(|t| t == link), "{link}");
+        }
+    }
+
+    #[test]
+    fn devpts_gid_only_when_mapped() {
+        let data = |opts: RootOptions| {
+            container_root(&opts)
+                .into_iter()
+                .find_map(|op| match op {
+                    SetupOp::Mount {
+                        fstype: "devpts",
+                        data,
+                        ..
+                    } => Some(data),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        assert!(!data(RootOptions { tty_gid: None }).contains("gid="));
+        assert!(data(RootOptions { tty_gid: Some(5) }).contains(",gid=5"));
+    }
+
+    #[test]
+    fn proc_is_nosuid_nodev_noexec_and_shell_form_reads_like_the_article() {
+        let plan = container_root(&RootOptions::default());
+        let proc_op = plan
+            .iter()
+            .find(|op| matches!(op, SetupOp::Mount { fstype: "proc", .. }))
+            .unwrap();
+        assert_eq!(
+            proc_op.shell("/r"),
+            "mkdir -p /r/proc && mount -t proc -o nosuid,nodev,noexec proc /r/proc"
+        );
+        assert_eq!(proc_op.to_string(), "mount proc on /proc");
+        assert_eq!(
+            SetupOp::PivotRoot.shell("/r"),
+            "cd /r && pivot_root . . && umount -l . && cd /"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! The raw syscalls nix does not wrap, or that must run between `clone`/
+//! `fork` and `execve` where nothing may allocate or take a lock. This is
+//! the one file of the shared library with `unsafe` in it; every block says
+//! why it is sound.
+//!
+//! Functions named `raw_*` are async-signal-safe: they make one syscall,
+//! allocate nothing and never panic, so they may run in a forked child.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use libc::{c_char, c_int, c_uint};
+use nix::errno::Errno;
+
+/// A NUL-terminated array of C strings (argv or envp), built before a fork
+/// so the child only reads it.
+pub struct CStringArray {
+    _strings: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+impl CStringArray {
+    /// Strings with an interior NUL are refused (`Err` shows the first,
+    /// lossily decoded).
+    pub fn new<I, S>(items: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Vec<u8>>,
+    {
+        let mut strings = Vec::new();
+        for s in items {
+            let s: Vec<u8> = s.into();
+            let c = CString::new(s)
+                .map_err(|e| String::from_utf8_lossy(&e.into_vec()).replace('\0', "\\0"))?;
+            strings.push(c);
+        }
+        let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(ptr::null());
+        Ok(CStringArray {
+            _strings: strings,
+            ptrs,
+        })
+    }
+
+    /// The pointer array, terminated by NULL, valid while `self` lives.
+    pub fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+/// `clone(flags | SIGCHLD)` with no new stack: like `fork`, but the child
+/// starts in the new namespaces given by `flags` (`CLONE_NEWUSER`, ...).
+/// Returns `Some(child pid)` in the parent and `None` in the child.
+///
+/// The caller must be single-threaded, and the child must only make raw
+/// syscalls (the `raw_*` functions) until it execs or exits.
+pub fn clone_like_fork(flags: c_int) -> Result<Option<i32>, Errno> {
+    // SAFETY: without CLONE_VM the child gets a copy-on-write copy of the
+    // address space and continues on its own copy of the current stack,
+    // exactly as fork() does; with a NULL stack, parent_tid, child_tid and
+    // tls are ignored. The launcher is single-threaded when it calls this,
+    // so no lock can be held by a thread that does not exist in the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(pid as i32)),
+    }
+}
+
+/// `write` every part in order, retrying on EINTR and short writes; errors
+/// are ignored (there is no one left to tell).
+pub fn raw_write_all(fd: RawFd, parts: &[&[u8]]) {
+    for part in parts {
+        let mut rest = *part;
+        while !rest.is_empty() {
+            // SAFETY: `rest` is a valid slice for its whole length.
+            let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+            if n < 0 {
+                if Errno::last() == Errno::EINTR {
+                    continue;
+                }
+                return;
+            }
+            rest = &rest[n as usize..];
+        }
+    }
+}
+
+/// Read one byte; `Ok(true)` if one came, `Ok(false)` at end of file.
+pub fn raw_read_byte(fd: RawFd) -> Result<bool, Errno> {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reads at most one byte into a valid local.
+        let n = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+        match n {
+            1 => return Ok(true),
+            0 => return Ok(false),
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => return Err(Errno::last()),
+        }
+    }
+}
+
+/// `close(fd)`, errors ignored.
+pub fn raw_close(fd: RawFd) {
+    // SAFETY: closing a descriptor number touches no memory.
+    unsafe { libc::close(fd) };
+}
+
+/// Whether `fd` is an open descriptor.
+pub fn raw_fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor number.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Set or clear close-on-exec on `fd`.
+pub fn raw_set_cloexec(fd: RawFd, on: bool) -> Result<(), Errno> {
+    let flag = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: F_SETFD takes an int argument and touches no memory.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flag) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Mark every descriptor from `first` up as close-on-exec (`close_range`
+/// with `CLOSE_RANGE_CLOEXEC`, Linux 5.11), falling back to walking the
+/// descriptor numbers one by one on older kernels.
+pub fn raw_cloexec_from(first: c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range takes plain integers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the valid local `lim`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(Errno::last());
+    }
+    let max = lim.rlim_cur.min(1 << 20) as c_int;
+    for fd in first as c_int..max {
+        let _ = raw_set_cloexec(fd, true);
+    }
+    Ok(())
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: receive `sig` when the parent thread dies.
+pub fn raw_set_parent_death_signal(sig: c_int) -> Result<(), Errno> {
+    // SAFETY: PR_SET_PDEATHSIG takes an integer argument.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: run the file open on `fd`.
+/// Returns only on failure.
+pub fn raw_execveat_fd(fd: RawFd, argv: &CStringArray, envp: &CStringArray) -> Errno {
+    // SAFETY: both arrays are NULL-terminated arrays of NUL-terminated
+    // strings that outlive the call; the empty path is a valid C string.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::last()
+}
+
+/// `execve(path, argv, envp)`. Returns only on failure.
+pub fn raw_execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> Errno {
+    // SAFETY: as for raw_execveat_fd.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::last()
+}
+
+/// Give every signal its default action and unblock them all: what a
+/// freshly started process expects. Both the blocked mask and ignored
+/// dispositions (Rust sets SIGPIPE to SIG_IGN) survive `execve`.
+pub fn raw_reset_signals() {
+    // SAFETY: sigaction/sigprocmask with valid, zero-initialised structs.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::sigaction(sig, &dfl, ptr::null_mut());
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+    }
+}
+
+/// `_exit(code)`: leave a forked child without running Rust or libc
+/// cleanup (atexit handlers, stdio buffers belong to the parent).
+pub fn raw_exit(code: c_int) -> ! {
+    // SAFETY: _exit never returns and touches no memory.
+    unsafe { libc::_exit(code) }
+}
+
+/// `kill(pid, sig)` for any signal number, real-time ones included (nix's
+/// `Signal` enum has no real-time signals). `sig` 0 only checks.
+pub fn raw_kill(pid: i32, sig: c_int) -> Result<(), Errno> {
+    // SAFETY: kill takes plain integers.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `waitpid(pid, &status, flags)` with the raw status (nix's `WaitStatus`
+/// cannot represent a death by a real-time signal). `Ok(None)` when
+/// `WNOHANG` found nothing; `Err(ECHILD)` when there are no children.
+pub fn raw_waitpid(pid: i32, flags: c_int) -> Result<Option<(i32, c_int)>, Errno> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: waitpid writes the status into a valid local.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match r {
+            0 => return Ok(None),
+            -1 if Errno::last() == Errno::EINTR => continue,
+            -1 => return Err(Errno::last()),
+            pid => return Ok(Some((pid, status))),
+        }
+    }
+}
+
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
+pub fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: c_int,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: open_how is plain data; zeroed then filled is its valid form.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = mode as u64;
+    how.resolve = resolve;
+    loop {
+        // SAFETY: `path` is a valid C string, `how` a valid struct whose
+        // size we pass; the kernel reads both and returns a new fd.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: the kernel just gave us this descriptor; we own it.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        // EAGAIN: a rename raced with RESOLVE_IN_ROOT; try again.
+        if Errno::last() != Errno::EAGAIN && Errno::last() != Errno::EINTR {
+            return Err(Errno::last());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_string_array_is_null_terminated() {
+        let a = CStringArray::new(["a", "bc"]).unwrap();
+        // SAFETY: the array has three entries, the last NULL.
+        unsafe {
+            let p = a.as_ptr();
+            assert_eq!(CStr::from_ptr(*p).to_str().unwrap(), "a");
+            assert_eq!(CStr::from_ptr(*p.add(1)).to_str().unwrap(), "bc");
+            assert!((*p.add(2)).is_null());
+        }
+        assert!(CStringArray::new(["ok", "bad\0"]).is_err());
+    }
+
+    #[test]
+    fn openat2_stays_in_root() {
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join(format!("nsl-sys-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("inner")).unwrap();
+        let _ = std::fs::remove_file(dir.join("inner/up"));
+        std::os::unix::fs::symlink("/../../..", dir.join("inner/up")).unwrap();
+        let root = std::fs::File::open(&dir).unwrap();
+        let fd = openat2(
+            root.as_raw_fd(),
+            c"inner/up",
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+            libc::RESOLVE_IN_ROOT,
+        );
+        // "/../../.." inside the root is the root itself.
+        let fd = fd.expect("openat2 with RESOLVE_IN_ROOT");
+        let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert_eq!(target, dir.canonicalize().unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
