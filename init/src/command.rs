@@ -1,0 +1,188 @@
+//! Finding the command inside the container and starting it as nsinit's
+//! child. Everything is prepared before `fork`; between `fork` and `execve`
+//! the child only makes raw syscalls.
+
+use std::ffi::{CString, OsString};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStringExt;
+
+use nix::errno::Errno;
+use nix::unistd::{access, fork, AccessFlags, ForkResult, Pid};
+use shared::exit;
+use shared::report::Report;
+use shared::sys::{self, CStringArray};
+
+use crate::error::Error;
+
+/// Where failures go: nslaunch's report pipe, or our own stderr when
+/// nsinit runs alone.
+#[derive(Debug, Clone, Copy)]
+pub enum Sink {
+    Pipe(RawFd),
+    Stderr,
+}
+
+impl Sink {
+    /// Send one failure (allocates; not for a forked child).
+    pub fn send(&self, report: &Report) {
+        match self {
+            Sink::Pipe(fd) => sys::raw_write_all(*fd, &[&report.encode()]),
+            Sink::Stderr => eprintln!("nsinit: {}", report.message),
+        }
+    }
+
+    /// Send one failure from a forked child: no allocation.
+    fn send_raw(&self, status: i32, parts: &[&[u8]]) {
+        let (fd, head): (RawFd, &[u8]) = match self {
+            Sink::Pipe(fd) => (
+                *fd,
+                match status {
+                    exit::NOT_FOUND => b"127\t",
+                    exit::CANNOT_EXECUTE => b"126\t",
+                    _ => b"125\t",
+                },
+            ),
+            Sink::Stderr => (2, b"nsinit: "),
+        };
+        sys::raw_write_all(fd, &[head]);
+        sys::raw_write_all(fd, parts);
+        sys::raw_write_all(fd, &[b"\n"]);
+    }
+}
+
+/// The command, ready to exec: its resolved path, argv and environment.
+pub struct Prepared {
+    path: CString,
+    argv: CStringArray,
+    envp: CStringArray,
+}
+
+/// Resolve `command[0]` against PATH from `env` (the command's own
+/// environment, as docker does) and build argv/envp.
+pub fn prepare(command: &[String], env: &[(OsString, OsString)]) -> Result<Prepared, Error> {
+    let name = command
+        .first()
+        .ok_or_else(|| Error::Usage("no command given".into()))?;
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .and_then(|(_, v)| v.to_str())
+        .unwrap_or(shared::env::DEFAULT_PATH);
+    let path = resolve(name, path_var)?;
+    let path =
+        CString::new(path).map_err(|_| Error::Usage("command contains a NUL byte".into()))?;
+    let argv = CStringArray::new(command.iter().map(String::as_str))
+        .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
+    let envp = CStringArray::new(env.iter().map(|(k, v)| {
+        let mut kv = k.clone().into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_encoded_bytes());
+        kv
+    }))
+    .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
+    Ok(Prepared { path, argv, envp })
+}
+
+/// Find `name` as `execvp` would: a name with a slash is used as is; else
+/// the first executable regular file named `name` in PATH. An entry that
+/// exists but is not executable makes the result 126 rather than 127.
+pub fn resolve(name: &str, path_var: &str) -> Result<String, Error> {
+    if name.is_empty() {
+        return Err(Error::NotFound("the command is an empty string".into()));
+    }
+    if name.contains('/') {
+        return Ok(name.to_string());
+    }
+    let mut not_executable = None;
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
+        match std::fs::metadata(&candidate) {
+            Ok(m) if m.is_file() => {
+                if access(candidate.as_str(), AccessFlags::X_OK).is_ok() {
+                    return Ok(candidate);
+                }
+                not_executable.get_or_insert(candidate);
+            }
+            _ => {}
+        }
+    }
+    match not_executable {
+        Some(found) => Err(Error::CannotExecute(format!(
+            "{name}: {found} is not executable (Permission denied)"
+        ))),
+        None => Err(Error::NotFound(format!(
+            "{name}: command not found in the container (PATH={path_var})"
+        ))),
+    }
+}
+
+/// Fork and exec the command. The child gets default signal dispositions
+/// and an empty signal mask; if `execve` fails it reports through `sink`
+/// and exits 126 or 127.
+pub fn spawn(cmd: &Prepared, sink: Sink) -> Result<Pid, Error> {
+    // SAFETY: nsinit is single-threaded; the child below only calls the
+    // async-signal-safe raw_* functions before execve or _exit.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Ok(ForkResult::Child) => {
+            sys::raw_reset_signals();
+            let errno = sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp);
+            let status = exit::for_exec_errno(errno);
+            let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {
+                b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
+            } else {
+                b""
+            };
+            sink.send_raw(
+                status,
+                &[
+                    b"exec ",
+                    cmd.path.as_bytes(),
+                    b": ",
+                    errno.desc().as_bytes(),
+                    hint,
+                ],
+            );
+            sys::raw_exit(status)
+        }
+        Err(e) => Err(Error::sys("fork the command", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn resolves_like_execvp() {
+        let dir = std::env::temp_dir().join(format!("nsinit-resolve-{}", std::process::id()));
+        let a = dir.join("a");
+        let b = dir.join("b");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(a.join("tool"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(b.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(b.join("adir")).unwrap();
+        let path = format!("{}:{}", a.display(), b.display());
+
+        assert_eq!(
+            resolve("tool", &path).unwrap(),
+            format!("{}/tool", b.display())
+        );
+        assert_eq!(resolve("./x/y", &path).unwrap(), "./x/y");
+        assert_eq!(resolve("missing", &path).unwrap_err().status(), 127);
+        assert_eq!(resolve("adir", &path).unwrap_err().status(), 127);
+        assert_eq!(resolve("", &path).unwrap_err().status(), 127);
+        // Only the non-executable one in PATH: 126 naming it, as root too
+        // (root's X_OK still needs an x bit on a regular file).
+        let only_a = a.display().to_string();
+        let err = resolve("tool", &only_a).unwrap_err();
+        assert_eq!(err.status(), 126);
+        assert!(err.to_string().contains("not executable"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

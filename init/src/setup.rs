@@ -1,0 +1,279 @@
+//! The executor of the container-root plan (`shared::plan`): the one place
+//! nsinit mounts anything. Runs in the new user, mount and PID namespaces,
+//! as root of the user namespace, before the command exists.
+//!
+//! Every target is resolved inside the rootfs with `openat2` and
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, and mounted through the
+//! resulting fd (`/proc/self/fd/N`), so no symlink or `..` in the rootfs can
+//! place a mount outside it. All of it happens before `pivot_root`, while
+//! the host's /proc is still there to name the fds and to satisfy the
+//! kernel's "a proc is already fully visible" rule for mounting a new one.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{fchmodat, FchmodatFlags, Mode};
+use nix::unistd::{chdir, fchdir, pivot_root};
+use shared::idmap;
+use shared::plan::{self, Flags, RootOptions, SetupOp};
+use shared::sys;
+
+use crate::error::Error;
+
+const RESOLVE: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+
+/// Build the container root from `rootfs` (a host path) and move into it.
+pub fn build_root(rootfs: &str) -> Result<(), Error> {
+    let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+    let tty_gid = idmap::maps_inside(&idmap::parse_map(&gid_map), 5).then_some(5);
+    let mut root: Option<OwnedFd> = None;
+    for op in plan::container_root(&RootOptions { tty_gid }) {
+        apply(&op, rootfs, &mut root).map_err(|e| match e {
+            Step::Errno(errno) => Error::Sys {
+                hint: hint_for(&op, errno),
+                op: op.to_string(),
+                errno,
+            },
+            Step::Refused(why) => Error::Usage(format!("{op}: {why}")),
+        })?;
+    }
+    Ok(())
+}
+
+/// Why a step failed: a syscall's errno, or a refusal of ours.
+enum Step {
+    Errno(Errno),
+    Refused(String),
+}
+
+impl From<Errno> for Step {
+    fn from(e: Errno) -> Self {
+        Step::Errno(e)
+    }
+}
+
+fn hint_for(op: &SetupOp, errno: Errno) -> Option<&'static str> {
+    match (op, errno) {
+        (SetupOp::Mount { fstype: "proc", .. }, Errno::EPERM) => Some(
+            "the kernel refuses a new /proc in a user namespace when the host's /proc has \
+             over-mounted paths, as inside some containers",
+        ),
+        (SetupOp::BindRootfs, Errno::EACCES | Errno::EPERM) => {
+            Some("is the rootfs readable and searchable by the invoking user?")
+        }
+        (SetupOp::PivotRoot, Errno::EINVAL) => {
+            Some("is the rootfs on a filesystem that allows pivot_root (not the initramfs)?")
+        }
+        _ => None,
+    }
+}
+
+fn mount_flags(f: Flags) -> MsFlags {
+    let mut m = MsFlags::empty();
+    m.set(MsFlags::MS_NOSUID, f.nosuid);
+    m.set(MsFlags::MS_NODEV, f.nodev);
+    m.set(MsFlags::MS_NOEXEC, f.noexec);
+    m
+}
+
+/// `/proc/self/fd/N`: a path the kernel resolves to exactly the file open
+/// on `fd`, wherever it is.
+fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn apply(op: &SetupOp, rootfs: &str, root: &mut Option<OwnedFd>) -> Result<(), Step> {
+    match op {
+        SetupOp::MakeRootPrivate => {
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+        }
+        SetupOp::BindRootfs => {
+            mount(
+                Some(rootfs),
+                rootfs,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
+            // Opened after the bind, so the fd is the new mount's root.
+            let fd = nix::fcntl::open(
+                rootfs,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            *root = Some(fd);
+        }
+        SetupOp::Mount {
+            fstype,
+            target,
+            flags,
+            data,
+        } => {
+            let dir = ensure_dir(root_fd(root)?, target)?;
+            let data = (!data.is_empty()).then_some(data.as_str());
+            mount(
+                Some(*fstype),
+                fd_path(&dir).as_str(),
+                Some(*fstype),
+                mount_flags(*flags),
+                data,
+            )?;
+        }
+        SetupOp::BindDevice { host, target } => {
+            let file = ensure_file(root_fd(root)?, target)?;
+            mount(
+                Some(host.as_str()),
+                fd_path(&file).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )?;
+        }
+        SetupOp::Mkdir { target, mode } => {
+            let (parent, name) = parent_of(root_fd(root)?, target)?;
+            match nix::sys::stat::mkdirat(&parent, name.as_c_str(), Mode::from_bits_truncate(*mode))
+            {
+                Ok(()) => {}
+                Err(Errno::EEXIST) => return Err(Step::Refused("already exists".into())),
+                Err(e) => return Err(e.into()),
+            }
+            // mkdir applies the umask; the plan's mode is exact.
+            fchmodat(
+                &parent,
+                name.as_c_str(),
+                Mode::from_bits_truncate(*mode),
+                FchmodatFlags::NoFollowSymlink,
+            )
+            .or_else(|e| match e {
+                // Older kernels refuse AT_SYMLINK_NOFOLLOW; the name is a
+                // directory we just made, so following is the same.
+                Errno::EOPNOTSUPP => fchmodat(
+                    &parent,
+                    name.as_c_str(),
+                    Mode::from_bits_truncate(*mode),
+                    FchmodatFlags::FollowSymlink,
+                ),
+                e => Err(e),
+            })?;
+        }
+        SetupOp::Symlink { points_to, target } => {
+            let (parent, name) = parent_of(root_fd(root)?, target)?;
+            nix::unistd::symlinkat(points_to.as_str(), &parent, name.as_c_str())?;
+        }
+        SetupOp::PivotRoot => {
+            fchdir(root_fd(root)?)?;
+            // pivot_root(".", "."): the old root ends up mounted on top of
+            // the new one, where a lazy unmount detaches it. No directory
+            // for the old root is ever made in the rootfs.
+            pivot_root(".", ".")?;
+            umount2(".", MntFlags::MNT_DETACH)?;
+            chdir("/")?;
+            *root = None;
+        }
+    }
+    Ok(())
+}
+
+fn root_fd(root: &Option<OwnedFd>) -> Result<&OwnedFd, Step> {
+    root.as_ref()
+        .ok_or_else(|| Step::Refused("the rootfs is not mounted yet (plan out of order)".into()))
+}
+
+/// The path relative to the root, as a C string; refuses `..` outright
+/// (RESOLVE_IN_ROOT would keep it inside anyway, but a plan never has one).
+fn relative(target: &str) -> Result<CString, Step> {
+    let p = Path::new(target);
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(Step::Refused(
+            "\"..\" is not allowed in a container path".into(),
+        ));
+    }
+    let rel = target.trim_start_matches('/');
+    let rel = if rel.is_empty() { "." } else { rel };
+    CString::new(rel).map_err(|_| Step::Refused("path contains a NUL byte".into()))
+}
+
+fn open_in_root(root: &OwnedFd, target: &str, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    let rel = relative(target).map_err(|_| Errno::EINVAL)?;
+    sys::openat2(root.as_raw_fd(), &rel, flags, 0, RESOLVE)
+}
+
+/// The parent directory of `target` (resolved inside the root, created if
+/// missing) and the last component's name.
+fn parent_of(root: &OwnedFd, target: &str) -> Result<(OwnedFd, CString), Step> {
+    let p = Path::new(target);
+    let name = p
+        .file_name()
+        .ok_or_else(|| Step::Refused("has no file name".into()))?;
+    let parent = p.parent().and_then(Path::to_str).unwrap_or("/");
+    let dir = ensure_dir(root, parent)?;
+    let name = CString::new(name.as_encoded_bytes())
+        .map_err(|_| Step::Refused("path contains a NUL byte".into()))?;
+    Ok((dir, name))
+}
+
+/// Open the directory `target` inside the root, creating it (and its
+/// parents, mode 0755) when missing.
+fn ensure_dir(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
+    relative(target)?;
+    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+    match open_in_root(root, target, dir_flags) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) => {
+            let (parent, name) = parent_of(root, target)?;
+            match nix::sys::stat::mkdirat(&parent, name.as_c_str(), Mode::from_bits_truncate(0o755))
+            {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+            // Open the name we just made, relative to its parent and
+            // without following anything: a dangling symlink in its place
+            // is refused rather than followed.
+            nix::fcntl::openat(
+                &parent,
+                name.as_c_str(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| match e {
+                Errno::ENOTDIR | Errno::ELOOP => {
+                    Step::Refused("exists in the rootfs but is not a directory".into())
+                }
+                e => Step::Errno(e),
+            })
+        }
+        Err(Errno::ENOTDIR) => Err(Step::Refused(
+            "exists in the rootfs but is not a directory".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Open (creating an empty one if missing) the file `target` inside the
+/// root, as a mount point for a bind of a single file.
+fn ensure_file(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
+    match open_in_root(root, target, libc::O_PATH) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) => {
+            let (parent, name) = parent_of(root, target)?;
+            let fd = nix::fcntl::openat(
+                &parent,
+                name.as_c_str(),
+                OFlag::O_CREAT | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )?;
+            Ok(fd)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
