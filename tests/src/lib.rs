@@ -1,0 +1,551 @@
+//! The end-to-end test harness: real containers on a busybox rootfs that the
+//! tests build, run both as root and as an unprivileged user.
+//!
+//! - The binaries come from `NSLAUNCH_BIN` / `NSINIT_BIN` (what `make test`
+//!   sets), else `target/release/`, else `target/debug/`. They are copied
+//!   into a world-readable scratch directory under /tmp so that the
+//!   unprivileged user can run them whatever the checkout's permissions.
+//! - As root, every scenario runs twice: as root, and as the unprivileged
+//!   user `NSLAUNCH_TEST_USER` (default `nslaunch-test`, which
+//!   `scripts/test-deps.sh all` creates) through `setpriv`. As an ordinary
+//!   user, scenarios run as that user and the root half is skipped.
+//! - A scenario that cannot run says why on stderr (`SKIP: ...`); with
+//!   `NSLAUNCH_TEST_STRICT=1` (CI) that is a failure instead.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single container run may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who runs nslaunch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Root,
+    User { name: String, uid: u32, gid: u32 },
+}
+
+impl Who {
+    pub fn label(&self) -> String {
+        match self {
+            Who::Root => "root".into(),
+            Who::User { name, uid, .. } => format!("{name}({uid})"),
+        }
+    }
+    pub fn uid(&self) -> u32 {
+        match self {
+            Who::Root => 0,
+            Who::User { uid, .. } => *uid,
+        }
+    }
+    pub fn gid(&self) -> u32 {
+        match self {
+            Who::Root => 0,
+            Who::User { gid, .. } => *gid,
+        }
+    }
+    pub fn is_root(&self) -> bool {
+        matches!(self, Who::Root)
+    }
+}
+
+/// Say why something cannot run: a failure under NSLAUNCH_TEST_STRICT=1,
+/// else a `SKIP:` line on stderr.
+pub fn skip(why: &str) {
+    if std::env::var("NSLAUNCH_TEST_STRICT").is_ok_and(|v| v == "1") {
+        panic!("NSLAUNCH_TEST_STRICT=1 and a test cannot run: {why}");
+    }
+    eprintln!("SKIP: {why}");
+}
+
+fn my_uid() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+/// The repository root (this crate lives in `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn find_bin(var: &str, name: &str) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(var) {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "{var}={} does not exist", p.display());
+        return Some(p);
+    }
+    ["release", "debug"]
+        .iter()
+        .map(|prof| repo_root().join("target").join(prof).join(name))
+        .find(|p| p.is_file())
+}
+
+/// The user account for the unprivileged half, looked up in /etc/passwd.
+fn test_user() -> Option<Who> {
+    let name = std::env::var("NSLAUNCH_TEST_USER").unwrap_or_else(|_| "nslaunch-test".into());
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 4 || f[0] != name {
+            return None;
+        }
+        Some(Who::User {
+            name: name.clone(),
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+        })
+    })
+}
+
+/// Shared state, built once per test binary.
+pub struct Fixture {
+    pub scratch: PathBuf,
+    pub nslaunch: PathBuf,
+    pub nsinit: PathBuf,
+    pub who: Vec<Who>,
+    rootfs: BTreeMap<u32, PathBuf>,
+}
+
+static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
+
+/// The fixture, or `None` (after saying why) when the binaries or busybox
+/// are missing.
+pub fn fixture() -> Option<&'static Fixture> {
+    FIXTURE.get_or_init(build_fixture).as_ref()
+}
+
+fn build_fixture() -> Option<Fixture> {
+    let (Some(nslaunch), Some(nsinit)) = (
+        find_bin("NSLAUNCH_BIN", "nslaunch"),
+        find_bin("NSINIT_BIN", "nsinit"),
+    ) else {
+        skip("nslaunch/nsinit are not built: run `make` (or set NSLAUNCH_BIN and NSINIT_BIN)");
+        return None;
+    };
+    let mut who = Vec::new();
+    if my_uid() == 0 {
+        who.push(Who::Root);
+        match test_user() {
+            Some(u) => who.push(u),
+            None => skip(
+                "no unprivileged test user (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_USER)",
+            ),
+        }
+    } else {
+        skip("not root: the as-root half of every scenario is skipped");
+        let name = std::env::var("USER").unwrap_or_else(|_| "me".into());
+        who.push(Who::User {
+            name,
+            uid: my_uid(),
+            gid: nix::unistd::getgid().as_raw(),
+        });
+    }
+
+    clean_stale_scratch();
+    let scratch = std::env::temp_dir().join(format!("nslaunch-e2e-{}", std::process::id()));
+    fs::create_dir_all(scratch.join("bin")).unwrap();
+    if SCRATCH.set(scratch.clone()).is_ok() {
+        // SAFETY: registers a plain extern "C" function with no arguments,
+        // run by exit() after the tests (libtest leaves through exit).
+        unsafe { libc::atexit(remove_scratch) };
+    }
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o755)).unwrap();
+    let bin_nslaunch = scratch.join("bin/nslaunch");
+    let bin_nsinit = scratch.join("bin/nsinit");
+    fs::copy(&nslaunch, &bin_nslaunch).unwrap();
+    fs::copy(&nsinit, &bin_nsinit).unwrap();
+
+    let mut rootfs = BTreeMap::new();
+    for w in &who {
+        match make_rootfs(&scratch, w, &format!("rootfs-{}", w.uid())) {
+            Ok(r) => {
+                rootfs.insert(w.uid(), r);
+            }
+            Err(why) => {
+                skip(&format!("cannot build the busybox rootfs: {why}"));
+                return None;
+            }
+        }
+    }
+    Some(Fixture {
+        scratch,
+        nslaunch: bin_nslaunch,
+        nsinit: bin_nsinit,
+        who,
+        rootfs,
+    })
+}
+
+/// Remove scratch directories left by earlier test runs that died.
+fn clean_stale_scratch() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name.strip_prefix("nslaunch-e2e-") {
+            if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Build a busybox rootfs owned by `who` under `scratch/name`, with the
+/// fixtures the scenarios use (/notexec: a file without x bits).
+pub fn make_rootfs(scratch: &Path, who: &Who, name: &str) -> Result<PathBuf, String> {
+    let dir = scratch.join(name);
+    let script = repo_root().join("scripts/mkrootfs.sh");
+    // Run the script as the owner-to-be, from a copy it can read.
+    let script_copy = scratch.join("mkrootfs.sh");
+    if !script_copy.exists() {
+        fs::copy(&script, &script_copy).map_err(|e| e.to_string())?;
+    }
+    let owner = (
+        Some(nix::unistd::Uid::from_raw(who.uid())),
+        Some(nix::unistd::Gid::from_raw(who.gid())),
+    );
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    nix::unistd::chown(&dir, owner.0, owner.1).map_err(|e| e.to_string())?;
+    let out = as_who(who, Command::new("/bin/sh").arg(&script_copy).arg(&dir))
+        .output()
+        .map_err(|e| format!("run mkrootfs.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let notexec = dir.join("notexec");
+    fs::write(&notexec, "#!/bin/sh\necho should not run\n").map_err(|e| e.to_string())?;
+    fs::set_permissions(&notexec, fs::Permissions::from_mode(0o644)).map_err(|e| e.to_string())?;
+    nix::unistd::chown(&notexec, owner.0, owner.1).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// Wrap `cmd` to run as `who`: unchanged when that is us, else through
+/// setpriv (which execs, so the child's pid is the command's own).
+pub fn as_who(who: &Who, cmd: &mut Command) -> Command {
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let envs: Vec<_> = cmd
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+        .collect();
+    let mut out = if who.uid() == my_uid() {
+        let mut c = Command::new(&program);
+        c.args(&args);
+        c
+    } else {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", who.uid()))
+            .arg(format!("--regid={}", who.gid()))
+            .arg("--clear-groups")
+            .arg("--")
+            .arg(&program)
+            .args(&args);
+        if let Who::User { name, .. } = who {
+            c.env("HOME", "/tmp").env("USER", name).env("LOGNAME", name);
+        }
+        c
+    };
+    for (k, v) in envs {
+        match v {
+            Some(v) => out.env(k, v),
+            None => out.env_remove(k),
+        };
+    }
+    out.current_dir("/tmp");
+    out
+}
+
+impl Fixture {
+    pub fn rootfs(&self, who: &Who) -> &Path {
+        &self.rootfs[&who.uid()]
+    }
+
+    /// `nslaunch --rootfs <who's rootfs> ARGS...` as `who`.
+    pub fn nslaunch(&self, who: &Who, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.nslaunch);
+        c.arg("--rootfs").arg(self.rootfs(who)).args(args);
+        as_who(who, &mut c)
+    }
+
+    /// `nslaunch ARGS...` as `who`, with no --rootfs added.
+    pub fn nslaunch_raw(&self, who: &Who, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.nslaunch);
+        c.args(args);
+        as_who(who, &mut c)
+    }
+}
+
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+/// Removes the scratch directory when the test binary exits (the fixture
+/// lives in a static, which is never dropped).
+extern "C" fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// What a finished run gave.
+#[derive(Debug)]
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The exit code (panics if the launcher itself died by a signal).
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("nslaunch died by a signal: {:?}\n{self:?}", self.status))
+    }
+}
+
+/// Run to completion with `stdin` (or /dev/null), failing after TIMEOUT.
+pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = w.write_all(&data);
+        });
+    }
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let status = wait_timeout(&mut child, TIMEOUT)
+        .unwrap_or_else(|| panic!("timed out after {TIMEOUT:?}: {cmd:?}"));
+    Run {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn collect<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Wait for `child` at most `limit`; kills it and returns None on timeout.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A container started in the background, with its stdout read line by line.
+pub struct Running {
+    pub child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Wait until a line equal to `want` arrives (TIMEOUT at most).
+    pub fn wait_line(&mut self, want: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(l) => {
+                    let hit = l == want;
+                    self.seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        panic!("never saw {want:?}; saw {:?}", self.seen);
+    }
+
+    pub fn signal(&self, sig: i32) {
+        assert!(
+            send_signal(self.pid(), sig),
+            "kill({}, {sig}) failed",
+            self.pid()
+        );
+    }
+
+    /// Wait for the exit (TIMEOUT at most), then collect the rest of stdout.
+    pub fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        let st = wait_timeout(&mut self.child, TIMEOUT).expect("container did not exit in time");
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(l);
+        }
+        (st, self.seen)
+    }
+}
+
+/// `kill(pid, sig)`; false if it failed.
+pub fn send_signal(pid: i32, sig: i32) -> bool {
+    use nix::sys::signal::{kill, Signal};
+    match Signal::try_from(sig) {
+        Ok(s) => kill(nix::unistd::Pid::from_raw(pid), s).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The children of `pid` (from /proc/<pid>/task/<pid>/children).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// The PID namespace of `pid`, as the `pid:[inode]` link text.
+pub fn pid_ns_of(pid: i32) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Every live process on the host whose PID namespace is `ns`. Zombies
+/// do not count: they run nothing, and reaping an orphaned one is the host
+/// init's job (some, like this VM's, take a moment).
+pub fn processes_in_ns(ns: &str) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| pid_ns_of(*pid).as_deref() == Some(ns))
+        .filter(|pid| process_state(*pid).is_some_and(|s| s != 'Z' && s != 'X'))
+        .collect()
+}
+
+/// The state letter of /proc/<pid>/stat (R, S, Z ...).
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// The host's mount table, as this process sees it (mount ids and all).
+pub fn host_mounts() -> String {
+    fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+/// A listing of a tree: path, type, mode, owner, size and mtime of every
+/// entry, for "unchanged" checks. Symlinks are not followed.
+pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = fs::symlink_metadata(&p).unwrap();
+        let kind = if m.file_type().is_symlink() {
+            format!("link:{}", fs::read_link(&p).unwrap().display())
+        } else if m.is_dir() {
+            "dir".into()
+        } else {
+            "file".into()
+        };
+        out.insert(
+            p.strip_prefix(root).unwrap().to_path_buf(),
+            format!(
+                "{kind} {:o} {}:{} {} {}.{}",
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec()
+            ),
+        );
+        if m.is_dir() {
+            for e in fs::read_dir(&p).unwrap().flatten() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Whether the ELF file has a PT_INTERP program header (a dynamic loader).
+pub fn elf_has_interp(bytes: &[u8]) -> Result<bool, String> {
+    const PT_INTERP: u32 = 3;
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" {
+        return Err("not an ELF file".into());
+    }
+    if bytes[4] != 2 || bytes[5] != 1 {
+        return Err("not a 64-bit little-endian ELF file".into());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let u64_at = |o: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[o..o + 8]);
+        u64::from_le_bytes(b) as usize
+    };
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    for i in 0..phnum {
+        let off = phoff + i * phentsize;
+        if off + 4 > bytes.len() {
+            return Err("truncated program headers".into());
+        }
+        let p_type =
+            u32::from_le_bytes([bytes[off], bytes[off + 1], bytes[off + 2], bytes[off + 3]]);
+        if p_type == PT_INTERP {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
