@@ -1,0 +1,69 @@
+# nslaunch: the familiar entry points.
+#
+#   make                 build nslaunch and the static nsinit (target/release/)
+#   make demo            build, make a busybox rootfs, run a real container in it
+#   make test            everything: unit tests and end-to-end containers, as
+#                        root and as an unprivileged user (as root, installs
+#                        what the tests need; see README)
+#   make install         install both into $(PREFIX)/bin (PREFIX=/usr/local)
+#   make lint            cargo fmt --check and clippy -D warnings
+
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
+HOST    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+OUT     := target/release
+STATIC  := target/$(HOST)/release
+DEMO_ROOTFS ?= demo-rootfs
+
+.PHONY: all build demo test unit e2e install uninstall lint clean
+
+all: build
+
+# nslaunch is an ordinary binary. nsinit is static (it runs inside rootfs
+# trees that have no libc of their own): crt-static needs an explicit
+# --target, else the proc-macro crates are built static too and fail. The
+# static nsinit is copied beside nslaunch, where nslaunch looks for it.
+build:
+	@test -n "$(HOST)" || { echo "make: rustc not found (install Rust: https://rustup.rs)" >&2; exit 1; }
+	$(CARGO) build --release --locked -p nslaunch
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked -p nsinit --target $(HOST)
+	cp -f $(STATIC)/nsinit $(OUT)/nsinit
+
+$(DEMO_ROOTFS)/bin/sh:
+	@scripts/test-deps.sh busybox
+	scripts/mkrootfs.sh $(DEMO_ROOTFS)
+
+demo: build $(DEMO_ROOTFS)/bin/sh
+	@echo '$$ nslaunch --rootfs $(DEMO_ROOTFS) sh -c "id; cat /proc/self/uid_map; ps; ls /"'
+	@$(OUT)/nslaunch --rootfs $(DEMO_ROOTFS) sh -c \
+	  'echo "--- id:"; id; echo "--- /proc/self/uid_map:"; cat /proc/self/uid_map; echo "--- ps:"; ps; echo "--- ls /:"; ls /'
+	@echo
+	@echo "An interactive shell in the same container: $(OUT)/nslaunch --rootfs $(DEMO_ROOTFS) sh"
+
+# Unit tests need nothing; the end-to-end tests need the built binaries,
+# busybox-static and, as root, an unprivileged user (scripts/test-deps.sh).
+test: build
+	scripts/test-deps.sh all
+	NSLAUNCH_BIN=$(CURDIR)/$(OUT)/nslaunch NSINIT_BIN=$(CURDIR)/$(OUT)/nsinit \
+	  $(CARGO) test --release --locked --workspace
+
+unit:
+	$(CARGO) test --locked --workspace --lib --bins
+
+install: build
+	install -d $(BINDIR)
+	install -m 755 $(OUT)/nslaunch $(BINDIR)/nslaunch
+	install -m 755 $(OUT)/nsinit $(BINDIR)/nsinit
+
+uninstall:
+	rm -f $(BINDIR)/nslaunch $(BINDIR)/nsinit
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(DEMO_ROOTFS)

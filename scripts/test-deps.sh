@@ -1,0 +1,64 @@
+#!/bin/sh
+# Make this machine ready for the demo or the tests.
+#
+#   scripts/test-deps.sh busybox   a static busybox (for the demo rootfs)
+#   scripts/test-deps.sh all       that, uidmap, and the unprivileged test user
+#
+# As root on Debian/Ubuntu it installs what is missing with apt-get and
+# creates the user $NSLAUNCH_TEST_USER (default nslaunch-test) with
+# subordinate id ranges in /etc/subuid and /etc/subgid. As anyone else it
+# only says what is missing.
+set -eu
+
+what=${1:-all}
+user=${NSLAUNCH_TEST_USER:-nslaunch-test}
+is_root=false
+[ "$(id -u)" = 0 ] && is_root=true
+
+static_busybox() {
+    for b in /bin/busybox /usr/bin/busybox; do
+        if [ -x "$b" ]; then
+            if command -v readelf >/dev/null 2>&1 && readelf -l "$b" 2>/dev/null | grep -q INTERP; then
+                continue
+            fi
+            return 0
+        fi
+    done
+    return 1
+}
+
+missing=""
+static_busybox || missing="$missing busybox-static"
+if [ "$what" = all ]; then
+    command -v newuidmap >/dev/null 2>&1 || missing="$missing uidmap"
+fi
+
+if [ -n "$missing" ]; then
+    if $is_root && command -v apt-get >/dev/null 2>&1; then
+        echo "test-deps: installing$missing" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        # shellcheck disable=SC2086
+        apt-get install -y -qq $missing >/dev/null
+    else
+        echo "test-deps: missing:$missing (Debian: sudo apt-get install$missing)" >&2
+        [ "$what" = busybox ] && exit 1
+    fi
+fi
+
+if [ "$what" = all ] && $is_root; then
+    if ! id "$user" >/dev/null 2>&1; then
+        echo "test-deps: creating the unprivileged test user $user" >&2
+        useradd --create-home --shell /bin/sh "$user"
+    fi
+    for f in /etc/subuid /etc/subgid; do
+        touch "$f"
+        if ! grep -q "^$user:" "$f"; then
+            # A range above every existing one.
+            start=$(awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print (m > 100000 ? m : 100000) }' "$f")
+            echo "$user:$start:65536" >> "$f"
+            echo "test-deps: $f: $user:$start:65536" >&2
+        fi
+    done
+fi
+exit 0
