@@ -98,19 +98,34 @@ fn apply(op: &SetupOp, rootfs: &str, root: &mut Option<OwnedFd>) -> Result<(), S
             )?;
         }
         SetupOp::BindRootfs => {
-            mount(
-                Some(rootfs),
-                rootfs,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )?;
-            // Opened after the bind, so the fd is the new mount's root.
-            let fd = nix::fcntl::open(
-                rootfs,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )?;
+            let path = CString::new(rootfs)
+                .map_err(|_| Step::Refused("the rootfs path contains a NUL byte".into()))?;
+            // A recursive bind of the rootfs, attached on top of itself,
+            // known by fd from the start: a path lookup would miss a mount
+            // stacked on "/" (--rootfs /). Kernels before 5.2 lack
+            // open_tree; there the classic bind-then-open does the same
+            // for every rootfs but "/".
+            let fd = match sys::open_tree_clone(&path) {
+                Ok(tree) => {
+                    sys::move_mount_to(tree.as_raw_fd(), &path)?;
+                    tree
+                }
+                Err(Errno::ENOSYS) => {
+                    mount(
+                        Some(rootfs),
+                        rootfs,
+                        None::<&str>,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None::<&str>,
+                    )?;
+                    nix::fcntl::open(
+                        rootfs,
+                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )?
+                }
+                Err(e) => return Err(e.into()),
+            };
             *root = Some(fd);
         }
         SetupOp::Mount {

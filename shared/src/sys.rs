@@ -252,6 +252,45 @@ pub fn raw_waitpid(pid: i32, flags: c_int) -> Result<Option<(i32, c_int)>, Errno
     }
 }
 
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached
+/// copy of the mount tree at `path` (a recursive bind mount not yet
+/// attached anywhere), as a close-on-exec fd. Linux 5.2.
+pub fn open_tree_clone(path: &CStr) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    // SAFETY: `path` is a valid C string; the kernel returns a new fd.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just gave us this descriptor; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `move_mount(tree, "", AT_FDCWD, to, MOVE_MOUNT_F_EMPTY_PATH)`: attach
+/// the detached tree from [`open_tree_clone`] on top of `to`. The fd keeps
+/// naming the attached mount, even where a path could not (a mount stacked
+/// on the process's own root is never reached by looking up "/").
+pub fn move_mount_to(tree: RawFd, to: &CStr) -> Result<(), Errno> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    // SAFETY: both paths are valid C strings; plain integers otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
 pub fn openat2(
     dirfd: RawFd,

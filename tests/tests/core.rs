@@ -464,3 +464,30 @@ fn nsinit_is_a_static_executable() {
         f.nsinit.display()
     );
 }
+
+#[test]
+fn the_hosts_own_root_works_as_a_rootfs_with_its_own_pid_namespace() {
+    // `--rootfs /` (bwrap --bind / /): the bind of "/" on itself is only
+    // reachable by fd, which the setup uses throughout.
+    each(|f, who| {
+        let r = run(
+            f.nslaunch_raw(
+                who,
+                &[
+                    "--rootfs",
+                    "/",
+                    "sh",
+                    "-c",
+                    "echo pid=$$; id -u; ls /proc | grep -c '^[0-9]'",
+                ],
+            ),
+            None,
+        );
+        assert_eq!(r.code(), 0, "{r:?}");
+        let l = lines(&r.stdout);
+        assert_eq!(l[0], "pid=2", "{r:?}");
+        assert_eq!(l[1], "0", "{r:?}");
+        let procs: u32 = l[2].parse().unwrap();
+        assert!(procs <= 4, "host processes visible: {r:?}");
+    });
+}
