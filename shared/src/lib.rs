@@ -6,6 +6,7 @@
 //! Everything here but [`sys`] is plain logic with unit tests; [`sys`] is
 //! the one file that holds `unsafe` syscall wrappers.
 
+pub mod caps;
 pub mod env;
 pub mod exit;
 pub mod idmap;
@@ -15,3 +16,4 @@ pub mod report;
 pub mod signals;
 pub mod spec;
 pub mod sys;
+pub mod volume;
