@@ -13,6 +13,7 @@ use shared::report::Report;
 use shared::sys::{self, CStringArray};
 
 use crate::error::Error;
+use crate::identity::Credentials;
 
 /// Where failures go: nslaunch's report pipe, or our own stderr when
 /// nsinit runs alone.
@@ -118,15 +119,24 @@ pub fn resolve(name: &str, path_var: &str) -> Result<String, Error> {
 }
 
 /// Fork and exec the command. The child gets default signal dispositions
-/// and an empty signal mask; if `execve` fails it reports through `sink`
-/// and exits 126 or 127.
-pub fn spawn(cmd: &Prepared, sink: Sink) -> Result<Pid, Error> {
+/// and an empty signal mask, then its user, groups, capabilities and
+/// working directory (`creds`; a failure there is reported through `sink`
+/// with 125); if `execve` fails it reports through `sink` and exits 126 or
+/// 127.
+pub fn spawn(cmd: &Prepared, sink: Sink, creds: &Credentials) -> Result<Pid, Error> {
     // SAFETY: nsinit is single-threaded; the child below only calls the
     // async-signal-safe raw_* functions before execve or _exit.
     match unsafe { fork() } {
         Ok(ForkResult::Parent { child }) => Ok(child),
         Ok(ForkResult::Child) => {
             sys::raw_reset_signals();
+            if let Err((what, detail, errno)) = creds.apply() {
+                sink.send_raw(
+                    exit::FAILED,
+                    &[what.as_bytes(), detail, b": ", errno.desc().as_bytes()],
+                );
+                sys::raw_exit(exit::FAILED);
+            }
             let errno = sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp);
             let status = exit::for_exec_errno(errno);
             let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {

@@ -8,6 +8,7 @@
 
 mod command;
 mod error;
+mod identity;
 mod setup;
 mod supervise;
 
@@ -17,7 +18,7 @@ use std::process::exit;
 use command::Sink;
 use error::Error;
 use shared::spec::InitArgs;
-use shared::{passwd, sys};
+use shared::sys;
 
 fn main() {
     // Before anything else: every signal queues for the signalfd from now
@@ -92,17 +93,31 @@ fn run(args: &InitArgs, sink: Sink) -> Result<i32, Error> {
         ));
     }
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    if let Some(rootfs) = &args.rootfs {
-        setup::build_root(rootfs)?;
+    let trees = setup::take_trees(&args.tree, &args.volume)?;
+    match &args.rootfs {
+        Some(rootfs) => setup::build_root(rootfs, &args.volume, &args.tree, trees)?,
+        None if !args.volume.is_empty() || !args.tree.is_empty() => {
+            return Err(Error::Usage("--volume and --tree need --rootfs".into()))
+        }
+        None => {}
+    }
+    if let Some(name) = &args.hostname {
+        nix::unistd::sethostname(name)
+            .map_err(|e| Error::sys(format!("--hostname {name}: sethostname"), e))?;
+    }
+    let who = identity::resolve(args)?;
+    if let Some(dir) = &args.workdir {
+        identity::make_workdir(dir)?;
+    }
+    if let (Some(_), Some(who)) = (&args.rootfs, &who) {
         if !env.iter().any(|(k, _)| k == "HOME") {
-            let passwd = std::fs::read_to_string("/etc/passwd").ok();
-            let home = passwd::home_for_uid(passwd.as_deref(), nix::unistd::getuid().as_raw());
-            env.push(("HOME".into(), home.into()));
+            env.push(("HOME".into(), who.home.clone().into()));
         }
     }
+    let creds = identity::Credentials::prepare(who.as_ref(), args, args.caps)?;
     let sfd = supervise::signal_fd().map_err(|e| Error::sys("create a signalfd", e))?;
     let cmd = command::prepare(&args.command, &env)?;
-    let child = command::spawn(&cmd, sink)?;
+    let child = command::spawn(&cmd, sink, &creds)?;
     if let Sink::Pipe(fd) = sink {
         // Our copy of the report pipe; the child's closes at its exec.
         sys::raw_close(fd);

@@ -111,6 +111,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         report_fd: Some(report_w.as_raw_fd()),
         version: false,
         command: args.command,
+        ..Default::default()
     };
     let argv = CStringArray::new(std::iter::once("nsinit".to_string()).chain(spec.render()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;

@@ -159,23 +159,6 @@ pub fn resolve(
     })
 }
 
-/// HOME for `uid` as docker chooses it: the passwd entry's home directory,
-/// else `/` (and `/root` for uid 0 when the rootfs has no passwd entry).
-pub fn home_for_uid(passwd_text: Option<&str>, uid: u32) -> String {
-    let found = passwd_text
-        .map(parse)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|e| e.uid == uid)
-        .map(|e| e.home)
-        .filter(|h| !h.is_empty());
-    match found {
-        Some(home) => home,
-        None if uid == 0 => "/root".to_string(),
-        None => "/".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,17 +237,5 @@ mod tests {
         assert_eq!(home("0", None), "/root");
         assert_eq!(home("0", Some("root:x:0:0::/home/r:/bin/sh")), "/home/r");
         assert_eq!(home("0", Some("root:x:0:0:::/bin/sh")), "/root");
-    }
-
-    #[test]
-    fn home_for_uid_follows_passwd_then_defaults() {
-        assert_eq!(home_for_uid(Some(ETC), 1000), "/srv/web");
-        assert_eq!(home_for_uid(Some(ETC), 0), "/root");
-        assert_eq!(home_for_uid(Some(ETC), 4242), "/");
-        assert_eq!(home_for_uid(None, 0), "/root");
-        assert_eq!(
-            home_for_uid(Some("root:x:0:0::/home/r:/bin/sh"), 0),
-            "/home/r"
-        );
     }
 }

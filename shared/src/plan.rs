@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use crate::volume::Volume;
+
 /// Mount flags, as data (the executor turns them into `MsFlags`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flags {
@@ -62,8 +64,10 @@ pub enum SetupOp {
     /// to the host.
     MakeRootPrivate,
     /// `mount --rbind ROOTFS ROOTFS`: the rootfs becomes a mount point
-    /// (pivot_root needs one).
-    BindRootfs,
+    /// (pivot_root needs one). With `tree`, the detached mount tree open on
+    /// that fd (made by nslaunch, e.g. idmapped) is attached instead, on
+    /// top of `/`, where nsinit can always reach it.
+    BindRootfs { tree: Option<i32> },
     /// Create the directory `target` if missing, then mount a new
     /// filesystem on it.
     Mount {
@@ -79,9 +83,35 @@ pub enum SetupOp {
     Mkdir { target: String, mode: u32 },
     /// Create the symlink `target` pointing to `points_to`.
     Symlink { points_to: String, target: String },
+    /// A volume: create `target` if missing (a directory for a directory,
+    /// an empty file otherwise), bind `source` and everything mounted
+    /// under it there, and make the whole of it read-only if asked.
+    Volume {
+        source: Source,
+        target: String,
+        read_only: bool,
+    },
     /// `pivot_root` into the rootfs and detach the old root: no `old_root`
     /// directory is left in the rootfs.
     PivotRoot,
+}
+
+/// Where a volume comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A host path, bound by nsinit itself.
+    Path(String),
+    /// A detached mount tree nslaunch made (an idmapped one) and passed
+    /// open on this fd; `path` is its host path, for messages.
+    Tree { fd: i32, path: String },
+}
+
+impl Source {
+    fn path(&self) -> &str {
+        match self {
+            Source::Path(p) | Source::Tree { path: p, .. } => p,
+        }
+    }
 }
 
 /// The host device nodes bound into the container's /dev.
@@ -94,15 +124,22 @@ pub struct RootOptions {
     /// ptys are then owned by it, as on a normal system. With a single-id
     /// mapping it is not mapped, and devpts must not be told about it.
     pub tty_gid: Option<u32>,
+    /// A detached tree to attach as the rootfs (see [`SetupOp::BindRootfs`]).
+    pub rootfs_tree: Option<i32>,
+    /// The volumes, each with the fd of its detached tree when nslaunch
+    /// made one.
+    pub volumes: Vec<(Volume, Option<i32>)>,
 }
 
 /// The plan for a container root: private mounts, the rootfs bound on
 /// itself, /proc, a minimal /dev (host nodes bound in, a private devpts,
-/// /dev/shm, the fd links), then pivot_root.
+/// /dev/shm, the fd links), the volumes, then pivot_root.
 pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
     let mut plan = vec![
         SetupOp::MakeRootPrivate,
-        SetupOp::BindRootfs,
+        SetupOp::BindRootfs {
+            tree: opts.rootfs_tree,
+        },
         SetupOp::Mount {
             fstype: "proc",
             target: "/proc".into(),
@@ -157,6 +194,25 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
             target: format!("/dev/{link}"),
         });
     }
+    // Volumes last, so one on /dev/x lands on the container's /dev; by
+    // depth, so /a is mounted before /a/b (a stable sort keeps the given
+    // order otherwise).
+    let mut volumes: Vec<&(Volume, Option<i32>)> = opts.volumes.iter().collect();
+    volumes.sort_by_key(|(v, _)| v.depth());
+    for (v, tree) in volumes {
+        let source = match tree {
+            Some(fd) => Source::Tree {
+                fd: *fd,
+                path: v.src.clone(),
+            },
+            None => Source::Path(v.src.clone()),
+        };
+        plan.push(SetupOp::Volume {
+            source,
+            target: v.dst.clone(),
+            read_only: v.read_only,
+        });
+    }
     plan.push(SetupOp::PivotRoot);
     plan
 }
@@ -172,7 +228,10 @@ impl SetupOp {
     pub fn shell(&self, rootfs: &str) -> String {
         match self {
             SetupOp::MakeRootPrivate => "mount --make-rprivate /".into(),
-            SetupOp::BindRootfs => format!("mount --rbind {rootfs} {rootfs}"),
+            SetupOp::BindRootfs { tree: None } => format!("mount --rbind {rootfs} {rootfs}"),
+            SetupOp::BindRootfs { tree: Some(fd) } => {
+                format!("move_mount /proc/self/fd/{fd} / # {rootfs}, idmapped by nslaunch")
+            }
             SetupOp::Mount {
                 fstype,
                 target,
@@ -203,6 +262,23 @@ impl SetupOp {
             SetupOp::Symlink { points_to, target } => {
                 format!("ln -s {points_to} {}", under(rootfs, target))
             }
+            SetupOp::Volume {
+                source,
+                target,
+                read_only,
+            } => {
+                let t = under(rootfs, target);
+                let from = match source {
+                    Source::Path(p) => p.clone(),
+                    Source::Tree { fd, path } => format!("/proc/self/fd/{fd} # {path}, idmapped"),
+                };
+                let ro = if *read_only {
+                    format!(" && mount -o remount,bind,ro {t}")
+                } else {
+                    String::new()
+                };
+                format!("mkdir -p {t} && mount --rbind {from} {t}{ro}")
+            }
             SetupOp::PivotRoot => format!("cd {rootfs} && pivot_root . . && umount -l . && cd /"),
         }
     }
@@ -214,11 +290,14 @@ impl fmt::Display for SetupOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SetupOp::MakeRootPrivate => write!(f, "make / private (mount --make-rprivate /)"),
-            SetupOp::BindRootfs => write!(f, "bind-mount the rootfs"),
+            SetupOp::BindRootfs { .. } => write!(f, "bind-mount the rootfs"),
             SetupOp::Mount { fstype, target, .. } => write!(f, "mount {fstype} on {target}"),
             SetupOp::BindDevice { host, target } => write!(f, "bind {host} on {target}"),
             SetupOp::Mkdir { target, .. } => write!(f, "mkdir {target}"),
             SetupOp::Symlink { points_to, target } => write!(f, "symlink {target} -> {points_to}"),
+            SetupOp::Volume { source, target, .. } => {
+                write!(f, "volume {}:{target}", source.path())
+            }
             SetupOp::PivotRoot => write!(f, "pivot_root into the rootfs"),
         }
     }
@@ -234,7 +313,8 @@ mod tests {
                 SetupOp::Mount { target, .. }
                 | SetupOp::BindDevice { target, .. }
                 | SetupOp::Mkdir { target, .. }
-                | SetupOp::Symlink { target, .. } => Some(target.clone()),
+                | SetupOp::Symlink { target, .. }
+                | SetupOp::Volume { target, .. } => Some(target.clone()),
                 _ => None,
             })
             .collect()
@@ -244,7 +324,7 @@ mod tests {
     fn private_first_pivot_last() {
         let plan = container_root(&RootOptions::default());
         assert_eq!(plan.first(), Some(&SetupOp::MakeRootPrivate));
-        assert_eq!(plan[1], SetupOp::BindRootfs);
+        assert_eq!(plan[1], SetupOp::BindRootfs { tree: None });
         assert_eq!(plan.last(), Some(&SetupOp::PivotRoot));
     }
 
@@ -265,7 +345,12 @@ mod tests {
 
     #[test]
     fn every_target_is_absolute_and_has_no_dotdot() {
-        for t in targets(&container_root(&RootOptions { tty_gid: Some(5) })) {
+        let opts = RootOptions {
+            tty_gid: Some(5),
+            volumes: vec![(vol("/h", "/data/x", false), None)],
+            ..Default::default()
+        };
+        for t in targets(&container_root(&opts)) {
             assert!(t.starts_with('/'), "{t}");
             assert!(!t.split('/').any(|c| c == ".."), "{t}");
         }
@@ -306,8 +391,12 @@ mod tests {
                 })
                 .unwrap()
         };
-        assert!(!data(RootOptions { tty_gid: None }).contains("gid="));
-        assert!(data(RootOptions { tty_gid: Some(5) }).contains(",gid=5"));
+        assert!(!data(RootOptions::default()).contains("gid="));
+        let five = RootOptions {
+            tty_gid: Some(5),
+            ..Default::default()
+        };
+        assert!(data(five).contains(",gid=5"));
     }
 
     #[test]
@@ -325,6 +414,75 @@ mod tests {
         assert_eq!(
             SetupOp::PivotRoot.shell("/r"),
             "cd /r && pivot_root . . && umount -l . && cd /"
+        );
+    }
+
+    fn vol(src: &str, dst: &str, read_only: bool) -> Volume {
+        Volume {
+            src: src.into(),
+            dst: dst.into(),
+            read_only,
+        }
+    }
+
+    #[test]
+    fn volumes_come_after_dev_by_depth_and_before_pivot() {
+        let opts = RootOptions {
+            volumes: vec![
+                (vol("/h/deep", "/a/b/c", false), None),
+                (vol("/h/dev", "/dev/x", true), Some(7)),
+                (vol("/h/a", "/a", false), None),
+                (vol("/h/z", "/z", true), None),
+            ],
+            ..Default::default()
+        };
+        let plan = container_root(&opts);
+        let vols: Vec<&SetupOp> = plan
+            .iter()
+            .filter(|op| matches!(op, SetupOp::Volume { .. }))
+            .collect();
+        let order: Vec<&str> = vols
+            .iter()
+            .map(|op| match op {
+                SetupOp::Volume { target, .. } => target.as_str(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(order, ["/a", "/z", "/dev/x", "/a/b/c"]);
+        let first_vol = plan
+            .iter()
+            .position(|op| matches!(op, SetupOp::Volume { .. }));
+        let last_dev = plan
+            .iter()
+            .rposition(|op| matches!(op, SetupOp::Symlink { .. } | SetupOp::Mount { .. }));
+        assert!(first_vol > last_dev);
+        assert_eq!(plan[plan.len() - 2].to_string(), "volume /h/deep:/a/b/c");
+        assert_eq!(
+            vols[2],
+            &SetupOp::Volume {
+                source: Source::Tree {
+                    fd: 7,
+                    path: "/h/dev".into()
+                },
+                target: "/dev/x".into(),
+                read_only: true
+            }
+        );
+        assert_eq!(
+            vols[1].shell("/r"),
+            "mkdir -p /r/z && mount --rbind /h/z /r/z && mount -o remount,bind,ro /r/z"
+        );
+    }
+
+    #[test]
+    fn an_idmapped_rootfs_tree_is_attached_by_fd() {
+        let opts = RootOptions {
+            rootfs_tree: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(
+            container_root(&opts)[1],
+            SetupOp::BindRootfs { tree: Some(5) }
         );
     }
 }

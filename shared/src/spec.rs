@@ -5,7 +5,13 @@
 //! The command's environment travels as nsinit's exec environment, never in
 //! argv.
 
+use std::fmt;
+use std::str::FromStr;
+
 use argh::FromArgs;
+
+use crate::caps::CapSet;
+use crate::volume::Volume;
 
 /// nsinit: a PID 1 for containers. Runs CMD as its child, reaps every zombie
 /// (orphans included), forwards every signal it receives to CMD, and exits
@@ -26,6 +32,38 @@ pub struct InitArgs {
     /// descriptor instead of stderr (nslaunch passes it)
     #[argh(option, arg_name = "FD")]
     pub report_fd: Option<i32>,
+
+    /// bind SRC (an absolute host path) on DST inside the rootfs before
+    /// pivot_root, read-only for everyone with :ro; DST is created if
+    /// missing, resolved inside the rootfs (repeatable; needs --rootfs)
+    #[argh(option, arg_name = "SRC:DST[:ro|:rw]")]
+    pub volume: Vec<Volume>,
+
+    /// attach the detached mount tree open on FD at DST instead of binding
+    /// a path: "/" for the rootfs, else a --volume's DST (nslaunch passes
+    /// idmapped trees this way; repeatable)
+    #[argh(option, arg_name = "DST=FD")]
+    pub tree: Vec<TreeFd>,
+
+    /// run CMD as USER[:GROUP], by name (from the container's own
+    /// /etc/passwd and /etc/group) or number
+    #[argh(option, arg_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
+    /// run CMD in DIR (an absolute path, created if missing)
+    #[argh(option, arg_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// set the hostname (meant for a new UTS namespace, which nslaunch
+    /// makes for it)
+    #[argh(option, arg_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// run CMD with only these capabilities (comma-separated names such as
+    /// CHOWN,KILL, or none): its bounding set is cut to them, container
+    /// root keeps them, any other user gets none
+    #[argh(option, arg_name = "CAPS")]
+    pub caps: Option<CapSet>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -49,6 +87,28 @@ impl InitArgs {
             argv.push("--report-fd".to_string());
             argv.push(fd.to_string());
         }
+        for v in &self.volume {
+            argv.push("--volume".to_string());
+            argv.push(v.to_string());
+        }
+        for t in &self.tree {
+            argv.push("--tree".to_string());
+            argv.push(t.to_string());
+        }
+        for (flag, value) in [
+            ("--user", &self.user),
+            ("--workdir", &self.workdir),
+            ("--hostname", &self.hostname),
+        ] {
+            if let Some(v) = value {
+                argv.push(flag.to_string());
+                argv.push(v.clone());
+            }
+        }
+        if let Some(caps) = self.caps {
+            argv.push("--caps".to_string());
+            argv.push(caps.to_string());
+        }
         if self.version {
             argv.push("--version".to_string());
         }
@@ -62,6 +122,41 @@ impl InitArgs {
     pub fn parse(program: &str, args: &[String]) -> Result<InitArgs, argh::EarlyExit> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         InitArgs::from_args(&[program], &args)
+    }
+}
+
+/// `--tree DST=FD`: a detached mount tree (`open_tree`), open on FD, to
+/// attach at DST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFd {
+    pub dst: String,
+    pub fd: i32,
+}
+
+impl FromStr for TreeFd {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TreeFd, String> {
+        let bad = || format!("{s}: expected DST=FD");
+        let (dst, fd) = s.rsplit_once('=').ok_or_else(bad)?;
+        let fd = fd
+            .parse::<i32>()
+            .ok()
+            .filter(|fd| *fd >= 0)
+            .ok_or_else(bad)?;
+        if !dst.starts_with('/') {
+            return Err(bad());
+        }
+        Ok(TreeFd {
+            dst: dst.to_string(),
+            fd,
+        })
+    }
+}
+
+impl fmt::Display for TreeFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.dst, self.fd)
     }
 }
 
@@ -81,6 +176,27 @@ mod tests {
                 report_fd: Some(3),
                 version: false,
                 command: strings(&["sh", "-c", "echo hi", "--rootfs", "-v"]),
+                ..Default::default()
+            },
+            InitArgs {
+                rootfs: Some("/r".into()),
+                volume: vec![
+                    "/home/u/a:b:/data:ro".parse().unwrap(),
+                    "/x:/y".parse().unwrap(),
+                ],
+                tree: vec!["/=5".parse().unwrap(), "/data=6".parse().unwrap()],
+                user: Some("web:staff".into()),
+                workdir: Some("/srv/web".into()),
+                hostname: Some("box".into()),
+                caps: Some(CapSet::docker_default()),
+                command: strings(&["id"]),
+                ..Default::default()
+            },
+            InitArgs {
+                caps: Some(CapSet::EMPTY),
+                user: Some("1000".into()),
+                command: strings(&["--caps"]),
+                ..Default::default()
             },
             InitArgs {
                 command: strings(&["-weird-name", "--"]),
@@ -108,6 +224,20 @@ mod tests {
     fn a_command_named_help_is_a_command() {
         let a = InitArgs::parse("nsinit", &strings(&["help"])).unwrap();
         assert_eq!(a.command, strings(&["help"]));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_naming_them() {
+        for (args, want) in [
+            (&["--volume", "rel:/x", "sh"][..], "rel:/x"),
+            (&["--tree", "/x=fd", "sh"][..], "/x=fd"),
+            (&["--tree", "x=3", "sh"][..], "x=3"),
+            (&["--caps", "CHOWN,FLY", "sh"][..], "FLY"),
+        ] {
+            let e = InitArgs::parse("nsinit", &strings(args)).unwrap_err();
+            assert!(e.status.is_err());
+            assert!(e.output.contains(want), "{args:?}: {}", e.output);
+        }
     }
 
     #[test]

@@ -327,6 +327,235 @@ pub fn openat2(
     }
 }
 
+/// `setgroups(groups)`: the supplementary groups.
+pub fn raw_setgroups(groups: &[u32]) -> Result<(), Errno> {
+    // SAFETY: the kernel reads `groups.len()` gids from a valid slice.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `setresgid(gid, gid, gid)`, the raw syscall: glibc's wrapper would try
+/// to signal other threads (there are none in a forked child).
+pub fn raw_setresgid(gid: u32) -> Result<(), Errno> {
+    // SAFETY: plain integers.
+    if unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `setresuid(uid, uid, uid)`, the raw syscall (see [`raw_setresgid`]).
+pub fn raw_setresuid(uid: u32) -> Result<(), Errno> {
+    // SAFETY: plain integers.
+    if unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// A thread's three capability sets, one bit per capability number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CapState {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set.
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// `capget` for this thread.
+pub fn raw_capget() -> Result<CapState, Errno> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: version 3 makes the kernel write two CapData into `data`.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok(CapState {
+        effective: join(data[0].effective, data[1].effective),
+        permitted: join(data[0].permitted, data[1].permitted),
+        inheritable: join(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+/// `capset` for this thread.
+pub fn raw_capset(caps: &CapState) -> Result<(), Errno> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let word = |set: u64, i: u32| (set >> (32 * i)) as u32;
+    let data = [0, 1].map(|i| CapData {
+        effective: word(caps.effective, i),
+        permitted: word(caps.permitted, i),
+        inheritable: word(caps.inheritable, i),
+    });
+    // SAFETY: version 3 makes the kernel read two CapData from `data`.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+fn raw_prctl(option: c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: the prctl options used here take integer arguments only.
+    if unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `prctl(PR_CAPBSET_DROP, cap)`: remove `cap` from the bounding set, so
+/// nothing this thread execs can ever gain it. EINVAL: the kernel has no
+/// such capability.
+pub fn raw_capbset_drop(cap: u32) -> Result<(), Errno> {
+    raw_prctl(libc::PR_CAPBSET_DROP, cap.into(), 0)
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)`.
+pub fn raw_ambient_clear() -> Result<(), Errno> {
+    raw_prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    )
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`: keep `cap` across
+/// `execve` of an ordinary file by a non-root user. The capability must
+/// be permitted and inheritable already.
+pub fn raw_ambient_raise(cap: u32) -> Result<(), Errno> {
+    raw_prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+        cap.into(),
+    )
+}
+
+/// `chdir(path)`.
+pub fn raw_chdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is a valid C string.
+    if unsafe { libc::chdir(path.as_ptr()) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Whether every write end of the pipe whose read end is `fd` is closed
+/// (poll reports POLLHUP), without reading or waiting.
+pub fn raw_hung_up(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLHUP != 0
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr)` on the
+/// mount open on `fd` (Linux 5.12): set and clear `MOUNT_ATTR_*` flags;
+/// with `userns`, make it an idmapped mount through that user namespace's
+/// maps (the mount must still be detached).
+pub fn mount_setattr(
+    fd: RawFd,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    userns: Option<RawFd>,
+) -> Result<(), Errno> {
+    let mut attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    if let Some(ns) = userns {
+        attr.attr_set |= libc::MOUNT_ATTR_IDMAP;
+        attr.userns_fd = ns as u64;
+    }
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: a valid C string and a valid struct whose size we pass.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `move_mount(tree, "", target, "", F_EMPTY_PATH | T_EMPTY_PATH)`:
+/// attach the mount open on `tree` on top of the file or directory open
+/// on `target` (an `O_PATH` fd, resolved beforehand), with no path lookup
+/// at all.
+pub fn move_mount_onto_fd(tree: RawFd, target: RawFd) -> Result<(), Errno> {
+    // SAFETY: valid C strings; plain integers otherwise.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            target,
+            c"".as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Take ownership of descriptor `fd`, inherited across `execve` on
+/// purpose (named in our argv), and mark it close-on-exec so that it goes
+/// no further. `Err(EBADF)` if it is not open.
+pub fn take_inherited_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
+    if fd < 3 {
+        return Err(Errno::EBADF);
+    }
+    raw_set_cloexec(fd, true)?;
+    // SAFETY: the descriptor is open (F_SETFD succeeded) and was handed
+    // to this process to own; argv names each such fd once, and callers
+    // take each one once.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +571,24 @@ mod tests {
             assert!((*p.add(2)).is_null());
         }
         assert!(CStringArray::new(["ok", "bad\0"]).is_err());
+    }
+
+    #[test]
+    fn capget_then_capset_the_same_sets() {
+        let caps = raw_capget().unwrap();
+        assert!(caps.effective & !caps.permitted == 0);
+        raw_capset(&caps).unwrap();
+        assert_eq!(raw_capget().unwrap(), caps);
+    }
+
+    #[test]
+    fn hung_up_sees_a_closed_writer() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        use std::os::fd::AsRawFd;
+        assert!(!raw_hung_up(r.as_raw_fd()));
+        drop(w);
+        assert!(raw_hung_up(r.as_raw_fd()));
+        assert_eq!(take_inherited_fd(1).unwrap_err(), Errno::EBADF);
     }
 
     #[test]

@@ -1,0 +1,229 @@
+//! Who the command runs as and what it may do: the user of `--user`,
+//! resolved in the container's own /etc/passwd and /etc/group (never NSS),
+//! its groups, the capabilities it keeps (`--caps`) and its working
+//! directory (`--workdir`).
+//!
+//! Everything is worked out before `fork` ([`Credentials::prepare`]); the
+//! command's child only applies it with raw syscalls ([`Credentials::apply`])
+//! in this order:
+//!
+//! 1. cut the bounding set to `--caps` and clear the ambient set, while we
+//!    still hold CAP_SETPCAP;
+//! 2. setgroups (only where the user namespace allows it), setgid, setuid,
+//!    while we still hold CAP_SETGID and CAP_SETUID;
+//! 3. set the permitted and effective sets: `--caps` for container root,
+//!    nothing for any other user, and the inheritable set empty (the kernel already
+//!    cleared them on a switch away from root; not when nsinit itself ran
+//!    as that user with ambient capabilities, as under `--userns keep-id`);
+//! 4. chdir to the working directory, as the user.
+
+use std::ffi::CString;
+
+use nix::errno::Errno;
+use shared::caps::CapSet;
+use shared::idmap::{self, IdRange};
+use shared::passwd::{self, Identity};
+use shared::spec::InitArgs;
+use shared::sys::{self, CapState};
+
+use crate::error::Error;
+
+/// Who runs the command: `--user`, else nsinit's own uid looked up like a
+/// numeric `--user` (its groups from /etc/group, its HOME), or `None` when
+/// nsinit runs alone without `--user` and leaves its identity as it is.
+/// Called after pivot_root: the files are the container's own.
+pub fn resolve(args: &InitArgs) -> Result<Option<Identity>, Error> {
+    let (spec, default_gid) = match (&args.user, &args.rootfs) {
+        (Some(spec), _) => (spec.clone(), 0),
+        (None, Some(_)) => (
+            nix::unistd::getuid().as_raw().to_string(),
+            nix::unistd::getgid().as_raw(),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").ok();
+    let group = std::fs::read_to_string("/etc/group").ok();
+    let who = passwd::resolve(&spec, passwd.as_deref(), group.as_deref(), default_gid)
+        .map_err(|why| Error::Usage(format!("--user {spec}: {why}")))?;
+    for (kind, id, map) in [("uid", who.uid, "uid_map"), ("gid", who.gid, "gid_map")] {
+        let text = std::fs::read_to_string(format!("/proc/self/{map}")).unwrap_or_default();
+        if !idmap::maps_inside(&idmap::parse_map(&text), id) {
+            return Err(Error::Usage(format!(
+                "--user {spec}: {kind} {id} is not mapped in the container's user namespace \
+                 ({map}: {}); map it with --userns subids or --{kind}-map",
+                summary(&idmap::parse_map(&text)),
+            )));
+        }
+    }
+    Ok(Some(who))
+}
+
+fn summary(map: &[IdRange]) -> String {
+    let lines: Vec<String> = map
+        .iter()
+        .map(|r| format!("{} {} {}", r.inside, r.outside, r.count))
+        .collect();
+    lines.join(", ")
+}
+
+/// Create `--workdir` if missing (as docker does, owned by nsinit's user,
+/// container root) and check that it is a directory.
+pub fn make_workdir(dir: &str) -> Result<(), Error> {
+    let bad = |why: String| Error::Usage(format!("--workdir {dir}: {why}"));
+    if !dir.starts_with('/') {
+        return Err(bad("must be an absolute path in the container".into()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| bad(io_why(&e)))?;
+    if !std::fs::metadata(dir)
+        .map_err(|e| bad(io_why(&e)))?
+        .is_dir()
+    {
+        return Err(bad("not a directory".into()));
+    }
+    Ok(())
+}
+
+fn io_why(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// The user to switch to in the command's child.
+struct Ids {
+    uid: u32,
+    gid: u32,
+    /// `None` where the user namespace denies setgroups(2) (an unprivileged
+    /// single-id map): the groups stay what they were.
+    groups: Option<Vec<u32>>,
+}
+
+/// The capabilities to leave the command with.
+struct Caps {
+    keep: CapSet,
+    /// The permitted, effective and inheritable sets after the switch.
+    last: CapState,
+}
+
+/// What the command's child applies between fork and exec, built before
+/// the fork (no allocation in the child).
+pub struct Credentials {
+    ids: Option<Ids>,
+    caps: Option<Caps>,
+    workdir: Option<CString>,
+    /// `--user X (uid N, gid M)`, for messages.
+    label: Vec<u8>,
+}
+
+impl Credentials {
+    pub fn prepare(
+        who: Option<&Identity>,
+        args: &InitArgs,
+        keep: Option<CapSet>,
+    ) -> Result<Credentials, Error> {
+        let ids = who.map(|w| {
+            let allowed = std::fs::read_to_string("/proc/self/setgroups")
+                .map(|s| s.trim() == "allow")
+                .unwrap_or(true);
+            let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+            let gid_map = idmap::parse_map(&gid_map);
+            Ids {
+                uid: w.uid,
+                gid: w.gid,
+                // A gid the namespace does not map cannot be a member here.
+                groups: allowed.then(|| {
+                    w.groups
+                        .iter()
+                        .copied()
+                        .filter(|g| idmap::maps_inside(&gid_map, *g))
+                        .collect()
+                }),
+            }
+        });
+        let caps = match keep {
+            Some(keep) => {
+                let now = sys::raw_capget().map_err(|e| Error::sys("capget", e))?;
+                let uid = ids
+                    .as_ref()
+                    .map_or(nix::unistd::getuid().as_raw(), |i| i.uid);
+                let set = if uid == 0 {
+                    keep.intersect(CapSet::from_bits(now.permitted)).bits()
+                } else {
+                    0
+                };
+                // Inheritable stays empty (CVE-2022-24769: a file's
+                // inheritable capabilities must not lift a program above
+                // the set).
+                Some(Caps {
+                    keep,
+                    last: CapState {
+                        effective: set,
+                        permitted: set,
+                        inheritable: 0,
+                    },
+                })
+            }
+            None => None,
+        };
+        let workdir = match &args.workdir {
+            Some(d) => Some(
+                CString::new(d.as_str())
+                    .map_err(|_| Error::Usage("--workdir contains a NUL byte".into()))?,
+            ),
+            None => None,
+        };
+        let label = match (who, &args.user) {
+            (Some(w), Some(spec)) => format!("--user {spec} (uid {}, gid {})", w.uid, w.gid),
+            (Some(w), None) => format!("uid {}, gid {}", w.uid, w.gid),
+            (None, _) => "the command".to_string(),
+        };
+        Ok(Credentials {
+            ids,
+            caps,
+            workdir,
+            label: label.into_bytes(),
+        })
+    }
+
+    /// Apply everything, in the forked child: raw syscalls only. On failure,
+    /// what failed (to be followed by the errno's text).
+    pub fn apply(&self) -> Result<(), (&'static str, &[u8], Errno)> {
+        if let Some(c) = &self.caps {
+            for cap in 0..64 {
+                if !c.keep.contains(cap) {
+                    match sys::raw_capbset_drop(cap) {
+                        // EINVAL: this kernel has no capability that high.
+                        Ok(()) | Err(Errno::EINVAL) => {}
+                        Err(e) => {
+                            return Err((
+                                "drop capabilities from the bounding set of ",
+                                &self.label,
+                                e,
+                            ))
+                        }
+                    }
+                }
+            }
+            match sys::raw_ambient_clear() {
+                Ok(()) | Err(Errno::EINVAL) => {}
+                Err(e) => return Err(("clear the ambient capabilities of ", &self.label, e)),
+            }
+        }
+        if let Some(ids) = &self.ids {
+            if let Some(groups) = &ids.groups {
+                sys::raw_setgroups(groups).map_err(|e| ("setgroups for ", &self.label[..], e))?;
+            }
+            sys::raw_setresgid(ids.gid).map_err(|e| ("setgid for ", &self.label[..], e))?;
+            sys::raw_setresuid(ids.uid).map_err(|e| ("setuid for ", &self.label[..], e))?;
+        }
+        if let Some(c) = &self.caps {
+            sys::raw_capset(&c.last)
+                .map_err(|e| ("set the capabilities of ", &self.label[..], e))?;
+        }
+        if let Some(dir) = &self.workdir {
+            sys::raw_chdir(dir).map_err(|e| ("chdir to --workdir ", dir.as_bytes(), e))?;
+        }
+        Ok(())
+    }
+}
