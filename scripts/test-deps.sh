@@ -2,16 +2,19 @@
 # Make this machine ready for the demo or the tests.
 #
 #   scripts/test-deps.sh busybox   a static busybox (for the demo rootfs)
-#   scripts/test-deps.sh all       that, uidmap, and the unprivileged test user
+#   scripts/test-deps.sh all       that, uidmap, and the unprivileged test users
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get and
 # creates the user $NSLAUNCH_TEST_USER (default nslaunch-test) with
-# subordinate id ranges in /etc/subuid and /etc/subgid. As anyone else it
-# only says what is missing.
+# subordinate id ranges in /etc/subuid and /etc/subgid, and the user
+# $NSLAUNCH_TEST_NOSUB_USER (default nslaunch-nosub) with none (the tests
+# of what happens without them). As anyone else it only says what is
+# missing.
 set -eu
 
 what=${1:-all}
 user=${NSLAUNCH_TEST_USER:-nslaunch-test}
+nosub=${NSLAUNCH_TEST_NOSUB_USER:-nslaunch-nosub}
 is_root=false
 [ "$(id -u)" = 0 ] && is_root=true
 
@@ -58,6 +61,18 @@ if [ "$what" = all ] && $is_root; then
             start=$(awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print (m > 100000 ? m : 100000) }' "$f")
             echo "$user:$start:65536" >> "$f"
             echo "test-deps: $f: $user:$start:65536" >&2
+        fi
+    done
+    if ! id "$nosub" >/dev/null 2>&1; then
+        echo "test-deps: creating the test user $nosub, without subordinate ids" >&2
+        # useradd may add ranges by itself (SUB_UID_COUNT in login.defs).
+        useradd --create-home --shell /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$nosub"
+    fi
+    nosub_uid=$(id -u "$nosub")
+    for f in /etc/subuid /etc/subgid; do
+        if grep -Eq "^($nosub|$nosub_uid):" "$f"; then
+            echo "test-deps: $f: removing the ranges of $nosub (it must have none)" >&2
+            sed -i -E "/^($nosub|$nosub_uid):/d" "$f"
         fi
     done
 fi

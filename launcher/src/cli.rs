@@ -7,7 +7,9 @@ use argh::FromArgs;
 /// The command runs in new user, mount and PID namespaces, pivot_rooted
 /// into DIR, as the child of nsinit (PID 1), which reaps zombies and
 /// forwards signals. No root, daemon or setuid helper is needed: the
-/// invoking user is root inside (uid_map "0 <uid> 1").
+/// invoking user is root inside (uid_map "0 <uid> 1"); run by real root,
+/// container ids are an unprivileged host block (--userns auto). Container
+/// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount).
 ///
 /// Exit status: the command's own; 125 if nslaunch or the container setup
 /// failed; 126 if the command cannot be executed; 127 if it is not found in
@@ -15,7 +17,7 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug, Default)]
 #[argh(
     help_triggers("-h", "--help"),
-    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -- ls -la /"
+    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /"
 )]
 pub struct LaunchArgs {
     /// the directory to use as the container's root filesystem (required)
@@ -26,6 +28,58 @@ pub struct LaunchArgs {
     /// beside nslaunch)
     #[argh(option, arg_name = "PATH")]
     pub init: Option<String>,
+
+    /// bind a host path into the container: SRC (relative to the current
+    /// directory allowed) must exist; DST, an absolute path inside, is
+    /// created if missing; :ro makes it read-only for everyone inside,
+    /// container root included (repeatable)
+    #[argh(option, short = 'v', arg_name = "SRC:DST[:ro|:rw]")]
+    pub volume: Vec<String>,
+
+    /// how ids map between the host and the container: root (an ordinary
+    /// user's default: you are root inside, alone), keep-id (you keep your
+    /// uid and gid inside), subids (you are root, 1..65536 come from
+    /// /etc/subuid and /etc/subgid), auto (real root's default: 0..65535
+    /// are an unprivileged host block, the rootfs and volumes are idmapped
+    /// mounts), host (no user namespace; real root only)
+    #[argh(option, arg_name = "MODE")]
+    pub userns: Option<String>,
+
+    /// map container uids INSIDE.. to host uids OUTSIDE.., COUNT of them,
+    /// instead of --userns (repeatable, with --gid-map); an ordinary user
+    /// may map its own uid and its /etc/subuid ranges
+    #[argh(option, arg_name = "INSIDE:OUTSIDE:COUNT")]
+    pub uid_map: Vec<String>,
+
+    /// map container gids like --uid-map (repeatable, with --uid-map); an
+    /// ordinary user may map its own gid and its /etc/subgid ranges
+    #[argh(option, arg_name = "INSIDE:OUTSIDE:COUNT")]
+    pub gid_map: Vec<String>,
+
+    /// run the command as USER[:GROUP], by name or number; names come from
+    /// the container's own /etc/passwd and /etc/group
+    #[argh(option, short = 'u', arg_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+
+    /// set a variable in the command's environment: KEY=VALUE, or KEY to
+    /// copy yours when you have it (repeatable; wins over --env-file)
+    #[argh(option, short = 'e', arg_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+
+    /// read variables from FILE: KEY=VALUE lines (the value as is), KEY
+    /// alone to copy yours, # comments and blank lines skipped (repeatable)
+    #[argh(option, arg_name = "FILE")]
+    pub env_file: Vec<String>,
+
+    /// run the command in DIR, an absolute path in the container, created
+    /// if missing (default: /)
+    #[argh(option, short = 'w', arg_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// give the container its own UTS namespace with this hostname (and
+    /// HOSTNAME=NAME in its environment)
+    #[argh(option, arg_name = "NAME")]
+    pub hostname: Option<String>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -73,10 +127,67 @@ mod tests {
     }
 
     #[test]
+    fn repeatable_and_short_options() {
+        let a = parse(&[
+            "-v",
+            "a:/a",
+            "--volume",
+            "b:/b:ro",
+            "-e",
+            "A=1",
+            "--env",
+            "B",
+            "--env-file",
+            "f",
+            "-u",
+            "web:staff",
+            "-w",
+            "/w",
+            "--hostname",
+            "box",
+            "--userns",
+            "keep-id",
+            "--uid-map",
+            "0:1:1",
+            "--gid-map",
+            "0:1:1",
+            "--rootfs",
+            "R",
+            "sh",
+            "-v",
+            "-u",
+        ])
+        .unwrap();
+        assert_eq!(a.volume, ["a:/a", "b:/b:ro"]);
+        assert_eq!(a.env, ["A=1", "B"]);
+        assert_eq!(a.env_file, ["f"]);
+        assert_eq!(a.user.as_deref(), Some("web:staff"));
+        assert_eq!(a.workdir.as_deref(), Some("/w"));
+        assert_eq!(a.hostname.as_deref(), Some("box"));
+        assert_eq!(a.userns.as_deref(), Some("keep-id"));
+        assert_eq!((a.uid_map.len(), a.gid_map.len()), (1, 1));
+        // After the command, -v and -u are the command's.
+        assert_eq!(a.command, ["sh", "-v", "-u"]);
+    }
+
+    #[test]
     fn help_and_errors() {
         let e = parse(&["--help"]).unwrap_err();
         assert!(e.status.is_ok());
         assert!(e.output.contains("--rootfs"));
+        for flag in [
+            "-v, --volume",
+            "--userns",
+            "--uid-map",
+            "--gid-map",
+            "-u, --user",
+            "-e, --env",
+            "--env-file",
+            "-w, --workdir",
+            "--hostname",
+        ] {
+            assert!(e.output.contains(flag), "{flag} not in --help");
+        }
         let e = parse(&["--bogus", "sh"]).unwrap_err();
         assert!(e.status.is_err());
         let e = parse(&["--rootfs"]).unwrap_err();

@@ -4,6 +4,10 @@
 //! Sync points, each a close-on-exec pipe:
 //! - `release`: the child blocks reading it until the parent has written
 //!   the id maps (one byte), or exits if the parent died (end of file).
+//!   The parent keeps its end open while the container runs: a child that
+//!   changed its ids (which clears the parent-death signal) sets the
+//!   signal again and then checks, by a hang-up on this pipe, that the
+//!   parent did not die in between.
 //! - `report`: carries a failure from the container side back to us; its
 //!   end of file means the command has exec'd (see `shared::report`).
 
@@ -20,7 +24,7 @@ use shared::sys::{self, CStringArray};
 use shared::{exit, signals};
 
 use crate::error::Error;
-use crate::userns;
+use crate::userns::{self, ChildIds, Plan};
 
 /// Everything the child needs, prepared before `clone`.
 pub struct Launch {
@@ -32,17 +36,36 @@ pub struct Launch {
     /// The report pipe's write end; its number is already in `argv`.
     pub report_w: OwnedFd,
     pub report_r: OwnedFd,
+    /// More descriptors nsinit gets on purpose (idmapped trees, named in
+    /// `argv`).
+    pub pass_fds: Vec<OwnedFd>,
+    /// The namespaces to clone into (`clone_flags`).
+    pub namespaces: libc::c_int,
+    /// What the child does to its own ids before it execs nsinit.
+    pub child_ids: ChildIds,
 }
 
-const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
+/// The namespaces a container gets: mount and PID always, user unless
+/// `--userns host`, UTS with `--hostname`.
+pub fn clone_flags(user: bool, uts: bool) -> libc::c_int {
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWPID;
+    if user {
+        flags |= libc::CLONE_NEWUSER;
+    }
+    if uts {
+        flags |= libc::CLONE_NEWUTS;
+    }
+    flags
+}
 
 /// The report pipe, made before argv so its number can be put in argv.
 pub fn report_pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))
 }
 
-/// Run the container to the end; returns the exit status.
-pub fn run(launch: Launch) -> Result<i32, Error> {
+/// Run the container to the end, with the id maps of `ids` (none for
+/// `--userns host`); returns the exit status.
+pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
     let (release_r, release_w) =
         pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))?;
 
@@ -61,12 +84,12 @@ pub fn run(launch: Launch) -> Result<i32, Error> {
 
     let terminal = Terminal::capture();
 
-    let pid = match sys::clone_like_fork(NAMESPACES) {
+    let pid = match sys::clone_like_fork(launch.namespaces) {
         Ok(Some(pid)) => pid,
         Ok(None) => child(&launch, release_r.as_raw_fd(), release_w.as_raw_fd()),
         Err(errno) => {
             return Err(Error::Sys {
-                op: "create user, mount and PID namespaces (clone)".into(),
+                op: "create the container's namespaces (clone)".into(),
                 errno,
                 hint: clone_hint(errno),
             })
@@ -74,17 +97,23 @@ pub fn run(launch: Launch) -> Result<i32, Error> {
     };
     drop(release_r);
     let Launch {
-        report_w, report_r, ..
+        report_w,
+        report_r,
+        pass_fds,
+        ..
     } = launch;
     drop(report_w);
+    drop(pass_fds);
 
-    let (uid_map, gid_map, allow_setgroups) = userns::default_maps();
-    if let Err(e) = userns::write_maps(pid, &uid_map, &gid_map, allow_setgroups) {
-        let _ = sys::raw_kill(pid, libc::SIGKILL);
-        let _ = sys::raw_waitpid(pid, 0);
-        return Err(e);
+    if let Some(plan) = ids {
+        if let Err(e) = userns::install(pid, plan) {
+            let _ = sys::raw_kill(pid, libc::SIGKILL);
+            let _ = sys::raw_waitpid(pid, 0);
+            return Err(e);
+        }
     }
     // Release the child. If this fails, it sees end of file and exits.
+    // The pipe stays open until we return (see the module's notes).
     if write(&release_w, b"x") != Ok(1) {
         let _ = sys::raw_kill(pid, libc::SIGKILL);
         let _ = sys::raw_waitpid(pid, 0);
@@ -92,9 +121,9 @@ pub fn run(launch: Launch) -> Result<i32, Error> {
             "could not release the container's init".into(),
         ));
     }
-    drop(release_w);
 
     let result = relay_and_wait(pid, &sfd, report_r);
+    drop(release_w);
     terminal.restore();
     result
 }
@@ -114,12 +143,33 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
         Ok(true) => {}
         _ => sys::raw_exit(exit::FAILED),
     }
-    // No descriptor of the caller's but stdin, stdout and stderr reaches
-    // the container; the report pipe is handed to nsinit on purpose.
     let report_w = launch.report_w.as_raw_fd();
+    let fail = |what: &[u8], errno: Errno| -> ! {
+        sys::raw_write_all(
+            report_w,
+            &[b"125\t", what, b": ", errno.desc().as_bytes(), b"\n"],
+        );
+        sys::raw_exit(exit::FAILED)
+    };
+    if let Err((what, errno)) = become_init(&launch.child_ids) {
+        fail(what, errno);
+    }
+    // A change of ids cleared the parent-death signal: set it again, then
+    // make sure the parent did not die before that (it holds the release
+    // pipe open while it lives).
+    if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() || sys::raw_hung_up(release_r) {
+        sys::raw_exit(exit::FAILED);
+    }
+    // No descriptor of the caller's but stdin, stdout and stderr reaches
+    // the container; the report pipe and the trees go to nsinit on purpose.
     if sys::raw_cloexec_from(3).is_err() || sys::raw_set_cloexec(report_w, false).is_err() {
         sys::raw_write_all(report_w, &[b"125\tmark descriptors close-on-exec failed\n"]);
         sys::raw_exit(exit::FAILED);
+    }
+    for fd in &launch.pass_fds {
+        if let Err(errno) = sys::raw_set_cloexec(fd.as_raw_fd(), false) {
+            fail(b"pass a mount tree to the init", errno);
+        }
     }
     let errno = sys::raw_execveat_fd(launch.init.as_raw_fd(), &launch.argv, &launch.envp);
     sys::raw_write_all(
@@ -133,6 +183,34 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
         ],
     );
     sys::raw_exit(exit::FAILED)
+}
+
+/// The child's ids in the new user namespace (see `Plan::child_ids`):
+/// raw syscalls only.
+fn become_init(ids: &ChildIds) -> Result<(), (&'static [u8], Errno)> {
+    if ids.clear_groups {
+        sys::raw_setgroups(&[]).map_err(|e| (&b"drop the supplementary groups"[..], e))?;
+    }
+    if let Some(gid) = ids.gid {
+        sys::raw_setresgid(gid).map_err(|e| (&b"switch to the container's root group"[..], e))?;
+    }
+    if let Some(uid) = ids.uid {
+        sys::raw_setresuid(uid).map_err(|e| (&b"switch to the container's root user"[..], e))?;
+    }
+    if ids.ambient {
+        // nsinit runs as a uid other than 0 inside, where execve would
+        // drop every capability: make them all ambient, so that nsinit
+        // keeps them (it drops them all again for the command).
+        let mut caps = sys::raw_capget().map_err(|e| (&b"capget"[..], e))?;
+        caps.inheritable = caps.permitted;
+        sys::raw_capset(&caps).map_err(|e| (&b"make the capabilities inheritable"[..], e))?;
+        for cap in 0..64 {
+            if caps.permitted & (1 << cap) != 0 {
+                sys::raw_ambient_raise(cap).map_err(|e| (&b"raise ambient capabilities"[..], e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn clone_hint(errno: Errno) -> Option<&'static str> {

@@ -7,18 +7,21 @@
 mod cli;
 mod container;
 mod error;
+mod idmapped;
 mod userns;
+mod volumes;
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::exit;
 
 use cli::LaunchArgs;
-use error::Error;
-use nix::errno::Errno;
+use error::{io_why, Error};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use shared::spec::InitArgs;
+use shared::caps::{self, CapSet};
+use shared::env;
+use shared::spec::{InitArgs, TreeFd};
 use shared::sys::CStringArray;
 
 fn main() {
@@ -93,39 +96,128 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             "no command given (usage: nslaunch [OPTIONS] --rootfs DIR [--] CMD [ARGS...])".into(),
         ));
     }
+    let volumes = volumes::validate(&args.volume)?;
+    let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
+    if let Some(user) = &args.user {
+        if user.is_empty() {
+            return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
+        }
+    }
+    if let Some(dir) = &args.workdir {
+        if !dir.starts_with('/') {
+            return Err(Error::Usage(format!(
+                "--workdir {dir}: must be an absolute path in the container"
+            )));
+        }
+    }
+    if let Some(name) = &args.hostname {
+        check_hostname(name)?;
+    }
+    let hostname = match &args.hostname {
+        Some(name) => name.clone(),
+        None => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default(),
+    };
+    let env = environment(&args, &hostname)?;
     let init_path = find_init(args.init.as_deref())?;
     let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
     let init_path = init_path.display().to_string();
 
-    let hostname = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
-    let term = std::env::var("TERM").ok();
-    let env = shared::env::container_env(term.as_deref(), &hostname);
-
+    // Docker's default capabilities; with no user namespace, not MKNOD:
+    // there is no device cgroup here to stop a node made inside from
+    // reaching the host's disks.
+    let mut keep = CapSet::docker_default();
+    if ids.is_none() {
+        keep = keep.without(caps::number("MKNOD").unwrap_or(27));
+    }
+    let trees = match &ids {
+        Some(plan) if plan.idmapped => idmapped::trees(plan, &rootfs, &volumes)?,
+        _ => Vec::new(),
+    };
     let (report_r, report_w) = container::report_pipe()?;
     let spec = InitArgs {
         rootfs: Some(rootfs),
         report_fd: Some(report_w.as_raw_fd()),
+        volume: volumes,
+        tree: trees
+            .iter()
+            .map(|(dst, fd)| TreeFd {
+                dst: dst.clone(),
+                fd: fd.as_raw_fd(),
+            })
+            .collect(),
+        user: args
+            .user
+            .clone()
+            .or_else(|| ids.as_ref().and_then(|p| p.default_user.clone())),
+        workdir: args.workdir.clone(),
+        hostname: args.hostname.clone(),
+        caps: Some(keep),
         version: false,
         command: args.command,
-        ..Default::default()
     };
     let argv = CStringArray::new(std::iter::once("nsinit".to_string()).chain(spec.render()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
     let envp = CStringArray::new(env.iter().map(|(k, v)| format!("{k}={v}")))
         .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
 
-    container::run(container::Launch {
-        init,
-        init_path,
-        argv,
-        envp,
-        report_w,
-        report_r,
-    })
+    container::run(
+        container::Launch {
+            init,
+            init_path,
+            argv,
+            envp,
+            report_w,
+            report_r,
+            pass_fds: trees.into_iter().map(|(_, fd)| fd).collect(),
+            namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some()),
+            child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
+        },
+        ids.as_ref(),
+    )
+}
+
+/// The command's environment: the clean defaults, then each `--env-file`,
+/// then each `-e`, later ones winning.
+fn environment(args: &LaunchArgs, hostname: &str) -> Result<Vec<(String, String)>, Error> {
+    let caller = |key: &str| std::env::var(key).ok();
+    let term = std::env::var("TERM").ok();
+    let mut vars = env::container_env(term.as_deref(), hostname);
+    for file in &args.env_file {
+        let bad = |why: String| Error::Usage(format!("--env-file {file}: {why}"));
+        let text = std::fs::read(file).map_err(|e| bad(io_why(&e)))?;
+        let text = String::from_utf8(text).map_err(|_| bad("not valid UTF-8".into()))?;
+        for (k, v) in env::parse_env_file(&text, caller).map_err(bad)? {
+            env::set(&mut vars, &k, &v);
+        }
+    }
+    for arg in &args.env {
+        let given = env::parse_env_arg(arg, caller)
+            .map_err(|why| Error::Usage(format!("-e {arg}: {why}")))?;
+        if let Some((k, v)) = given {
+            env::set(&mut vars, &k, &v);
+        }
+    }
+    Ok(vars)
+}
+
+/// A hostname the kernel takes (1 to 64 bytes) and resolvers expect:
+/// letters, digits, '-', '_' and '.'.
+fn check_hostname(name: &str) -> Result<(), Error> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--hostname {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
+        )))
+    }
 }
 
 /// The rootfs must be an existing directory; nsinit gets its absolute,
@@ -140,13 +232,6 @@ fn validate_rootfs(given: &str) -> Result<String, Error> {
     abs.into_os_string()
         .into_string()
         .map_err(|_| bad("the path is not valid UTF-8".into()))
-}
-
-fn io_why(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
-    }
 }
 
 /// `--init PATH`, else `nsinit` beside this executable (the build tree and

@@ -9,6 +9,9 @@
 //!   user `NSLAUNCH_TEST_USER` (default `nslaunch-test`, which
 //!   `scripts/test-deps.sh all` creates) through `setpriv`. As an ordinary
 //!   user, scenarios run as that user and the root half is skipped.
+//! - Scenarios about subordinate ids also use `NSLAUNCH_TEST_NOSUB_USER`
+//!   (default `nslaunch-nosub`, also made by `test-deps.sh`), a user with
+//!   no line in /etc/subuid or /etc/subgid ([`Fixture::nosub`]).
 //! - A scenario that cannot run says why on stderr (`SKIP: ...`); with
 //!   `NSLAUNCH_TEST_STRICT=1` (CI) that is a failure instead.
 
@@ -54,6 +57,58 @@ impl Who {
     pub fn is_root(&self) -> bool {
         matches!(self, Who::Root)
     }
+    pub fn name(&self) -> &str {
+        match self {
+            Who::Root => "root",
+            Who::User { name, .. } => name,
+        }
+    }
+}
+
+/// Run `test` once for each identity of the fixture, naming it on stderr.
+pub fn each(test: impl Fn(&Fixture, &Who)) {
+    let Some(f) = fixture() else { return };
+    for who in &f.who {
+        eprintln!("--- as {}", who.label());
+        test(f, who);
+    }
+}
+
+/// The non-empty lines of `s`, trimmed.
+pub fn lines(s: &str) -> Vec<&str> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+}
+
+/// The lines of a /proc/PID/uid_map, its columns joined by one space.
+pub fn map_lines(s: &str) -> Vec<String> {
+    lines(s)
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// nslaunch's subordinate block for real root when /etc/subuid has no
+/// line for root (README: "ID mapping").
+pub const ROOT_BLOCK: u32 = 0x6fff_0000;
+
+/// Where `who`'s subordinate ids start in `file` (/etc/subuid or
+/// /etc/subgid): its first line; for root its own line, else nslaunch's
+/// block. `None` for a user without a line.
+pub fn subid_start(who: &Who, file: &str) -> Option<u32> {
+    let text = fs::read_to_string(file).unwrap_or_default();
+    let uid = who.uid().to_string();
+    let own = text.lines().find_map(|l| {
+        let f: Vec<&str> = l.trim().split(':').collect();
+        match f.as_slice() {
+            [owner, start, _] if *owner == who.name() || *owner == uid => start.parse().ok(),
+            _ => None,
+        }
+    });
+    match (own, who.is_root()) {
+        (Some(start), _) => Some(start),
+        (None, true) => Some(ROOT_BLOCK),
+        (None, false) => None,
+    }
 }
 
 /// Say why something cannot run: a failure under NSLAUNCH_TEST_STRICT=1,
@@ -91,7 +146,12 @@ fn find_bin(var: &str, name: &str) -> Option<PathBuf> {
 
 /// The user account for the unprivileged half, looked up in /etc/passwd.
 fn test_user() -> Option<Who> {
-    let name = std::env::var("NSLAUNCH_TEST_USER").unwrap_or_else(|_| "nslaunch-test".into());
+    named_user("NSLAUNCH_TEST_USER", "nslaunch-test")
+}
+
+/// The account named by `var` (else `default`), from /etc/passwd.
+fn named_user(var: &str, default: &str) -> Option<Who> {
+    let name = std::env::var(var).unwrap_or_else(|_| default.into());
     let passwd = fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
@@ -112,6 +172,8 @@ pub struct Fixture {
     pub nslaunch: PathBuf,
     pub nsinit: PathBuf,
     pub who: Vec<Who>,
+    /// A user without subordinate ids (as root only).
+    pub nosub: Option<Who>,
     rootfs: BTreeMap<u32, PathBuf>,
 }
 
@@ -132,12 +194,27 @@ fn build_fixture() -> Option<Fixture> {
         return None;
     };
     let mut who = Vec::new();
+    let mut nosub = None;
     if my_uid() == 0 {
         who.push(Who::Root);
         match test_user() {
             Some(u) => who.push(u),
             None => skip(
                 "no unprivileged test user (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_USER)",
+            ),
+        }
+        match named_user("NSLAUNCH_TEST_NOSUB_USER", "nslaunch-nosub") {
+            Some(u) if subid_start(&u, "/etc/subuid").is_none()
+                && subid_start(&u, "/etc/subgid").is_none() =>
+            {
+                nosub = Some(u)
+            }
+            Some(u) => skip(&format!(
+                "{} has subordinate ids, but must have none (run `scripts/test-deps.sh all`)",
+                u.name()
+            )),
+            None => skip(
+                "no test user without subordinate ids (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_NOSUB_USER)",
             ),
         }
     } else {
@@ -165,7 +242,7 @@ fn build_fixture() -> Option<Fixture> {
     fs::copy(&nsinit, &bin_nsinit).unwrap();
 
     let mut rootfs = BTreeMap::new();
-    for w in &who {
+    for w in who.iter().chain(&nosub) {
         match make_rootfs(&scratch, w, &format!("rootfs-{}", w.uid())) {
             Ok(r) => {
                 rootfs.insert(w.uid(), r);
@@ -181,6 +258,7 @@ fn build_fixture() -> Option<Fixture> {
         nslaunch: bin_nslaunch,
         nsinit: bin_nsinit,
         who,
+        nosub,
         rootfs,
     })
 }
@@ -283,6 +361,53 @@ impl Fixture {
         c.args(args);
         as_who(who, &mut c)
     }
+
+    /// `nslaunch --rootfs ROOTFS ARGS...` as `who`, on another rootfs.
+    pub fn nslaunch_on(&self, who: &Who, rootfs: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.nslaunch);
+        c.arg("--rootfs").arg(rootfs).args(args);
+        as_who(who, &mut c)
+    }
+
+    /// A fresh, empty directory `scratch/NAME-UID` owned by `who` (mode
+    /// 755), for volumes and the like.
+    pub fn dir(&self, who: &Who, name: &str) -> PathBuf {
+        let d = self.scratch.join(format!("{name}-{}", who.uid()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        nix::unistd::chown(
+            &d,
+            Some(nix::unistd::Uid::from_raw(who.uid())),
+            Some(nix::unistd::Gid::from_raw(who.gid())),
+        )
+        .unwrap();
+        d
+    }
+
+    /// A private rootfs for `who`, for scenarios that change it.
+    pub fn own_rootfs(&self, who: &Who, name: &str) -> PathBuf {
+        let name = format!("rootfs-{name}-{}", who.uid());
+        let _ = fs::remove_dir_all(self.scratch.join(&name));
+        make_rootfs(&self.scratch, who, &name).unwrap()
+    }
+}
+
+/// The owner (uid, gid) of a host path, not following a symlink.
+pub fn owner(path: &Path) -> (u32, u32) {
+    let m = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (m.uid(), m.gid())
+}
+
+/// Write `text` to `path` and give it to `who`.
+pub fn write_as(who: &Who, path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(who.uid())),
+        Some(nix::unistd::Gid::from_raw(who.gid())),
+    )
+    .unwrap();
 }
 
 static SCRATCH: OnceLock<PathBuf> = OnceLock::new();

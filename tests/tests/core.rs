@@ -106,8 +106,14 @@ fn id_is_root_and_the_maps_hold_the_single_mapping() {
             .collect();
         assert_eq!(l[0], "0");
         assert_eq!(l[1], "0");
+        // Real root's default is --userns auto: 0..65535 are an
+        // unprivileged host block (README, "ID mapping").
         let (uid_map, gid_map) = if who.is_root() {
-            ("0 0 4294967295".to_string(), "0 0 4294967295".to_string())
+            let start = |file| subid_start(who, file).unwrap();
+            (
+                format!("0 {} 65536", start("/etc/subuid")),
+                format!("0 {} 65536", start("/etc/subgid")),
+            )
         } else {
             (format!("0 {} 1", who.uid()), format!("0 {} 1", who.gid()))
         };
