@@ -1,0 +1,400 @@
+//! Volumes (`-v SRC:DST[:ro|:rw]`): who owns what is written through them,
+//! how host ids outside the mapping look inside, that `:ro` holds against
+//! container root, that no symlink or `..` in the rootfs sends a volume onto
+//! the host, and that nothing is left behind. Every scenario runs as root
+//! and as an unprivileged user, in each `--userns` mode they can use.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nslaunch_tests::*;
+
+/// The `--userns` modes `who` can use ("" is the default).
+fn modes(who: &Who) -> Vec<&'static str> {
+    if who.is_root() {
+        vec!["", "auto", "root", "subids", "keep-id", "host"]
+    } else {
+        vec!["", "root", "subids", "keep-id"]
+    }
+}
+
+fn userns_args(mode: &str) -> Vec<&str> {
+    if mode.is_empty() {
+        vec![]
+    } else {
+        vec!["--userns", mode]
+    }
+}
+
+fn with_args<'a>(mut head: Vec<&'a str>, tail: &[&'a str]) -> Vec<&'a str> {
+    head.extend_from_slice(tail);
+    head
+}
+
+#[test]
+fn a_file_written_into_a_volume_is_owned_by_the_caller_in_every_mode() {
+    // What the command writes as its default user (container root, or the
+    // caller itself under keep-id) lands on the host as the caller: under
+    // real root's auto through the idmapped volume.
+    each(|f, who| {
+        for mode in modes(who) {
+            let dir = f.dir(who, &format!("own{mode}"));
+            let v = format!("{}:/vol", dir.display());
+            let args = with_args(
+                userns_args(mode),
+                &["-v", &v, "sh", "-c", "echo x > /vol/f"],
+            );
+            let r = run(f.nslaunch(who, &args), None);
+            assert_eq!(r.code(), 0, "--userns {mode:?}: {r:?}");
+            assert_eq!(
+                owner(&dir.join("f")),
+                (who.uid(), who.gid()),
+                "--userns {mode:?}"
+            );
+        }
+    });
+    // The same for a user without subordinate ids, in the modes it has.
+    let Some(f) = fixture() else { return };
+    if let Some(who) = &f.nosub {
+        for mode in ["root", "keep-id"] {
+            let dir = f.dir(who, &format!("own-nosub-{mode}"));
+            let v = format!("{}:/vol", dir.display());
+            let r = run(
+                f.nslaunch(
+                    who,
+                    &["--userns", mode, "-v", &v, "sh", "-c", "echo x > /vol/f"],
+                ),
+                None,
+            );
+            assert_eq!(r.code(), 0, "--userns {mode}: {r:?}");
+            assert_eq!(owner(&dir.join("f")), (who.uid(), who.gid()));
+        }
+    }
+}
+
+#[test]
+fn a_host_file_owned_by_an_id_outside_the_mapping_shows_as_nobody() {
+    each(|f, who| {
+        let dir = f.dir(who, "unmapped");
+        let file = dir.join("theirs");
+        fs::write(&file, "not yours\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        // 70000: no test user, above 0..65535 (auto's idmap), below every
+        // subordinate range here. As an ordinary user we cannot chown; a
+        // file of our own then stays ours, so the check needs root.
+        if nix::unistd::getuid().is_root() {
+            nix::unistd::chown(
+                &file,
+                Some(nix::unistd::Uid::from_raw(70000)),
+                Some(nix::unistd::Gid::from_raw(70000)),
+            )
+            .unwrap();
+        } else {
+            skip("not root: cannot give a file to an unmapped id");
+            return;
+        }
+        let v = format!("{}:/vol", dir.display());
+        for mode in modes(who).into_iter().filter(|m| *m != "host") {
+            let args = with_args(
+                userns_args(mode),
+                &["-v", &v, "stat", "-c", "%u:%g", "/vol/theirs"],
+            );
+            let r = run(f.nslaunch(who, &args), None);
+            assert_eq!(r.code(), 0, "--userns {mode:?}: {r:?}");
+            assert_eq!(r.stdout.trim(), "65534:65534", "--userns {mode:?}: {r:?}");
+        }
+    });
+}
+
+#[test]
+fn ro_volumes_hold_against_container_root_including_remount() {
+    let script = r#"
+        id -u
+        touch /ro/new 2>/dev/null && echo WROTE
+        echo x >> /ro/existing 2>/dev/null && echo APPENDED
+        echo x > /rofile 2>/dev/null && echo WROTE-FILE
+        mount -o remount,rw /ro 2>/dev/null && echo REMOUNTED
+        mount -o remount,bind,rw /ro 2>/dev/null && echo REMOUNTED-BIND
+        mount -t tmpfs none /ro 2>/dev/null && echo MOUNTED-OVER
+        umount /ro 2>/dev/null && echo UNMOUNTED
+        umount -l /ro 2>/dev/null && echo UNMOUNTED-LAZY
+        unshare -Urm sh -c 'mount -o remount,rw /ro && touch /ro/nested' 2>/dev/null && echo NESTED
+        touch /ro/after 2>/dev/null && echo WROTE-AFTER
+        awk '$5 == "/ro" || $5 == "/rofile" { print $5, substr($6, 1, 2) }' /proc/self/mountinfo
+        cat /ro/existing
+    "#;
+    each(|f, who| {
+        let dir = f.dir(who, "ro");
+        write_as(who, &dir.join("existing"), "before\n");
+        let file = f.scratch.join(format!("rofile-{}", who.uid()));
+        write_as(who, &file, "file before\n");
+        let before = snapshot(&dir);
+        let v = format!("{}:/ro:ro", dir.display());
+        let vf = format!("{}:/rofile:ro", file.display());
+        for mode in modes(who) {
+            let args = with_args(
+                userns_args(mode),
+                &["-v", &v, "-v", &vf, "sh", "-c", script],
+            );
+            let r = run(f.nslaunch(who, &args), None);
+            assert_eq!(r.code(), 0, "--userns {mode:?}: {r:?}");
+            // Container root, but for an ordinary user's keep-id.
+            let id = if mode == "keep-id" { who.uid() } else { 0 }.to_string();
+            assert_eq!(
+                lines(&r.stdout),
+                [id.as_str(), "/ro ro", "/rofile ro", "before"],
+                "--userns {mode:?}: {r:?}"
+            );
+            assert_eq!(
+                snapshot(&dir),
+                before,
+                "--userns {mode:?}: the volume changed"
+            );
+            assert_eq!(fs::read_to_string(&file).unwrap(), "file before\n");
+        }
+    });
+}
+
+/// The rootfs paths that point at `decoy` on the host: an absolute
+/// symlink, a relative one climbing with `..`, one to a path below it.
+fn plant_symlinks(rootfs: &Path, decoy: &Path) {
+    let d = decoy.display().to_string();
+    std::os::unix::fs::symlink(&d, rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink(format!("../../../../../../../..{d}"), rootfs.join("rel")).unwrap();
+    std::os::unix::fs::symlink(format!("{d}/sub"), rootfs.join("deep")).unwrap();
+    std::os::unix::fs::symlink(format!("../..{d}"), rootfs.join("usr/up")).unwrap();
+}
+
+/// `mkdir -p path` under `base`, every new directory owned by `who`.
+fn mkdir_as(who: &Who, base: &Path, path: &Path) {
+    let mut at = base.to_path_buf();
+    for part in path.strip_prefix(base).unwrap().components() {
+        at.push(part);
+        if !at.exists() {
+            fs::create_dir(&at).unwrap();
+            nix::unistd::chown(
+                &at,
+                Some(nix::unistd::Uid::from_raw(who.uid())),
+                Some(nix::unistd::Gid::from_raw(who.gid())),
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_symlink_or_dotdot_in_the_rootfs_cannot_send_a_volume_onto_the_host() {
+    each(|f, who| {
+        let rootfs = f.own_rootfs(who, "escape");
+        let decoy = f.dir(who, "decoy");
+        fs::create_dir_all(decoy.join("sub")).unwrap();
+        fs::write(decoy.join("marker"), "decoy\n").unwrap();
+        plant_symlinks(&rootfs, &decoy);
+        let src = f.dir(who, "escape-src");
+        write_as(who, &src.join("from-volume"), "volume\n");
+        let decoy_before = snapshot(&decoy);
+        let mounts_before = host_mounts();
+        let v = |dst: &str| format!("{}:{dst}", src.display());
+        let script = |dst: &str| format!("touch {dst}/ESCAPED; ls {dst}");
+
+        // Where the symlinks point does not exist inside the rootfs: each
+        // target is refused (125, one line naming it), never followed out.
+        for dst in [
+            "/abs",
+            "/abs/x",
+            "/rel",
+            "/rel/x",
+            "/deep",
+            "/deep/y",
+            "/usr/up/z",
+        ] {
+            let r = run(
+                f.nslaunch_on(who, &rootfs, &["-v", &v(dst), "sh", "-c", &script(dst)]),
+                None,
+            );
+            assert_eq!(r.code(), 125, "{dst}: {r:?}");
+            assert_eq!(lines(&r.stderr).len(), 1, "{dst}: {r:?}");
+            assert!(r.stderr.contains(dst), "{dst}: {r:?}");
+            assert!(r.stdout.is_empty(), "{dst}: the command ran: {r:?}");
+        }
+        // A `..` in DST itself is refused before anything runs.
+        let dotdot = format!("/../../../..{}", decoy.display());
+        let r = run(
+            f.nslaunch_on(who, &rootfs, &["-v", &v(&dotdot), "true"]),
+            None,
+        );
+        assert_eq!(r.code(), 125, "{r:?}");
+        assert!(r.stderr.contains("\"..\""), "{r:?}");
+
+        // Once the path exists inside the rootfs too, the same symlinks
+        // lead there: the volume is mounted inside the rootfs.
+        let inside = rootfs.join(decoy.strip_prefix("/").unwrap());
+        mkdir_as(who, &rootfs, &inside.join("sub"));
+        for dst in ["/abs", "/rel/x", "/deep/y", "/usr/up/z"] {
+            let r = run(
+                f.nslaunch_on(
+                    who,
+                    &rootfs,
+                    &["-v", &v(dst), "cat", &format!("{dst}/from-volume")],
+                ),
+                None,
+            );
+            assert_eq!(
+                (r.code(), r.stdout.as_str()),
+                (0, "volume\n"),
+                "{dst}: {r:?}"
+            );
+        }
+        assert!(
+            inside.join("x").is_dir() && inside.join("sub/y").is_dir() && inside.join("z").is_dir()
+        );
+        assert_eq!(snapshot(&decoy), decoy_before, "the host's decoy changed");
+        assert!(!src.join("ESCAPED").exists());
+        assert_eq!(host_mounts(), mounts_before);
+        fs::remove_dir_all(&rootfs).unwrap();
+    });
+}
+
+/// `after` is `before` plus exactly `created` (empty directories or
+/// files); the directories they were made in may have a new mtime.
+fn assert_only_created(
+    before: &BTreeMap<PathBuf, String>,
+    after: &BTreeMap<PathBuf, String>,
+    created: &[&str],
+) {
+    let mut created: Vec<PathBuf> = created.iter().map(PathBuf::from).collect();
+    created.sort();
+    let parents: Vec<PathBuf> = created
+        .iter()
+        .filter_map(|c| c.parent().map(Path::to_path_buf))
+        .collect();
+    let new: Vec<&PathBuf> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert_eq!(
+        new,
+        created.iter().collect::<Vec<_>>(),
+        "new entries in the rootfs"
+    );
+    let without_mtime = |s: &str| s.rsplit_once(' ').map_or("", |(rest, _)| rest).to_string();
+    for (path, was) in before {
+        let now = after
+            .get(path)
+            .unwrap_or_else(|| panic!("{} is gone", path.display()));
+        if parents.contains(path) {
+            assert_eq!(without_mtime(now), without_mtime(was), "{}", path.display());
+        } else {
+            assert_eq!(now, was, "{} changed", path.display());
+        }
+    }
+}
+
+#[test]
+fn volumes_change_nothing_but_missing_mount_points_and_leave_no_mount() {
+    each(|f, who| {
+        let rootfs = f.own_rootfs(who, "points");
+        let dir = f.dir(who, "points-src");
+        write_as(who, &dir.join("in-dir"), "dir volume\n");
+        let file = f.scratch.join(format!("points-file-{}", who.uid()));
+        write_as(who, &file, "file volume\n");
+        let before = snapshot(&rootfs);
+        let mounts_before = host_mounts();
+        // Relative SRC is relative to the current directory (/tmp here).
+        let rel = Path::new("..").join(dir.strip_prefix("/").unwrap());
+        let args = [
+            "-v",
+            &format!("{}:/new/deeper/dir", rel.display()),
+            "-v",
+            &format!("{}:/etc/new-file:ro", file.display()),
+            "-v",
+            &format!("{}:/tmp", dir.display()),
+            "sh",
+            "-c",
+            "cat /new/deeper/dir/in-dir /etc/new-file /tmp/in-dir; \
+             awk '$5 == \"/new/deeper/dir\" || $5 == \"/etc/new-file\" || $5 == \"/tmp\"' /proc/self/mountinfo | wc -l",
+        ];
+        let r = run(f.nslaunch_on(who, &rootfs, &args), None);
+        assert_eq!(r.code(), 0, "{r:?}");
+        assert_eq!(
+            lines(&r.stdout),
+            ["dir volume", "file volume", "dir volume", "3"],
+            "{r:?}"
+        );
+        assert_eq!(host_mounts(), mounts_before, "a mount was left on the host");
+        assert_only_created(
+            &before,
+            &snapshot(&rootfs),
+            &["new", "new/deeper", "new/deeper/dir", "etc/new-file"],
+        );
+        assert_eq!(fs::metadata(rootfs.join("etc/new-file")).unwrap().len(), 0);
+        assert_eq!(
+            fs::read_dir(rootfs.join("new/deeper/dir")).unwrap().count(),
+            0
+        );
+        // A second run finds the mount points there and changes nothing.
+        let again = snapshot(&rootfs);
+        let r = run(f.nslaunch_on(who, &rootfs, &args), None);
+        assert_eq!(r.code(), 0, "{r:?}");
+        assert_eq!(snapshot(&rootfs), again);
+        fs::remove_dir_all(&rootfs).unwrap();
+    });
+}
+
+#[test]
+fn bad_volume_specs_are_125_with_one_line_and_leave_nothing_behind() {
+    each(|f, who| {
+        let rootfs = f.own_rootfs(who, "badvol");
+        let src = f.dir(who, "badvol-src");
+        let s = src.display().to_string();
+        let file = f.scratch.join(format!("badvol-file-{}", who.uid()));
+        write_as(who, &file, "a file\n");
+        let fl = file.display().to_string();
+        let before = snapshot(&rootfs);
+        let mounts_before = host_mounts();
+        let cases: Vec<(Vec<String>, &str)> = vec![
+            (vec!["justone".into()], "-v justone: expected SRC:DST"),
+            (vec![format!("{s}:/a:ro:x")], "expected SRC:DST"),
+            (vec![":/x".into()], "SRC"),
+            (vec![format!("{s}:")], "DST"),
+            (vec!["/no/such/dir:/x".into()], "/no/such/dir: No such file"),
+            (
+                vec![format!("{s}:relative/dst")],
+                "relative/dst must be an absolute path",
+            ),
+            (vec![format!("{s}:/x:rx")], "\"rx\""),
+            (vec![format!("{s}:/x/../../etc")], "\"..\""),
+            (vec![format!("{s}:/")], "cannot be /"),
+            (
+                vec![format!("{s}:/x"), format!("{s}:/x/")],
+                "/x is the target of more than one",
+            ),
+            // Found only inside: a file source onto a directory, a
+            // directory source onto a file.
+            (
+                vec![format!("{fl}:/etc")],
+                "/etc is a directory in the rootfs",
+            ),
+            (vec![format!("{s}:/bin/busybox/x")], "is not a directory"),
+        ];
+        for (vols, want) in cases {
+            let mut args: Vec<&str> = Vec::new();
+            for v in &vols {
+                args.extend(["-v", v.as_str()]);
+            }
+            args.extend(["sh", "-c", "echo RAN; touch /ran"]);
+            let r = run(f.nslaunch_on(who, &rootfs, &args), None);
+            assert_eq!(r.code(), 125, "{vols:?}: {r:?}");
+            assert_eq!(lines(&r.stderr).len(), 1, "{vols:?}: {r:?}");
+            assert!(r.stderr.starts_with("nslaunch: "), "{vols:?}: {r:?}");
+            assert!(
+                r.stderr.contains(want),
+                "{vols:?} should say {want:?}: {r:?}"
+            );
+            assert!(r.stdout.is_empty(), "{vols:?}: the command ran: {r:?}");
+            assert_eq!(host_mounts(), mounts_before, "{vols:?}: a mount was left");
+            assert_eq!(snapshot(&rootfs), before, "{vols:?}: the rootfs changed");
+        }
+        assert_eq!(fs::read_dir(&src).unwrap().count(), 0);
+        fs::remove_dir_all(&rootfs).unwrap();
+    });
+}
