@@ -23,6 +23,7 @@ use nix::errno::Errno;
 use shared::caps::CapSet;
 use shared::idmap::{self, IdRange};
 use shared::passwd::{self, Identity};
+use shared::report::io_why;
 use shared::spec::InitArgs;
 use shared::sys::{self, CapState};
 
@@ -45,13 +46,14 @@ pub fn resolve(args: &InitArgs) -> Result<Option<Identity>, Error> {
     let group = std::fs::read_to_string("/etc/group").ok();
     let who = passwd::resolve(&spec, passwd.as_deref(), group.as_deref(), default_gid)
         .map_err(|why| Error::Usage(format!("--user {spec}: {why}")))?;
-    for (kind, id, map) in [("uid", who.uid, "uid_map"), ("gid", who.gid, "gid_map")] {
-        let text = std::fs::read_to_string(format!("/proc/self/{map}")).unwrap_or_default();
-        if !idmap::maps_inside(&idmap::parse_map(&text), id) {
+    for (kind, id, file) in [("uid", who.uid, "uid_map"), ("gid", who.gid, "gid_map")] {
+        let text = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+        let map = idmap::parse_map(&text);
+        if !idmap::maps_inside(&map, id) {
             return Err(Error::Usage(format!(
                 "--user {spec}: {kind} {id} is not mapped in the container's user namespace \
-                 ({map}: {}); map it with --userns subids or --{kind}-map",
-                summary(&idmap::parse_map(&text)),
+                 ({file}: {}); map it with --userns subids or --{kind}-map",
+                summary(&map),
             )));
         }
     }
@@ -83,13 +85,6 @@ pub fn make_workdir(dir: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn io_why(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
-    }
-}
-
 /// The user to switch to in the command's child.
 struct Ids {
     uid: u32,
@@ -117,11 +112,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn prepare(
-        who: Option<&Identity>,
-        args: &InitArgs,
-        keep: Option<CapSet>,
-    ) -> Result<Credentials, Error> {
+    pub fn prepare(who: Option<&Identity>, args: &InitArgs) -> Result<Credentials, Error> {
         let ids = who.map(|w| {
             let allowed = std::fs::read_to_string("/proc/self/setgroups")
                 .map(|s| s.trim() == "allow")
@@ -141,7 +132,7 @@ impl Credentials {
                 }),
             }
         });
-        let caps = match keep {
+        let caps = match args.caps {
             Some(keep) => {
                 let now = sys::raw_capget().map_err(|e| Error::sys("capget", e))?;
                 let uid = ids

@@ -114,7 +114,7 @@ fn run(args: &InitArgs, sink: Sink) -> Result<i32, Error> {
             env.push(("HOME".into(), who.home.clone().into()));
         }
     }
-    let creds = identity::Credentials::prepare(who.as_ref(), args, args.caps)?;
+    let creds = identity::Credentials::prepare(who.as_ref(), args)?;
     let sfd = supervise::signal_fd().map_err(|e| Error::sys("create a signalfd", e))?;
     let cmd = command::prepare(&args.command, &env)?;
     let child = command::spawn(&cmd, sink, &creds)?;

@@ -54,14 +54,7 @@ impl fmt::Display for Error {
     }
 }
 
-/// The errno text of an I/O error ("No such file or directory"), without
-/// Rust's "(os error 2)".
-pub fn io_why(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => Errno::from_raw(n).desc().to_string(),
-        None => e.to_string(),
-    }
-}
+pub use shared::report::io_why;
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {

@@ -110,11 +110,8 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             )));
         }
     }
-    if let Some(name) = &args.hostname {
-        check_hostname(name)?;
-    }
     let hostname = match &args.hostname {
-        Some(name) => name.clone(),
+        Some(name) => check_hostname(name)?.to_string(),
         None => nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
@@ -131,7 +128,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     // reaching the host's disks.
     let mut keep = CapSet::docker_default();
     if ids.is_none() {
-        keep = keep.without(caps::number("MKNOD").unwrap_or(27));
+        keep = keep.without(caps::MKNOD);
     }
     let trees = match &ids {
         Some(plan) if plan.idmapped => idmapped::trees(plan, &rootfs, &volumes)?,
@@ -206,13 +203,13 @@ fn environment(args: &LaunchArgs, hostname: &str) -> Result<Vec<(String, String)
 
 /// A hostname the kernel takes (1 to 64 bytes) and resolvers expect:
 /// letters, digits, '-', '_' and '.'.
-fn check_hostname(name: &str) -> Result<(), Error> {
+fn check_hostname(name: &str) -> Result<&str, Error> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     if ok {
-        Ok(())
+        Ok(name)
     } else {
         Err(Error::Usage(format!(
             "--hostname {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"

@@ -16,7 +16,7 @@ use nix::unistd::{getegid, geteuid, pipe2, Uid, User};
 use shared::idmap::{self, IdRange, Mode, SubRange};
 use shared::sys;
 
-use crate::error::Error;
+use crate::error::{io_why, Error};
 
 const SUBUID: &str = "/etc/subuid";
 const SUBGID: &str = "/etc/subgid";
@@ -208,50 +208,52 @@ fn explicit(caller: Caller, uid_maps: &[String], gid_maps: &[String]) -> Result<
             "{given} needs {missing} as well (give both, or neither and --userns)"
         )));
     }
-    let mut maps = Vec::new();
-    for (flag, given, own, file, kind) in [
-        ("--uid-map", uid_maps, caller.uid, SUBUID, "uid"),
-        ("--gid-map", gid_maps, caller.gid, SUBGID, "gid"),
-    ] {
-        let mut map = Vec::new();
-        for g in given {
-            let r: IdRange = g
-                .parse()
-                .map_err(|why| Error::Usage(format!("{flag} {g}: {why}")))?;
-            map.push(r);
-        }
-        idmap::check_map(&map).map_err(|why| Error::Usage(format!("{flag}: {why}")))?;
-        if !caller.is_root() {
-            let subs = subids(&caller, file, kind)?;
-            if let Some(r) = idmap::first_not_allowed(&map, own, &subs) {
-                let last = u64::from(r.outside) + u64::from(r.count) - 1;
-                let yours = if subs.is_empty() {
-                    no_range(&caller, file)
-                } else {
-                    let ranges: Vec<String> = subs
-                        .iter()
-                        .map(|s| {
-                            format!(
-                                "{}-{}",
-                                s.start,
-                                u64::from(s.start) + u64::from(s.count) - 1
-                            )
-                        })
-                        .collect();
-                    format!("your ranges in {file} are {}", ranges.join(", "))
-                };
-                return Err(Error::Usage(format!(
-                    "{flag} {r}: host {kind}s {}-{last} are not yours to map: you may map \
-                     your own {kind} {own} (one id) and your ranges; {yours}",
-                    r.outside
-                )));
-            }
-        }
-        maps.push(map);
-    }
-    let gid_map = maps.pop().unwrap_or_default();
-    let uid_map = maps.pop().unwrap_or_default();
+    let uid_map = explicit_map(&caller, "--uid-map", uid_maps, caller.uid, SUBUID, "uid")?;
+    let gid_map = explicit_map(&caller, "--gid-map", gid_maps, caller.gid, SUBGID, "gid")?;
     Ok(finish(caller, uid_map, gid_map, false, None))
+}
+
+/// One explicit map (`flag`'s values), checked; `own` is the caller's id
+/// of that `kind`, `file` where its subordinate ranges are.
+fn explicit_map(
+    caller: &Caller,
+    flag: &str,
+    given: &[String],
+    own: u32,
+    file: &str,
+    kind: &str,
+) -> Result<Vec<IdRange>, Error> {
+    let mut map = Vec::new();
+    for g in given {
+        let r: IdRange = g
+            .parse()
+            .map_err(|why| Error::Usage(format!("{flag} {g}: {why}")))?;
+        map.push(r);
+    }
+    idmap::check_map(&map).map_err(|why| Error::Usage(format!("{flag}: {why}")))?;
+    if caller.is_root() {
+        return Ok(map);
+    }
+    let subs = subids(caller, file, kind)?;
+    if let Some(r) = idmap::first_not_allowed(&map, own, &subs) {
+        let yours = if subs.is_empty() {
+            no_range(caller, file)
+        } else {
+            let ranges: Vec<String> = subs.iter().map(|s| span(s.start, s.count)).collect();
+            format!("your ranges in {file} are {}", ranges.join(", "))
+        };
+        return Err(Error::Usage(format!(
+            "{flag} {r}: host {kind}s {} are not yours to map: you may map your own {kind} \
+             {own} (one id) and your ranges; {yours}",
+            span(r.outside, r.count)
+        )));
+    }
+    Ok(map)
+}
+
+/// `FIRST-LAST` for `count` ids from `start`.
+fn span(start: u32, count: u32) -> String {
+    format!("{start}-{}", u64::from(start) + u64::from(count) - 1)
 }
 
 /// The caller's subordinate ranges in `file` (for root: root's lines,
@@ -260,47 +262,37 @@ fn subids(caller: &Caller, file: &str, kind: &str) -> Result<Vec<SubRange>, Erro
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(Error::Usage(format!(
-                "{file}: {}",
-                crate::error::io_why(&e)
-            )))
-        }
+        Err(e) => return Err(Error::Usage(format!("{file}: {}", io_why(&e)))),
     };
     if caller.is_root() {
         return idmap::root_subids(&text).map_err(|why| {
             Error::Usage(format!(
                 "{file}: {why}; give root its own {kind} range there: usermod \
                  --add-subuids {r} --add-subgids {r} root",
-                r = suggestion()
+                r = span(free_block(), idmap::SUBIDS)
             ))
         });
     }
     Ok(idmap::subids_of(&text, caller.name.as_deref(), caller.uid))
 }
 
-/// `N-M`: a free block of 65536 ids for a `usermod` hint.
-fn suggestion() -> String {
+/// The start of a block of 65536 ids free in both files, for `usermod`
+/// hints.
+fn free_block() -> u32 {
     let read = |f| std::fs::read_to_string(f).unwrap_or_default();
-    let (u, g) = (read(SUBUID), read(SUBGID));
-    let start = idmap::free_block(&[&u, &g]);
-    format!(
-        "{start}-{}",
-        u64::from(start) + u64::from(idmap::SUBIDS) - 1
-    )
+    idmap::free_block(&[&read(SUBUID), &read(SUBGID)])
 }
 
 /// "No range in FILE", with the line that is missing and the command that
 /// adds it.
 fn no_range(caller: &Caller, file: &str) -> String {
     let name = caller.name.clone().unwrap_or_else(|| "USER".into());
-    let r = suggestion();
-    let (start, _) = r.split_once('-').unwrap_or((&r, ""));
+    let (start, count) = (free_block(), idmap::SUBIDS);
+    let r = span(start, count);
     format!(
-        "{file} has no line for {}, such as {name}:{start}:{}; as root, add one with: \
+        "{file} has no line for {}, such as {name}:{start}:{count}; as root, add one with: \
          usermod --add-subuids {r} --add-subgids {r} {name}",
         caller.label(),
-        idmap::SUBIDS
     )
 }
 
@@ -377,7 +369,7 @@ fn run_helper(helper: &str, pid: i32, map: &[IdRange]) -> Result<(), Error> {
         } else {
             String::new()
         };
-        Error::Usage(format!("{shown}: {}{hint}", crate::error::io_why(&e)))
+        Error::Usage(format!("{shown}: {}{hint}", io_why(&e)))
     })?;
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stderr);

@@ -59,6 +59,9 @@ pub const NAMES: [&str; 41] = [
     "CHECKPOINT_RESTORE",
 ];
 
+/// CAP_MKNOD, which `--userns host` takes away (no device cgroup here).
+pub const MKNOD: u32 = 27;
+
 /// What `docker run` grants container root by default.
 const DOCKER_DEFAULT: [&str; 14] = [
     "CHOWN",
@@ -184,6 +187,7 @@ mod tests {
         assert_eq!(number("CAP_SYS_ADMIN"), Ok(21));
         assert_eq!(number("sys_admin"), Ok(21));
         assert_eq!(number("CHECKPOINT_RESTORE"), Ok(40));
+        assert_eq!(number("MKNOD"), Ok(MKNOD));
         assert!(number("FLY").is_err());
         assert_eq!(name(0), "CHOWN");
         assert_eq!(name(63), "CAP_63");

@@ -60,9 +60,24 @@ impl Report {
     }
 }
 
+/// The errno text of an I/O error ("No such file or directory"), without
+/// Rust's "(os error 2)", for one-line messages.
+pub fn io_why(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_read_as_their_errno() {
+        let e = std::fs::metadata("/no/such/path").unwrap_err();
+        assert_eq!(io_why(&e), "No such file or directory");
+    }
 
     #[test]
     fn round_trip() {

@@ -8,21 +8,8 @@ use std::time::{Duration, Instant};
 
 use nslaunch_tests::*;
 
-/// Run `test` once for each identity, naming it on stderr.
-fn each(test: impl Fn(&Fixture, &Who)) {
-    let Some(f) = fixture() else { return };
-    for who in &f.who {
-        eprintln!("--- as {}", who.label());
-        test(f, who);
-    }
-}
-
 fn sh(f: &Fixture, who: &Who, script: &str) -> Run {
     run(f.nslaunch(who, &["sh", "-c", script]), None)
-}
-
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
 }
 
 #[test]
