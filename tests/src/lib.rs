@@ -599,6 +599,23 @@ pub fn processes_in_ns(ns: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Live processes (zombies aside) whose command line mentions `needle`,
+/// such as a scenario's own rootfs path, which nsinit's argv holds.
+pub fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .filter(|pid| process_state(*pid).is_some_and(|s| s != 'Z' && s != 'X'))
+        .collect()
+}
+
 /// The state letter of /proc/<pid>/stat (R, S, Z ...).
 pub fn process_state(pid: i32) -> Option<char> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -103,6 +103,8 @@ fn a_user_that_does_not_exist_inside_is_125_naming_it() {
                 "{flags:?} should say {want:?}: {r:?}"
             );
             assert!(r.stdout.is_empty(), "{flags:?}: {r:?}");
+            let left = processes_mentioning(&rootfs.display().to_string());
+            assert!(left.is_empty(), "{flags:?}: processes left: {left:?}");
         }
         assert_eq!(host_mounts(), mounts_before);
         assert_eq!(snapshot(&rootfs), before);

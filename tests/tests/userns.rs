@@ -408,6 +408,8 @@ fn check_refused(f: &Fixture, who: &Who, cases: &[(Vec<String>, &str)]) {
             "{flags:?} should say {want:?}: {r:?}"
         );
         assert!(r.stdout.is_empty(), "{flags:?}: the command ran: {r:?}");
+        let left = processes_mentioning(&rootfs.display().to_string());
+        assert!(left.is_empty(), "{flags:?}: processes left: {left:?}");
     }
     assert_eq!(host_mounts(), mounts_before);
     assert_eq!(snapshot(&rootfs), before);

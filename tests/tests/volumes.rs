@@ -393,6 +393,8 @@ fn bad_volume_specs_are_125_with_one_line_and_leave_nothing_behind() {
             assert!(r.stdout.is_empty(), "{vols:?}: the command ran: {r:?}");
             assert_eq!(host_mounts(), mounts_before, "{vols:?}: a mount was left");
             assert_eq!(snapshot(&rootfs), before, "{vols:?}: the rootfs changed");
+            let left = processes_mentioning(&rootfs.display().to_string());
+            assert!(left.is_empty(), "{vols:?}: processes left: {left:?}");
         }
         assert_eq!(fs::read_dir(&src).unwrap().count(), 0);
         fs::remove_dir_all(&rootfs).unwrap();
