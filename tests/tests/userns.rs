@@ -12,9 +12,22 @@ fn start(who: &Who, file: &str) -> u32 {
     subid_start(who, file).unwrap_or_else(|| panic!("{} has no range in {file}", who.name()))
 }
 
+/// Whether `who` has subordinate ids; says so (SKIP) when not.
+fn has_subids(who: &Who) -> bool {
+    let has =
+        subid_start(who, "/etc/subuid").is_some() && subid_start(who, "/etc/subgid").is_some();
+    if !has {
+        skip(&format!("{} has no subordinate ids", who.name()));
+    }
+    has
+}
+
 #[test]
 fn subids_maps_both_lines_and_a_chown_lands_on_the_subordinate_id() {
     each(|f, who| {
+        if !has_subids(who) {
+            return;
+        }
         let (su, sg) = (start(who, "/etc/subuid"), start(who, "/etc/subgid"));
         let rootfs = f.own_rootfs(who, "subids");
         let dir = f.dir(who, "subids");
@@ -55,7 +68,9 @@ fn subids_maps_both_lines_and_a_chown_lands_on_the_subordinate_id() {
         let home = rootfs.join("home/nsl-added");
         assert_eq!(owner(&home), (su + 1000, sg + 1000));
         assert_eq!(owner(&home.join("mine")), (su + 1000, sg + 1000));
-        fs::remove_dir_all(&rootfs).unwrap();
+        // An ordinary user cannot remove what its subordinate ids own;
+        // the scratch directory goes at exit as far as it can.
+        let _ = fs::remove_dir_all(&rootfs);
     });
 }
 
@@ -216,6 +231,9 @@ fn host_mode_is_real_roots_alone_and_has_no_user_namespace() {
 #[test]
 fn explicit_maps_are_installed_as_given() {
     each(|f, who| {
+        if !has_subids(who) {
+            return;
+        }
         let (u, g) = (who.uid(), who.gid());
         let (su, sg) = (start(who, "/etc/subuid"), start(who, "/etc/subgid"));
         let (um, gm) = if who.is_root() {
