@@ -14,4 +14,5 @@ pub mod plan;
 pub mod report;
 pub mod signals;
 pub mod spec;
+pub mod supervision;
 pub mod sys;
