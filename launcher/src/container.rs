@@ -6,6 +6,10 @@
 //!   the id maps (one byte), or exits if the parent died (end of file).
 //! - `report`: carries a failure from the container side back to us; its
 //!   end of file means the command has exec'd (see `shared::report`).
+//! - `job` (only when we run in the foreground of a terminal): nsinit
+//!   writes one byte when the command was stopped from the terminal
+//!   (Ctrl-Z); we then stop too, as the job the caller's shell knows, and
+//!   hand the terminal back to the container when continued.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
@@ -32,19 +36,22 @@ pub struct Launch {
     /// The report pipe's write end; its number is already in `argv`.
     pub report_w: OwnedFd,
     pub report_r: OwnedFd,
+    /// The job-control pipe (read, write), when `terminal.foreground`.
+    pub job: Option<(OwnedFd, OwnedFd)>,
+    pub terminal: Terminal,
 }
 
 const NAMESPACES: libc::c_int = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
 
-/// The report pipe, made before argv so its number can be put in argv.
-pub fn report_pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+/// A close-on-exec pipe (read, write); made before argv for the pipes
+/// whose numbers go into nsinit's argv.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))
 }
 
 /// Run the container to the end; returns the exit status.
 pub fn run(launch: Launch) -> Result<i32, Error> {
-    let (release_r, release_w) =
-        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))?;
+    let (release_r, release_w) = pipe()?;
 
     // Block the signals we relay (and SIGCHLD) before the child exists, so
     // none arriving during setup is lost: the child inherits the mask and
@@ -59,8 +66,6 @@ pub fn run(launch: Launch) -> Result<i32, Error> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::sys("create a signalfd", e))?;
 
-    let terminal = Terminal::capture();
-
     let pid = match sys::clone_like_fork(NAMESPACES) {
         Ok(Some(pid)) => pid,
         Ok(None) => child(&launch, release_r.as_raw_fd(), release_w.as_raw_fd()),
@@ -74,9 +79,22 @@ pub fn run(launch: Launch) -> Result<i32, Error> {
     };
     drop(release_r);
     let Launch {
-        report_w, report_r, ..
+        report_w,
+        report_r,
+        job,
+        terminal,
+        ..
     } = launch;
     drop(report_w);
+    let job_r = job.map(|(r, _w)| r);
+    if terminal.foreground {
+        // The container becomes a process group of its own and takes the
+        // terminal's foreground: Ctrl-C and Ctrl-Z go to it alone, and a
+        // shell inside sees its own groups (nsinit's is visible to it).
+        // The child makes the same setpgid call; whichever runs first wins.
+        let _ = sys::raw_setpgid(pid, pid);
+        terminal.give_to(pid);
+    }
 
     let (uid_map, gid_map, allow_setgroups) = userns::default_maps();
     if let Err(e) = userns::write_maps(pid, &uid_map, &gid_map, allow_setgroups) {
@@ -94,7 +112,7 @@ pub fn run(launch: Launch) -> Result<i32, Error> {
     }
     drop(release_w);
 
-    let result = relay_and_wait(pid, &sfd, report_r);
+    let result = relay_and_wait(pid, &sfd, report_r, job_r);
     terminal.restore();
     result
 }
@@ -114,10 +132,18 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
         Ok(true) => {}
         _ => sys::raw_exit(exit::FAILED),
     }
+    if launch.terminal.foreground {
+        let _ = sys::raw_setpgid(0, 0);
+    }
     // No descriptor of the caller's but stdin, stdout and stderr reaches
-    // the container; the report pipe is handed to nsinit on purpose.
+    // the container; the report and job pipes go to nsinit on purpose.
     let report_w = launch.report_w.as_raw_fd();
-    if sys::raw_cloexec_from(3).is_err() || sys::raw_set_cloexec(report_w, false).is_err() {
+    let all_cloexec = sys::raw_cloexec_from(3).is_ok();
+    let job_ok = match &launch.job {
+        Some((_, w)) => sys::raw_set_cloexec(w.as_raw_fd(), false).is_ok(),
+        None => true,
+    };
+    if !all_cloexec || sys::raw_set_cloexec(report_w, false).is_err() || !job_ok {
         sys::raw_write_all(report_w, &[b"125\tmark descriptors close-on-exec failed\n"]);
         sys::raw_exit(exit::FAILED);
     }
@@ -156,24 +182,44 @@ fn clone_hint(errno: Errno) -> Option<&'static str> {
 }
 
 /// Relay signals to nsinit, collect its report, and wait for it to exit.
-fn relay_and_wait(pid: i32, sfd: &SignalFd, report_r: OwnedFd) -> Result<i32, Error> {
+fn relay_and_wait(
+    pid: i32,
+    sfd: &SignalFd,
+    report_r: OwnedFd,
+    mut job_r: Option<OwnedFd>,
+) -> Result<i32, Error> {
     let mut report = Vec::new();
     let mut report_r = Some(report_r);
     let mut status = None;
     while status.is_none() {
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if let Some(r) = &report_r {
+        let report_at = report_r.as_ref().map(|r| {
             fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
-        }
+            fds.len() - 1
+        });
+        let job_at = job_r.as_ref().map(|r| {
+            fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("poll", e)),
         }
-        let report_ready = fds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty());
+        let report_ready = report_at.is_some_and(|i| ready(&fds[i]));
+        let job_ready = job_at.is_some_and(|i| ready(&fds[i]));
         drop(fds);
+        if job_ready {
+            if let Some(r) = &job_r {
+                let mut byte = [0u8; 16];
+                match read(r, &mut byte) {
+                    Ok(n) if n > 0 => suspend_as_job(pid),
+                    Ok(_) => job_r = None,
+                    Err(Errno::EINTR) => {}
+                    Err(_) => job_r = None,
+                }
+            }
+        }
         while let Ok(Some(info)) = sfd.read_signal() {
             let sig = info.ssi_signo as i32;
             if sig == libc::SIGCHLD {
@@ -222,32 +268,52 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
     }
 }
 
+/// The command was stopped from the terminal: take the terminal back and
+/// stop, so the caller's shell sees its job stopped. When continued, pass
+/// the terminal back to the container if it is ours again (`fg`, not `bg`)
+/// and continue nsinit, which continues the command.
+fn suspend_as_job(pid: i32) {
+    let tty = Terminal { foreground: true };
+    let ours = getpgrp().as_raw();
+    tty.move_from(pid, ours);
+    // SIGTSTP's default action stops us; the kernel discards it if our
+    // group is orphaned (no job-control shell above), and we go on.
+    let _ = sys::raw_kill(sys::raw_getpid(), libc::SIGTSTP);
+    tty.move_from(ours, pid);
+    let _ = sys::raw_kill(pid, libc::SIGCONT);
+}
+
 fn shares_our_group(pid: i32) -> bool {
     getpgid(Some(Pid::from_raw(pid))).is_ok_and(|g| g == getpgrp())
 }
 
-/// The caller's terminal, when nslaunch runs in its foreground. An
-/// interactive shell in the container takes the foreground for its own
-/// jobs and, seeing no parent group in its namespace, cannot hand it back;
-/// nslaunch hands it back to its own group when the container ends.
-struct Terminal {
-    foreground: bool,
+/// The caller's terminal (our stdin), when nslaunch runs in its
+/// foreground. The container then gets the foreground, and nslaunch takes
+/// it back when the container ends.
+pub struct Terminal {
+    pub foreground: bool,
 }
 
 impl Terminal {
-    fn capture() -> Self {
+    pub fn capture() -> Self {
         let stdin = std::io::stdin();
         let foreground = isatty(stdin.as_fd()).unwrap_or(false)
             && tcgetpgrp(stdin.as_fd()).is_ok_and(|g| g == getpgrp());
         Terminal { foreground }
     }
 
-    fn restore(&self) {
-        if !self.foreground {
-            return;
+    /// Move the foreground from group `from` to `to`, only if `from` has
+    /// it: never take the terminal from someone else (the caller's shell
+    /// after `bg`), which a blocked SIGTTOU would let us do.
+    fn move_from(&self, from: i32, to: i32) {
+        if tcgetpgrp(std::io::stdin().as_fd()).is_ok_and(|g| g.as_raw() == from) {
+            self.give_to(to);
         }
-        let stdin = std::io::stdin();
-        if tcgetpgrp(stdin.as_fd()).is_ok_and(|g| g == getpgrp()) {
+    }
+
+    /// Make `pgid` the terminal's foreground group.
+    fn give_to(&self, pgid: i32) {
+        if !self.foreground {
             return;
         }
         // From a background group tcsetpgrp raises SIGTTOU; block it.
@@ -255,8 +321,20 @@ impl Terminal {
         ttou.add(Signal::SIGTTOU);
         let mut old = SigSet::empty();
         if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old)).is_ok() {
-            let _ = tcsetpgrp(stdin.as_fd(), getpgrp());
+            let _ = tcsetpgrp(std::io::stdin().as_fd(), Pid::from_raw(pgid));
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+    }
+
+    /// The container is gone: take the foreground back if it is still
+    /// with a group of the container (all of which are empty now), as a
+    /// shell inside may have left it on one of its own job groups.
+    fn restore(&self) {
+        let Ok(fg) = tcgetpgrp(std::io::stdin().as_fd()) else {
+            return;
+        };
+        if fg != getpgrp() && sys::raw_kill(-fg.as_raw(), 0) == Err(Errno::ESRCH) {
+            self.give_to(getpgrp().as_raw());
         }
     }
 }

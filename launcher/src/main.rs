@@ -105,12 +105,19 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     let term = std::env::var("TERM").ok();
     let env = shared::env::container_env(term.as_deref(), &hostname);
 
-    let (report_r, report_w) = container::report_pipe()?;
+    let (report_r, report_w) = container::pipe()?;
+    let terminal = container::Terminal::capture();
+    let job = if terminal.foreground {
+        Some(container::pipe()?)
+    } else {
+        None
+    };
     let spec = InitArgs {
         rootfs: Some(rootfs),
         report_fd: Some(report_w.as_raw_fd()),
-        version: false,
+        job_control_fd: job.as_ref().map(|(_, w)| w.as_raw_fd()),
         command: args.command,
+        ..Default::default()
     };
     let argv = CStringArray::new(std::iter::once("nsinit".to_string()).chain(spec.render()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
@@ -124,6 +131,8 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         envp,
         report_w,
         report_r,
+        job,
+        terminal,
     })
 }
 
