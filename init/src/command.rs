@@ -60,7 +60,11 @@ pub struct Prepared {
 
 /// Resolve `command[0]` against PATH from `env` (the command's own
 /// environment, as docker does) and build argv/envp.
-pub fn prepare(command: &[String], env: &[(OsString, OsString)]) -> Result<Prepared, Error> {
+pub fn prepare(
+    command: &[String],
+    env: &[(OsString, OsString)],
+    in_container: bool,
+) -> Result<Prepared, Error> {
     let name = command
         .first()
         .ok_or_else(|| Error::Usage("no command given".into()))?;
@@ -69,7 +73,12 @@ pub fn prepare(command: &[String], env: &[(OsString, OsString)]) -> Result<Prepa
         .find(|(k, _)| k == "PATH")
         .and_then(|(_, v)| v.to_str())
         .unwrap_or(shared::env::DEFAULT_PATH);
-    let path = resolve(name, path_var)?;
+    let path = resolve(name, path_var).map_err(|e| match e {
+        Error::NotFound(m) if in_container => {
+            Error::NotFound(m.replace("command not found", "command not found in the container"))
+        }
+        e => e,
+    })?;
     let path =
         CString::new(path).map_err(|_| Error::Usage("command contains a NUL byte".into()))?;
     let argv = CStringArray::new(command.iter().map(String::as_str))
@@ -113,22 +122,51 @@ pub fn resolve(name: &str, path_var: &str) -> Result<String, Error> {
             "{name}: {found} is not executable (Permission denied)"
         ))),
         None => Err(Error::NotFound(format!(
-            "{name}: command not found in the container (PATH={path_var})"
+            "{name}: command not found (PATH={path_var})"
         ))),
     }
 }
 
+/// Where the command goes among process groups and the terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    /// Put the command in a process group of its own.
+    pub own_group: bool,
+    /// Make that group the foreground of the terminal open on this fd.
+    pub foreground: Option<RawFd>,
+}
+
 /// Fork and exec the command. The child gets default signal dispositions
-/// and an empty signal mask, then its user, groups, capabilities and
-/// working directory (`creds`; a failure there is reported through `sink`
-/// with 125); if `execve` fails it reports through `sink` and exits 126 or
-/// 127.
-pub fn spawn(cmd: &Prepared, sink: Sink, creds: &Credentials) -> Result<Pid, Error> {
+/// and an empty signal mask, then its process group and the terminal's
+/// foreground (`place`), then its user, groups, capabilities and working
+/// directory (`creds`; a failure there is reported through `sink` with
+/// 125); if `execve` fails it reports through `sink` and exits 126 or 127.
+pub fn spawn(
+    cmd: &Prepared,
+    sink: Sink,
+    creds: &Credentials,
+    place: Placement,
+) -> Result<Pid, Error> {
     // SAFETY: nsinit is single-threaded; the child below only calls the
     // async-signal-safe raw_* functions before execve or _exit.
     match unsafe { fork() } {
-        Ok(ForkResult::Parent { child }) => Ok(child),
+        Ok(ForkResult::Parent { child }) => {
+            if place.own_group {
+                // Also done by the child; whichever runs first wins, so
+                // the group exists before we signal it.
+                let _ = sys::raw_setpgid(child.as_raw(), child.as_raw());
+            }
+            Ok(child)
+        }
         Ok(ForkResult::Child) => {
+            if place.own_group {
+                let _ = sys::raw_setpgid(0, 0);
+                if let Some(tty) = place.foreground {
+                    // Signals are still blocked here, so SIGTTOU cannot
+                    // stop us while we take the foreground.
+                    let _ = sys::raw_tcsetpgrp(tty, sys::raw_getpid());
+                }
+            }
             sys::raw_reset_signals();
             if let Err((what, detail, errno)) = creds.apply() {
                 sink.send_raw(

@@ -1,29 +1,34 @@
 //! nsinit: PID 1 for containers.
 //!
-//! Alone, `nsinit [--] CMD [ARGS...]` is the init of any container image
-//! (like tini or dumb-init). Under nslaunch, `--rootfs DIR` first builds the
-//! container's root (see `setup.rs`) and `--report-fd FD` sends failures
-//! back to the launcher. Then nsinit starts CMD as its child, reaps every
-//! zombie, forwards every signal, and exits with CMD's status.
+//! Alone, `nsinit [OPTIONS] [--] CMD [ARGS...]` is the init of any container
+//! image (like tini, dumb-init or catatonit). Under nslaunch, `--rootfs DIR`
+//! first builds the container's root (see `setup.rs`) and `--report-fd FD`
+//! sends failures back to the launcher. Then nsinit starts CMD as its child,
+//! reaps every zombie, forwards every signal, stops gracefully, and exits
+//! with CMD's status.
 
 mod command;
 mod error;
 mod identity;
+mod log;
 mod setup;
 mod supervise;
 
 use std::ffi::OsString;
+use std::os::fd::{AsFd, RawFd};
 use std::process::exit;
 
-use command::Sink;
+use command::{Placement, Sink};
 use error::Error;
+use log::Log;
 use shared::spec::InitArgs;
+use shared::supervision::Supervision;
 use shared::sys;
 
 fn main() {
     // Before anything else: every signal queues for the signalfd from now
     // on, so none is lost while we set up, and none takes a default action.
-    if let Err(e) = supervise::block_all_signals() {
+    if let Err(e) = sys::raw_block_all_signals() {
         eprintln!("nsinit: block signals: {}", e.desc());
         exit(shared::exit::FAILED);
     }
@@ -47,7 +52,19 @@ fn main() {
         }
         None => Sink::Stderr,
     };
-    match run(&args, sink) {
+    if let Some(fd) = args.job_control_fd {
+        if sys::raw_set_cloexec(fd, true).is_err() {
+            eprintln!("nsinit: --job-control-fd {fd}: not an open file descriptor");
+            exit(shared::exit::FAILED);
+        }
+    }
+    let result = Supervision::resolve(&args, |k| std::env::var(k).ok())
+        .map_err(Error::Usage)
+        .and_then(|cfg| {
+            let log = Log::new(cfg.verbose);
+            run(&args, &cfg, &log, sink)
+        });
+    match result {
         Ok(status) => exit(status),
         Err(e) => {
             sink.send(&e.report());
@@ -59,10 +76,8 @@ fn main() {
 /// Parse argv; on `--help` print it and exit 0, on a usage error print one
 /// line and exit 125.
 fn parse_args() -> Result<InitArgs, i32> {
-    let mut argv = std::env::args_os();
-    let _ = argv.next();
     let mut args = Vec::new();
-    for a in argv {
+    for a in std::env::args_os().skip(1) {
         match a.into_string() {
             Ok(s) => args.push(s),
             Err(bad) => {
@@ -80,18 +95,35 @@ fn parse_args() -> Result<InitArgs, i32> {
             0
         }
         Err(()) => {
-            eprintln!("nsinit: {}", early.output.trim_end().replace('\n', "; "));
+            eprintln!(
+                "nsinit: {} (see nsinit --help)",
+                early.output.trim_end().replace('\n', "; ")
+            );
             shared::exit::FAILED
         }
     })
 }
 
-fn run(args: &InitArgs, sink: Sink) -> Result<i32, Error> {
+fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32, Error> {
     if args.command.is_empty() {
         return Err(Error::Usage(
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
         ));
     }
+    if let Some(sig) = cfg.pdeathsig {
+        sys::raw_set_parent_death_signal(sig).map_err(|e| Error::sys("--pdeathsig", e))?;
+    }
+    if cfg.subreaper {
+        sys::set_child_subreaper()
+            .map_err(|e| Error::sys("--subreaper (PR_SET_CHILD_SUBREAPER)", e))?;
+    }
+    let pid1 = sys::raw_getpid() == 1;
+    if !pid1 && !cfg.subreaper {
+        log.warn(format_args!(
+            "not PID 1 and not a subreaper (-s): orphaned processes will not reach nsinit to be reaped"
+        ));
+    }
+
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let trees = setup::take_trees(&args.tree, &args.volume)?;
     match &args.rootfs {
@@ -105,6 +137,9 @@ fn run(args: &InitArgs, sink: Sink) -> Result<i32, Error> {
         nix::unistd::sethostname(name)
             .map_err(|e| Error::sys(format!("--hostname {name}: sethostname"), e))?;
     }
+    if args.rootfs.is_some() {
+        log.info(format_args!("container root ready"));
+    }
     let who = identity::resolve(args)?;
     if let Some(dir) = &args.workdir {
         identity::make_workdir(dir)?;
@@ -115,12 +150,54 @@ fn run(args: &InitArgs, sink: Sink) -> Result<i32, Error> {
         }
     }
     let creds = identity::Credentials::prepare(who.as_ref(), args)?;
-    let sfd = supervise::signal_fd().map_err(|e| Error::sys("create a signalfd", e))?;
-    let cmd = command::prepare(&args.command, &env)?;
-    let child = command::spawn(&cmd, sink, &creds)?;
+    let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
+    let cmd = command::prepare(&args.command, &env, args.rootfs.is_some())?;
+    let tty = foreground_terminal();
+    let place = Placement {
+        own_group: cfg.process_group || tty.is_some(),
+        foreground: tty,
+    };
+    let child = command::spawn(&cmd, sink, &creds, place)?;
+    log.info(format_args!(
+        "started {:?} as pid {child}{}{}",
+        args.command[0],
+        if place.own_group {
+            " in its own process group"
+        } else {
+            ""
+        },
+        if tty.is_some() {
+            ", in the terminal's foreground"
+        } else {
+            ""
+        },
+    ));
     if let Sink::Pipe(fd) = sink {
         // Our copy of the report pipe; the child's closes at its exec.
         sys::raw_close(fd);
     }
-    Ok(supervise::Supervisor::new(sfd, child).run())
+    // The command started where we were started; we need no directory,
+    // so we do not keep the caller's busy (an unmountable filesystem).
+    let _ = nix::unistd::chdir("/");
+    let command = supervise::Command {
+        pid: child,
+        own_group: place.own_group,
+        tty,
+        job_fd: args.job_control_fd,
+    };
+    Ok(supervise::Supervisor::new(sfd, command, cfg, log).run())
+}
+
+/// Our stdin, when it is a terminal whose foreground group is ours: the
+/// command then gets a group of its own and the foreground (job control
+/// for an interactive shell). Under nslaunch our group belongs to the
+/// launcher, outside our PID namespace, and reads as 0: not ours to give.
+fn foreground_terminal() -> Option<RawFd> {
+    let stdin = std::io::stdin();
+    if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
+        return None;
+    }
+    let fg = nix::unistd::tcgetpgrp(stdin.as_fd()).ok()?;
+    let ours = nix::unistd::getpgrp();
+    (ours.as_raw() > 0 && fg == ours).then_some(0)
 }

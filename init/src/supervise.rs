@@ -1,109 +1,196 @@
-//! nsinit's PID-1 loop: one blocking read of a signalfd, nothing else.
+//! nsinit's PID-1 loop: one `poll` on a signalfd, nothing else.
+//!
 //! Every signal is blocked before anything else happens (main), so none is
 //! lost or handled by default; the loop reaps on SIGCHLD and forwards the
-//! rest to the command. While idle it sleeps in `read`: no periodic
-//! wake-ups.
+//! rest to the command. While the command runs the poll has no timeout: an
+//! idle nsinit never wakes. Only a stop in progress (SIGTERM received, or
+//! the command gone while other processes remain) sets a deadline: every
+//! remaining process gets SIGTERM, then, after the grace period, SIGKILL;
+//! nsinit exits when no child is left, with the command's status.
 
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::{getpgid, Pid};
+use nix::unistd::{getpgid, getpgrp, Pid};
+use shared::supervision::Supervision;
 use shared::{exit, signals, sys};
 
-/// How long the other processes get, after the command exits, between
-/// SIGTERM and SIGKILL.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+use crate::log::Log;
 
-/// Block every signal (the kernel still delivers SIGKILL, SIGSTOP and
-/// faults), so they queue for the signalfd instead.
-pub fn block_all_signals() -> Result<(), Errno> {
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), None)
+/// Where the command lives.
+pub struct Command {
+    pub pid: Pid,
+    /// Its process group, when it has one of its own.
+    pub own_group: bool,
+    /// The terminal (our stdin) whose foreground we handed to it.
+    pub tty: Option<RawFd>,
+    /// Where to ask for the job to be stopped (nslaunch's --job-control-fd)
+    /// instead of stopping ourselves.
+    pub job_fd: Option<RawFd>,
 }
 
-/// A close-on-exec signalfd for every signal.
-pub fn signal_fd() -> Result<SignalFd, Errno> {
-    SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC)
+struct Stop {
+    deadline: Instant,
+    killed: bool,
+    /// Processes already sent SIGTERM; one that shows up later (forked or
+    /// re-parented to us meanwhile) gets its own when we next look.
+    told: std::collections::HashSet<i32>,
 }
 
-pub struct Supervisor {
-    sfd: SignalFd,
-    child: Pid,
+pub struct Supervisor<'a> {
+    sfd: OwnedFd,
+    cfg: &'a Supervision,
+    log: &'a Log,
+    cmd: Command,
     /// PID 1 of a PID namespace: orphans come to us, and `kill(-1)` means
     /// "everything in the container".
     pid1: bool,
-    grace: Duration,
     status: Option<i32>,
+    stop: Option<Stop>,
+    /// We stopped ourselves because the command was stopped from the
+    /// terminal (job control); SIGCONT resumes both.
+    suspended_with_command: bool,
 }
 
-impl Supervisor {
-    pub fn new(sfd: SignalFd, child: Pid) -> Self {
+impl<'a> Supervisor<'a> {
+    pub fn new(sfd: OwnedFd, cmd: Command, cfg: &'a Supervision, log: &'a Log) -> Self {
         Supervisor {
             sfd,
-            child,
-            pid1: std::process::id() == 1,
-            grace: DEFAULT_GRACE,
+            cfg,
+            log,
+            cmd,
+            pid1: sys::raw_getpid() == 1,
             status: None,
+            stop: None,
+            suspended_with_command: false,
         }
     }
 
-    /// Supervise until the command has exited and, as PID 1, until every
-    /// other process is gone too. Returns the command's exit status.
+    /// Supervise until the command has exited and no child is left.
+    /// Returns nsinit's exit status (the command's, after --success-status).
     pub fn run(mut self) -> i32 {
-        while self.status.is_none() {
-            match self.sfd.read_signal() {
-                Ok(Some(info)) => self.on_signal(&info),
-                Ok(None) | Err(Errno::EINTR) => {}
-                // A signalfd that cannot be read is a bug we cannot recover
-                // from by looping; fall back to blocking waits.
-                Err(_) => self.wait_blocking(),
+        loop {
+            let children_left = self.reap();
+            if self.status.is_some() {
+                if !children_left {
+                    break;
+                }
+                if self.stop.is_none() {
+                    self.begin_stop("the command exited while other processes remain", 0);
+                }
+            }
+            self.tell_latecomers();
+            let timeout = match &self.stop {
+                Some(s) if !s.killed => {
+                    let left = s.deadline.saturating_duration_since(Instant::now());
+                    PollTimeout::try_from(left.as_millis().max(1) as u64)
+                        .unwrap_or(PollTimeout::MAX)
+                }
+                _ => PollTimeout::NONE,
+            };
+            let mut fds = [PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
+                Ok(0) => self.grace_over(),
+                Ok(_) | Err(Errno::EINTR) => {}
+                // A signalfd that cannot be polled: fall back to waiting.
+                Err(_) => {
+                    let _ = sys::raw_waitpid(-1, 0);
+                }
+            }
+            while let Ok(Some(info)) = sys::read_signal(&self.sfd) {
+                self.on_signal(info.ssi_signo as i32, info.ssi_code);
             }
         }
-        if self.pid1 {
-            self.drain_namespace();
-        }
-        self.status.unwrap_or(exit::FAILED)
+        self.give_back_terminal();
+        let status = self.status.unwrap_or(exit::FAILED);
+        let final_status = self.cfg.exit_status(status);
+        self.log.info(format_args!(
+            "exiting with status {final_status}{}",
+            if final_status != status {
+                format!(" (the command's {status}, listed in --success-status)")
+            } else {
+                String::new()
+            }
+        ));
+        final_status
     }
 
-    fn on_signal(&mut self, info: &libc::signalfd_siginfo) {
-        let sig = info.ssi_signo as i32;
+    fn on_signal(&mut self, sig: i32, code: i32) {
         if sig == libc::SIGCHLD {
-            self.reap();
-        } else {
-            self.forward(sig, info.ssi_code);
+            return; // reaped at the top of the loop
         }
-    }
-
-    /// Relay `sig` to the command, unless the kernel already delivered it
-    /// to the command's process group (a terminal's Ctrl-C reaches every
-    /// process of the foreground group, us included).
-    fn forward(&self, sig: i32, code: i32) {
-        if signals::already_delivered_to_group(code) && self.shares_our_group() {
+        if sig == libc::SIGCONT && self.suspended_with_command {
+            self.resume_with_command();
             return;
         }
-        let _ = sys::raw_kill(self.child.as_raw(), sig);
+        let to = self.cfg.rewrite(sig);
+        if to == 0 {
+            self.log
+                .info(format_args!("dropping {}", signals::name(sig)));
+            return;
+        }
+        if self.status.is_some() {
+            // The command is gone; during a stop the others already had
+            // their SIGTERM.
+            return;
+        }
+        if sig == libc::SIGTERM {
+            self.begin_stop("received SIGTERM", to);
+            return;
+        }
+        if signals::already_delivered_to_group(code) && self.shares_our_group() {
+            // A terminal signal to our whole group reached the command too.
+            return;
+        }
+        self.send_to_command(to, sig);
+    }
+
+    fn send_to_command(&self, to: i32, received: i32) {
+        let target = if self.cfg.process_group && self.cmd.own_group {
+            -self.cmd.pid.as_raw()
+        } else {
+            self.cmd.pid.as_raw()
+        };
+        if to == received {
+            self.log
+                .info(format_args!("forwarding {} to {target}", signals::name(to)));
+        } else {
+            self.log.info(format_args!(
+                "forwarding {} as {} to {target}",
+                signals::name(received),
+                signals::name(to)
+            ));
+        }
+        let _ = sys::raw_kill(target, to);
     }
 
     fn shares_our_group(&self) -> bool {
-        match (getpgid(Some(self.child)), getpgid(None)) {
+        match (getpgid(Some(self.cmd.pid)), getpgid(None)) {
             (Ok(theirs), Ok(ours)) => theirs == ours,
             _ => false,
         }
     }
 
-    /// Reap every child that has exited, the command and orphans alike.
-    /// Returns false when no children are left.
+    /// Reap every child that has changed state. Returns false when no
+    /// children are left.
     fn reap(&mut self) -> bool {
         loop {
-            match sys::raw_waitpid(-1, libc::WNOHANG) {
-                Ok(Some((pid, status))) => {
-                    if pid == self.child.as_raw() {
-                        if let Some(code) = exit::from_raw_wait(status) {
-                            self.status = Some(code);
-                        }
+            if self.cfg.warn_orphans {
+                self.warn_about_next_orphan();
+            }
+            match sys::raw_waitpid(-1, libc::WNOHANG | libc::WUNTRACED) {
+                Ok(Some((pid, raw))) if pid == self.cmd.pid.as_raw() => {
+                    if libc::WIFSTOPPED(raw) {
+                        self.on_command_stopped(libc::WSTOPSIG(raw));
+                    } else if let Some(code) = exit::from_raw_wait(raw) {
+                        self.on_command_exit(code);
+                    }
+                }
+                Ok(Some((pid, raw))) => {
+                    if let Some(code) = exit::from_raw_wait(raw) {
+                        self.log.info(format_args!("reaped {pid} (status {code})"));
                     }
                 }
                 Ok(None) => return true,
@@ -112,52 +199,218 @@ impl Supervisor {
         }
     }
 
-    fn wait_blocking(&mut self) {
-        match sys::raw_waitpid(-1, 0) {
-            Ok(Some((pid, status))) if pid == self.child.as_raw() => {
-                self.status = exit::from_raw_wait(status).or(self.status);
-            }
-            Ok(_) => {}
-            Err(_) => {
-                self.status.get_or_insert(exit::FAILED);
+    /// With --warn-orphans: name the next exited child that is not the
+    /// command, while its /proc entry can still be read.
+    fn warn_about_next_orphan(&self) {
+        if let Some(pid) = sys::peek_exited_child() {
+            if pid != self.cmd.pid.as_raw() {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                eprintln!("nsinit: warning: reaping orphan {pid} ({})", comm.trim());
             }
         }
     }
 
-    /// The command is gone: ask everything else in the namespace to stop
-    /// (SIGTERM), reap it as it goes, and SIGKILL what is left when the
-    /// grace period ends or when asked to hurry (SIGINT/SIGTERM/SIGQUIT).
-    fn drain_namespace(&mut self) {
-        // From PID 1, kill(-1) reaches every other process of the namespace.
-        if sys::raw_kill(-1, libc::SIGTERM) == Err(Errno::ESRCH) && !self.reap() {
+    fn on_command_exit(&mut self, code: i32) {
+        self.status = Some(code);
+        self.log.info(format_args!(
+            "the command ({}) exited with status {code}",
+            self.cmd.pid
+        ));
+    }
+
+    /// Start the graceful stop: `to_command` (0: none, the command is gone)
+    /// to the command, SIGTERM to every other remaining process, and a
+    /// deadline for SIGKILL.
+    fn begin_stop(&mut self, why: &str, to_command: i32) {
+        if self.stop.is_some() {
+            if to_command != 0 {
+                self.send_to_command(to_command, libc::SIGTERM);
+            }
             return;
         }
-        let deadline = Instant::now() + self.grace;
-        loop {
-            if !self.reap() {
-                return;
+        self.log.info(format_args!(
+            "stopping ({why}): SIGTERM to every process, SIGKILL after {:?}",
+            self.cfg.grace
+        ));
+        // List the others before the command hears of the stop: once it
+        // exits, its children are moving to us and briefly in no list.
+        let others = self.others();
+        if self.pid1 && (to_command == 0 || to_command == libc::SIGTERM) {
+            // kill(-1) from PID 1 reaches every other process of the
+            // namespace at once, the command included.
+            let _ = sys::raw_kill(-1, libc::SIGTERM);
+        } else {
+            if to_command != 0 {
+                self.send_to_command(to_command, libc::SIGTERM);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
-            let mut fds = [PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, timeout) {
-                Ok(0) => break,
-                Ok(_) => {
-                    if let Ok(Some(info)) = self.sfd.read_signal() {
-                        let sig = info.ssi_signo as i32;
-                        if [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT].contains(&sig) {
-                            break;
-                        }
-                    }
-                }
-                Err(Errno::EINTR) => {}
-                Err(_) => break,
+            for &pid in &others {
+                let _ = sys::raw_kill(pid, libc::SIGTERM);
             }
         }
-        let _ = sys::raw_kill(-1, libc::SIGKILL);
-        while sys::raw_waitpid(-1, 0).is_ok() {}
+        self.stop = Some(Stop {
+            deadline: Instant::now() + self.cfg.grace,
+            killed: false,
+            told: others.into_iter().collect(),
+        });
+        if self.cfg.grace.is_zero() {
+            self.grace_over();
+        }
     }
+
+    /// During a stop, SIGTERM whatever appeared since it began.
+    fn tell_latecomers(&mut self) {
+        if !self.stop.as_ref().is_some_and(|s| !s.killed) {
+            return;
+        }
+        let others = self.others();
+        let Some(stop) = &mut self.stop else { return };
+        for pid in others {
+            if stop.told.insert(pid) {
+                self.log
+                    .info(format_args!("SIGTERM to {pid}, new since the stop began"));
+                let _ = sys::raw_kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+
+    fn grace_over(&mut self) {
+        let Some(stop) = &mut self.stop else { return };
+        if stop.killed {
+            return;
+        }
+        stop.killed = true;
+        self.log
+            .info(format_args!("grace period over: SIGKILL to what is left"));
+        if self.pid1 {
+            let _ = sys::raw_kill(-1, libc::SIGKILL);
+            return;
+        }
+        if self.status.is_none() {
+            let target = if self.cmd.own_group {
+                -self.cmd.pid.as_raw()
+            } else {
+                self.cmd.pid.as_raw()
+            };
+            let _ = sys::raw_kill(target, libc::SIGKILL);
+        }
+        for pid in self.others() {
+            let _ = sys::raw_kill(pid, libc::SIGKILL);
+        }
+    }
+
+    /// Every other process we are responsible for: in our PID namespace
+    /// (PID 1), or our descendants (a subreaper); never the command (or its
+    /// group with --process-group). Needs a /proc of our own namespace;
+    /// without one, only what kill(-1) reaches (PID 1) or nothing.
+    fn others(&self) -> Vec<i32> {
+        let me = sys::raw_getpid();
+        let own_proc = std::fs::read_link("/proc/self")
+            .ok()
+            .and_then(|p| p.to_str()?.parse::<i32>().ok())
+            == Some(me);
+        if !own_proc {
+            return Vec::new();
+        }
+        let cmd = self.cmd.pid.as_raw();
+        let skip_group = self.cfg.process_group && self.cmd.own_group;
+        let keep = |pid: i32| pid != me && pid != cmd && !(skip_group && pgid_of(pid) == Some(cmd));
+        if self.pid1 {
+            all_pids().into_iter().filter(|&p| keep(p)).collect()
+        } else if self.cfg.subreaper {
+            descendants(me).into_iter().filter(|&p| keep(p)).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The command was stopped. If a terminal did it (Ctrl-Z, or a read
+    /// from the background) and we are a job of the caller's shell, stop
+    /// with it so the shell gets its terminal back; SIGCONT resumes both.
+    fn on_command_stopped(&mut self, sig: i32) {
+        self.log.info(format_args!(
+            "the command was stopped by {}",
+            signals::name(sig)
+        ));
+        if self.cmd.tty.is_none() || ![libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig) {
+            return;
+        }
+        self.move_terminal(self.cmd.pid.as_raw(), getpgrp().as_raw());
+        self.suspended_with_command = true;
+        if let Some(fd) = self.cmd.job_fd {
+            // nslaunch owns the job: it stops, and SIGCONTs us when resumed.
+            self.log
+                .info(format_args!("asking nslaunch to stop the job"));
+            sys::raw_write_all(fd, &[b"T"]);
+        } else if !self.pid1 {
+            self.log
+                .info(format_args!("stopping with it (job control)"));
+            let _ = sys::raw_kill(sys::raw_getpid(), libc::SIGSTOP);
+        }
+        // As PID 1 with no one above to stop, the command stays stopped
+        // until SIGCONT reaches us.
+    }
+
+    fn resume_with_command(&mut self) {
+        self.suspended_with_command = false;
+        let pgid = self.cmd.pid.as_raw();
+        // `fg` gave us the foreground: pass it on. After `bg` it is not
+        // ours, and the command runs in the background.
+        self.move_terminal(getpgrp().as_raw(), pgid);
+        self.log
+            .info(format_args!("resumed: SIGCONT to the command"));
+        let _ = sys::raw_kill(-pgid, libc::SIGCONT);
+    }
+
+    /// Hand the terminal's foreground back to our own group once the
+    /// command is done, so whoever started us can read it again.
+    fn give_back_terminal(&self) {
+        self.move_terminal(self.cmd.pid.as_raw(), getpgrp().as_raw());
+    }
+
+    /// Move the terminal's foreground from group `from` to group `to`, only
+    /// if `from` has it: never take a terminal that someone else (the
+    /// caller's shell, after `bg`) holds. With SIGTTOU blocked, the kernel
+    /// would let us.
+    fn move_terminal(&self, from: i32, to: i32) {
+        let Some(tty) = self.cmd.tty else { return };
+        if nix::unistd::tcgetpgrp(std::io::stdin().as_fd()).is_ok_and(|g| g.as_raw() == from) {
+            let _ = sys::raw_tcsetpgrp(tty, to);
+        }
+    }
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `pid`'s descendants, from /proc/<pid>/task/*/children, recursively.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for c in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                out.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn pgid_of(pid: i32) -> Option<i32> {
+    getpgid(Some(Pid::from_raw(pid))).ok().map(|p| p.as_raw())
 }

@@ -10,6 +10,10 @@
 //!   parent did not die in between.
 //! - `report`: carries a failure from the container side back to us; its
 //!   end of file means the command has exec'd (see `shared::report`).
+//! - `job` (only when we run in the foreground of a terminal): nsinit
+//!   writes one byte when the command was stopped from the terminal
+//!   (Ctrl-Z); we then stop too, as the job the caller's shell knows, and
+//!   hand the terminal back to the container when continued.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
@@ -43,6 +47,9 @@ pub struct Launch {
     pub namespaces: libc::c_int,
     /// What the child does to its own ids before it execs nsinit.
     pub child_ids: ChildIds,
+    /// The job-control pipe (read, write), when `terminal.foreground`.
+    pub job: Option<(OwnedFd, OwnedFd)>,
+    pub terminal: Terminal,
 }
 
 /// The namespaces a container gets: mount and PID always, user unless
@@ -58,16 +65,16 @@ pub fn clone_flags(user: bool, uts: bool) -> libc::c_int {
     flags
 }
 
-/// The report pipe, made before argv so its number can be put in argv.
-pub fn report_pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+/// A close-on-exec pipe (read, write); made before argv for the pipes
+/// whose numbers go into nsinit's argv.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))
 }
 
 /// Run the container to the end, with the id maps of `ids` (none for
 /// `--userns host`); returns the exit status.
 pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
-    let (release_r, release_w) =
-        pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))?;
+    let (release_r, release_w) = pipe()?;
 
     // Block the signals we relay (and SIGCHLD) before the child exists, so
     // none arriving during setup is lost: the child inherits the mask and
@@ -81,8 +88,6 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         .map_err(|e| Error::sys("block signals", e))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::sys("create a signalfd", e))?;
-
-    let terminal = Terminal::capture();
 
     let pid = match sys::clone_like_fork(launch.namespaces) {
         Ok(Some(pid)) => pid,
@@ -100,10 +105,21 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         report_w,
         report_r,
         pass_fds,
+        job,
+        terminal,
         ..
     } = launch;
     drop(report_w);
     drop(pass_fds);
+    let job_r = job.map(|(r, _w)| r);
+    if terminal.foreground {
+        // The container becomes a process group of its own and takes the
+        // terminal's foreground: Ctrl-C and Ctrl-Z go to it alone, and a
+        // shell inside sees its own groups (nsinit's is visible to it).
+        // The child makes the same setpgid call; whichever runs first wins.
+        let _ = sys::raw_setpgid(pid, pid);
+        terminal.give_to(pid);
+    }
 
     if let Some(plan) = ids {
         if let Err(e) = userns::install(pid, plan) {
@@ -122,7 +138,7 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         ));
     }
 
-    let result = relay_and_wait(pid, &sfd, report_r);
+    let result = relay_and_wait(pid, &sfd, report_r, job_r);
     drop(release_w);
     terminal.restore();
     result
@@ -160,9 +176,18 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
     if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() || sys::raw_hung_up(release_r) {
         sys::raw_exit(exit::FAILED);
     }
+    if launch.terminal.foreground {
+        let _ = sys::raw_setpgid(0, 0);
+    }
     // No descriptor of the caller's but stdin, stdout and stderr reaches
-    // the container; the report pipe and the trees go to nsinit on purpose.
-    if sys::raw_cloexec_from(3).is_err() || sys::raw_set_cloexec(report_w, false).is_err() {
+    // the container; the report and job pipes and the trees go to nsinit
+    // on purpose.
+    let all_cloexec = sys::raw_cloexec_from(3).is_ok();
+    let job_ok = match &launch.job {
+        Some((_, w)) => sys::raw_set_cloexec(w.as_raw_fd(), false).is_ok(),
+        None => true,
+    };
+    if !all_cloexec || sys::raw_set_cloexec(report_w, false).is_err() || !job_ok {
         sys::raw_write_all(report_w, &[b"125\tmark descriptors close-on-exec failed\n"]);
         sys::raw_exit(exit::FAILED);
     }
@@ -234,24 +259,44 @@ fn clone_hint(errno: Errno) -> Option<&'static str> {
 }
 
 /// Relay signals to nsinit, collect its report, and wait for it to exit.
-fn relay_and_wait(pid: i32, sfd: &SignalFd, report_r: OwnedFd) -> Result<i32, Error> {
+fn relay_and_wait(
+    pid: i32,
+    sfd: &SignalFd,
+    report_r: OwnedFd,
+    mut job_r: Option<OwnedFd>,
+) -> Result<i32, Error> {
     let mut report = Vec::new();
     let mut report_r = Some(report_r);
     let mut status = None;
     while status.is_none() {
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if let Some(r) = &report_r {
+        let report_at = report_r.as_ref().map(|r| {
             fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
-        }
+            fds.len() - 1
+        });
+        let job_at = job_r.as_ref().map(|r| {
+            fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("poll", e)),
         }
-        let report_ready = fds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty());
+        let report_ready = report_at.is_some_and(|i| ready(&fds[i]));
+        let job_ready = job_at.is_some_and(|i| ready(&fds[i]));
         drop(fds);
+        if job_ready {
+            if let Some(r) = &job_r {
+                let mut byte = [0u8; 16];
+                match read(r, &mut byte) {
+                    Ok(n) if n > 0 => suspend_as_job(pid),
+                    Ok(_) => job_r = None,
+                    Err(Errno::EINTR) => {}
+                    Err(_) => job_r = None,
+                }
+            }
+        }
         while let Ok(Some(info)) = sfd.read_signal() {
             let sig = info.ssi_signo as i32;
             if sig == libc::SIGCHLD {
@@ -300,32 +345,52 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
     }
 }
 
+/// The command was stopped from the terminal: take the terminal back and
+/// stop, so the caller's shell sees its job stopped. When continued, pass
+/// the terminal back to the container if it is ours again (`fg`, not `bg`)
+/// and continue nsinit, which continues the command.
+fn suspend_as_job(pid: i32) {
+    let tty = Terminal { foreground: true };
+    let ours = getpgrp().as_raw();
+    tty.move_from(pid, ours);
+    // SIGTSTP's default action stops us; the kernel discards it if our
+    // group is orphaned (no job-control shell above), and we go on.
+    let _ = sys::raw_kill(sys::raw_getpid(), libc::SIGTSTP);
+    tty.move_from(ours, pid);
+    let _ = sys::raw_kill(pid, libc::SIGCONT);
+}
+
 fn shares_our_group(pid: i32) -> bool {
     getpgid(Some(Pid::from_raw(pid))).is_ok_and(|g| g == getpgrp())
 }
 
-/// The caller's terminal, when nslaunch runs in its foreground. An
-/// interactive shell in the container takes the foreground for its own
-/// jobs and, seeing no parent group in its namespace, cannot hand it back;
-/// nslaunch hands it back to its own group when the container ends.
-struct Terminal {
-    foreground: bool,
+/// The caller's terminal (our stdin), when nslaunch runs in its
+/// foreground. The container then gets the foreground, and nslaunch takes
+/// it back when the container ends.
+pub struct Terminal {
+    pub foreground: bool,
 }
 
 impl Terminal {
-    fn capture() -> Self {
+    pub fn capture() -> Self {
         let stdin = std::io::stdin();
         let foreground = isatty(stdin.as_fd()).unwrap_or(false)
             && tcgetpgrp(stdin.as_fd()).is_ok_and(|g| g == getpgrp());
         Terminal { foreground }
     }
 
-    fn restore(&self) {
-        if !self.foreground {
-            return;
+    /// Move the foreground from group `from` to `to`, only if `from` has
+    /// it: never take the terminal from someone else (the caller's shell
+    /// after `bg`), which a blocked SIGTTOU would let us do.
+    fn move_from(&self, from: i32, to: i32) {
+        if tcgetpgrp(std::io::stdin().as_fd()).is_ok_and(|g| g.as_raw() == from) {
+            self.give_to(to);
         }
-        let stdin = std::io::stdin();
-        if tcgetpgrp(stdin.as_fd()).is_ok_and(|g| g == getpgrp()) {
+    }
+
+    /// Make `pgid` the terminal's foreground group.
+    fn give_to(&self, pgid: i32) {
+        if !self.foreground {
             return;
         }
         // From a background group tcsetpgrp raises SIGTTOU; block it.
@@ -333,8 +398,20 @@ impl Terminal {
         ttou.add(Signal::SIGTTOU);
         let mut old = SigSet::empty();
         if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old)).is_ok() {
-            let _ = tcsetpgrp(stdin.as_fd(), getpgrp());
+            let _ = tcsetpgrp(std::io::stdin().as_fd(), Pid::from_raw(pgid));
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+    }
+
+    /// The container is gone: take the foreground back if it is still
+    /// with a group of the container (all of which are empty now), as a
+    /// shell inside may have left it on one of its own job groups.
+    fn restore(&self) {
+        let Ok(fg) = tcgetpgrp(std::io::stdin().as_fd()) else {
+            return;
+        };
+        if fg != getpgrp() && sys::raw_kill(-fg.as_raw(), 0) == Err(Errno::ESRCH) {
+            self.give_to(getpgrp().as_raw());
         }
     }
 }

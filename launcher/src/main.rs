@@ -134,10 +134,17 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         Some(plan) if plan.idmapped => idmapped::trees(plan, &rootfs, &volumes)?,
         _ => Vec::new(),
     };
-    let (report_r, report_w) = container::report_pipe()?;
+    let (report_r, report_w) = container::pipe()?;
+    let terminal = container::Terminal::capture();
+    let job = if terminal.foreground {
+        Some(container::pipe()?)
+    } else {
+        None
+    };
     let spec = InitArgs {
         rootfs: Some(rootfs),
         report_fd: Some(report_w.as_raw_fd()),
+        job_control_fd: job.as_ref().map(|(_, w)| w.as_raw_fd()),
         volume: volumes,
         tree: trees
             .iter()
@@ -153,8 +160,8 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         workdir: args.workdir.clone(),
         hostname: args.hostname.clone(),
         caps: Some(keep),
-        version: false,
         command: args.command,
+        ..Default::default()
     };
     let argv = CStringArray::new(std::iter::once("nsinit".to_string()).chain(spec.render()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
@@ -169,6 +176,8 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             envp,
             report_w,
             report_r,
+            job,
+            terminal,
             pass_fds: trees.into_iter().map(|(_, fd)| fd).collect(),
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some()),
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),

@@ -15,5 +15,6 @@ pub mod plan;
 pub mod report;
 pub mod signals;
 pub mod spec;
+pub mod supervision;
 pub mod sys;
 pub mod volume;

@@ -14,14 +14,62 @@ use crate::caps::CapSet;
 use crate::volume::Volume;
 
 /// nsinit: a PID 1 for containers. Runs CMD as its child, reaps every zombie
-/// (orphans included), forwards every signal it receives to CMD, and exits
-/// with CMD's status (128+N when CMD was killed by signal N).
+/// (orphans included), forwards every signal it receives to CMD, stops
+/// gracefully (SIGTERM to everything, a grace period, then SIGKILL), and
+/// exits with CMD's status (128+N when CMD was killed by signal N).
 ///
 /// Use it as the init of a container image (ENTRYPOINT ["/sbin/nsinit", "--"])
-/// or let nslaunch run it, which adds --rootfs and --report-fd.
+/// or let nslaunch run it, which adds --rootfs and --report-fd. Every
+/// option can also be set in the environment: NSINIT_SUBREAPER=1,
+/// NSINIT_PROCESS_GROUP=1, NSINIT_REWRITE=TERM:INT,HUP:0,
+/// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=10s,
+/// NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable).
 #[derive(FromArgs, Debug, Clone, PartialEq, Eq, Default)]
-#[argh(help_triggers("-h", "--help"))]
+#[argh(
+    help_triggers("-h", "--help"),
+    example = "ENTRYPOINT [\"/sbin/nsinit\", \"--\"]\nnsinit -g --rewrite TERM:QUIT -- nginx -g 'daemon off;'\nnsinit -s --grace 30s -- ./run-my-service\nunshare --user --map-root-user --pid --fork --mount-proc nsinit -- sh"
+)]
 pub struct InitArgs {
+    /// become a child subreaper (PR_SET_CHILD_SUBREAPER) so that orphaned
+    /// descendants are re-parented to nsinit and reaped, when it is not PID 1
+    #[argh(switch, short = 's')]
+    pub subreaper: bool,
+
+    /// send forwarded signals to the command's whole process group instead
+    /// of the command alone (the command gets its own process group)
+    #[argh(switch, short = 'g')]
+    pub process_group: bool,
+
+    /// rewrite signal FROM to TO before forwarding it (names or numbers;
+    /// TO 0 drops the signal); repeatable, e.g. --rewrite TERM:QUIT
+    #[argh(option, arg_name = "FROM:TO")]
+    pub rewrite: Vec<String>,
+
+    /// exit with 0 when the command exits with status N (repeatable; N may
+    /// be 128+signal, e.g. 143 for SIGTERM)
+    #[argh(option, short = 'e', arg_name = "N")]
+    pub success_status: Vec<String>,
+
+    /// signal nsinit receives when its parent dies (name or number), which
+    /// it then handles like a signal sent to it (TERM starts a graceful stop)
+    #[argh(option, short = 'p', arg_name = "SIG")]
+    pub pdeathsig: Option<String>,
+
+    /// how long the remaining processes get between SIGTERM and SIGKILL
+    /// when stopping: 10s (default), 500ms, 1m, 0 (no grace)
+    #[argh(option, arg_name = "DURATION")]
+    pub grace: Option<String>,
+
+    /// log what nsinit does (start, signals, reaping, the stop sequence)
+    /// with timestamps on stderr
+    #[argh(switch, short = 'v')]
+    pub verbose: bool,
+
+    /// print a warning naming each orphan nsinit reaps (a process that was
+    /// not its own child)
+    #[argh(switch, short = 'w')]
+    pub warn_orphans: bool,
+
     /// set up the container's root first (nslaunch passes it): make every
     /// mount private, bind DIR, mount /proc and a minimal /dev inside it,
     /// pivot_root into it and detach the old root
@@ -64,6 +112,12 @@ pub struct InitArgs {
     /// root keeps them, any other user gets none
     #[argh(option, arg_name = "CAPS")]
     pub caps: Option<CapSet>,
+    /// when the command is stopped from the terminal, write one byte to
+    /// this file descriptor instead of stopping nsinit itself, so that the
+    /// process that owns the job (nslaunch) stops for the caller's shell;
+    /// SIGCONT to nsinit resumes the command (nslaunch passes it)
+    #[argh(option, arg_name = "FD")]
+    pub job_control_fd: Option<i32>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -79,13 +133,42 @@ impl InitArgs {
     /// a command whose name starts with `-` is never taken for a flag.
     pub fn render(&self) -> Vec<String> {
         let mut argv = Vec::new();
+        let mut flag = |on: bool, name: &str| {
+            if on {
+                argv.push(name.to_string());
+            }
+        };
+        flag(self.subreaper, "--subreaper");
+        flag(self.process_group, "--process-group");
+        flag(self.verbose, "--verbose");
+        flag(self.warn_orphans, "--warn-orphans");
+        for (name, values) in [
+            ("--rewrite", &self.rewrite),
+            ("--success-status", &self.success_status),
+        ] {
+            for v in values {
+                argv.push(name.to_string());
+                argv.push(v.clone());
+            }
+        }
+        for (name, value) in [("--pdeathsig", &self.pdeathsig), ("--grace", &self.grace)] {
+            if let Some(v) = value {
+                argv.push(name.to_string());
+                argv.push(v.clone());
+            }
+        }
         if let Some(root) = &self.rootfs {
             argv.push("--rootfs".to_string());
             argv.push(root.clone());
         }
-        if let Some(fd) = self.report_fd {
-            argv.push("--report-fd".to_string());
-            argv.push(fd.to_string());
+        for (name, fd) in [
+            ("--report-fd", self.report_fd),
+            ("--job-control-fd", self.job_control_fd),
+        ] {
+            if let Some(fd) = fd {
+                argv.push(name.to_string());
+                argv.push(fd.to_string());
+            }
         }
         for v in &self.volume {
             argv.push("--volume".to_string());
@@ -174,7 +257,7 @@ mod tests {
             InitArgs {
                 rootfs: Some("/home/u/alpine root".into()),
                 report_fd: Some(3),
-                version: false,
+                job_control_fd: Some(4),
                 command: strings(&["sh", "-c", "echo hi", "--rootfs", "-v"]),
                 ..Default::default()
             },
@@ -200,6 +283,18 @@ mod tests {
             },
             InitArgs {
                 command: strings(&["-weird-name", "--"]),
+                ..Default::default()
+            },
+            InitArgs {
+                subreaper: true,
+                process_group: true,
+                rewrite: strings(&["TERM:QUIT", "HUP:0"]),
+                success_status: strings(&["143", "1"]),
+                pdeathsig: Some("KILL".into()),
+                grace: Some("2s".into()),
+                verbose: true,
+                warn_orphans: true,
+                command: strings(&["sleep", "1"]),
                 ..Default::default()
             },
             InitArgs {
@@ -238,6 +333,19 @@ mod tests {
             assert!(e.status.is_err());
             assert!(e.output.contains(want), "{args:?}: {}", e.output);
         }
+    }
+
+    #[test]
+    fn short_flags() {
+        let a = InitArgs::parse(
+            "nsinit",
+            &strings(&["-s", "-g", "-v", "-w", "-e", "3", "-p", "TERM", "true"]),
+        )
+        .unwrap();
+        assert!(a.subreaper && a.process_group && a.verbose && a.warn_orphans);
+        assert_eq!(a.success_status, ["3"]);
+        assert_eq!(a.pdeathsig.as_deref(), Some("TERM"));
+        assert_eq!(a.command, ["true"]);
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - A scenario that cannot run says why on stderr (`SKIP: ...`); with
 //!   `NSLAUNCH_TEST_STRICT=1` (CI) that is a failure instead.
 
+pub mod pty;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -543,6 +545,27 @@ impl Running {
         panic!("never saw {want:?}; saw {:?}", self.seen);
     }
 
+    /// The rest of the first line (seen before or arriving within TIMEOUT)
+    /// that starts with `prefix`.
+    pub fn wait_prefix(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(rest) = self.seen.iter().find_map(|l| l.strip_prefix(prefix)) {
+                return rest.to_string();
+            }
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(l) => self.seen.push(l),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(_) => break,
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+        }
+        let _ = self.child.kill();
+        panic!("never saw a line starting {prefix:?}; saw {:?}", self.seen);
+    }
+
     pub fn signal(&self, sig: i32) {
         assert!(
             send_signal(self.pid(), sig),
@@ -557,17 +580,25 @@ impl Running {
         while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
             self.seen.push(l);
         }
-        (st, self.seen)
+        (st, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Running {
+    /// A test that fails half-way must not leave its container running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
 /// `kill(pid, sig)`; false if it failed.
 pub fn send_signal(pid: i32, sig: i32) -> bool {
-    use nix::sys::signal::{kill, Signal};
-    match Signal::try_from(sig) {
-        Ok(s) => kill(nix::unistd::Pid::from_raw(pid), s).is_ok(),
-        Err(_) => false,
-    }
+    // SAFETY: kill takes plain integers (nix's Signal cannot name the
+    // real-time signals).
+    unsafe { libc::kill(pid, sig) == 0 }
 }
 
 /// The children of `pid` (from /proc/<pid>/task/<pid>/children).

@@ -1,0 +1,307 @@
+//! How nsinit supervises its command, resolved from its flags and the
+//! `NSINIT_*` environment variables (an image's ENTRYPOINT fixes argv, so
+//! every option has a variable too; a flag given on the command line wins).
+//! Pure code: parsing, the signal rewrite table, the exit-status mapping.
+
+use std::time::Duration;
+
+use crate::signals;
+use crate::spec::InitArgs;
+
+/// Between SIGTERM and SIGKILL when stopping, as `docker stop`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// nsinit's resolved supervision settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supervision {
+    pub subreaper: bool,
+    pub process_group: bool,
+    /// `(from, to)` pairs; `to` 0 drops `from`.
+    pub rewrites: Vec<(i32, i32)>,
+    /// Command statuses reported as 0.
+    pub success: Vec<i32>,
+    pub pdeathsig: Option<i32>,
+    pub grace: Duration,
+    pub verbose: bool,
+    pub warn_orphans: bool,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Supervision {
+            subreaper: false,
+            process_group: false,
+            rewrites: Vec::new(),
+            success: Vec::new(),
+            pdeathsig: None,
+            grace: DEFAULT_GRACE,
+            verbose: false,
+            warn_orphans: false,
+        }
+    }
+}
+
+impl Supervision {
+    /// Resolve flags, falling back to `NSINIT_*` variables looked up with
+    /// `env`. `Err` is one line naming the flag or variable.
+    pub fn resolve(args: &InitArgs, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let switch = |on: bool, var: &str| -> Result<bool, String> {
+            if on {
+                return Ok(true);
+            }
+            env(var).map_or(Ok(false), |v| {
+                parse_bool(&v).map_err(|e| format!("{var}={v}: {e}"))
+            })
+        };
+        // Repeatable options: the flags if any were given, else the
+        // variable's comma- or space-separated list.
+        let list = |given: &[String], flag: &str, var: &str| -> Vec<(String, String)> {
+            if !given.is_empty() {
+                return given
+                    .iter()
+                    .map(|v| (format!("{flag} {v}"), v.clone()))
+                    .collect();
+            }
+            env(var)
+                .map(|v| {
+                    v.split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|s| !s.is_empty())
+                        .map(|s| (format!("{var}={v}"), s.to_string()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let single = |given: &Option<String>, flag: &str, var: &str| -> Option<(String, String)> {
+            match given {
+                Some(v) => Some((format!("{flag} {v}"), v.clone())),
+                None => env(var).map(|v| (format!("{var}={v}"), v)),
+            }
+        };
+
+        let mut rewrites = Vec::new();
+        for (origin, item) in list(&args.rewrite, "--rewrite", "NSINIT_REWRITE") {
+            rewrites.push(parse_rewrite(&item).map_err(|e| format!("{origin}: {e}"))?);
+        }
+        let mut success = Vec::new();
+        for (origin, item) in list(
+            &args.success_status,
+            "--success-status",
+            "NSINIT_SUCCESS_STATUS",
+        ) {
+            let n = item
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (0..=255).contains(n))
+                .ok_or_else(|| format!("{origin}: {item:?} is not an exit status (0..255)"))?;
+            success.push(n);
+        }
+        let pdeathsig = match single(&args.pdeathsig, "--pdeathsig", "NSINIT_PDEATHSIG") {
+            Some((origin, v)) => {
+                Some(signals::parse(&v, false).map_err(|e| format!("{origin}: {e}"))?)
+            }
+            None => None,
+        };
+        let grace = match single(&args.grace, "--grace", "NSINIT_GRACE") {
+            Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}"))?,
+            None => DEFAULT_GRACE,
+        };
+        Ok(Supervision {
+            subreaper: switch(args.subreaper, "NSINIT_SUBREAPER")?,
+            process_group: switch(args.process_group, "NSINIT_PROCESS_GROUP")?,
+            rewrites,
+            success,
+            pdeathsig,
+            grace,
+            verbose: switch(args.verbose, "NSINIT_VERBOSE")?,
+            warn_orphans: switch(args.warn_orphans, "NSINIT_WARN_ORPHANS")?,
+        })
+    }
+
+    /// The signal to forward for a received `sig` (0: drop it). The last
+    /// rewrite of a signal wins.
+    pub fn rewrite(&self, sig: i32) -> i32 {
+        self.rewrites
+            .iter()
+            .rev()
+            .find(|(from, _)| *from == sig)
+            .map_or(sig, |(_, to)| *to)
+    }
+
+    /// The status nsinit exits with for the command's `status`.
+    pub fn exit_status(&self, status: i32) -> i32 {
+        if self.success.contains(&status) {
+            0
+        } else {
+            status
+        }
+    }
+}
+
+/// `1/true/yes/on` or `0/false/no/off/` (empty), any case.
+pub fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected 1 or 0 (true/false, yes/no, on/off)".into()),
+    }
+}
+
+/// `FROM:TO` with names or numbers; TO may be 0 (drop). FROM must be a
+/// signal nsinit can receive and may forward.
+pub fn parse_rewrite(v: &str) -> Result<(i32, i32), String> {
+    let (from, to) = v
+        .split_once(':')
+        .ok_or_else(|| format!("{v:?} is not FROM:TO (e.g. TERM:QUIT, HUP:0)"))?;
+    let from = signals::parse(from, false)?;
+    if [libc::SIGKILL, libc::SIGSTOP].contains(&from) {
+        return Err(format!(
+            "{} cannot be caught, so it cannot be rewritten",
+            signals::name(from)
+        ));
+    }
+    if from == libc::SIGCHLD {
+        return Err("SIGCHLD is how nsinit learns of exits; it is never forwarded".into());
+    }
+    let to = signals::parse(to, true)?;
+    Ok((from, to))
+}
+
+/// `10`, `10s`, `500ms`, `1.5s`, `2m`, `0`: a bare number is seconds.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let t = v.trim();
+    let bad = || format!("{v:?} is not a duration (e.g. 10s, 500ms, 2m, 0)");
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(f: impl FnOnce(&mut InitArgs)) -> InitArgs {
+        let mut a = InitArgs::default();
+        f(&mut a);
+        a
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Supervision::resolve(&InitArgs::default(), no_env).unwrap();
+        assert_eq!(s, Supervision::default());
+        assert_eq!(s.grace, Duration::from_secs(10));
+        assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGTERM);
+        assert_eq!(s.exit_status(143), 143);
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let env = |k: &str| match k {
+            "NSINIT_GRACE" => Some("3s".to_string()),
+            "NSINIT_REWRITE" => Some("TERM:INT, HUP:0".to_string()),
+            "NSINIT_SUBREAPER" => Some("yes".to_string()),
+            "NSINIT_SUCCESS_STATUS" => Some("143,1".to_string()),
+            "NSINIT_PDEATHSIG" => Some("TERM".to_string()),
+            "NSINIT_VERBOSE" => Some("0".to_string()),
+            _ => None,
+        };
+        let s = Supervision::resolve(&InitArgs::default(), env).unwrap();
+        assert_eq!(s.grace, Duration::from_secs(3));
+        assert!(s.subreaper && !s.verbose);
+        assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGINT);
+        assert_eq!(s.rewrite(libc::SIGHUP), 0);
+        assert_eq!(s.exit_status(143), 0);
+        assert_eq!(s.exit_status(1), 0);
+        assert_eq!(s.exit_status(2), 2);
+        assert_eq!(s.pdeathsig, Some(libc::SIGTERM));
+
+        let a = args(|a| {
+            a.grace = Some("500ms".into());
+            a.rewrite = vec!["USR1:USR2".into()];
+        });
+        let s = Supervision::resolve(&a, env).unwrap();
+        assert_eq!(s.grace, Duration::from_millis(500));
+        assert_eq!(s.rewrite(libc::SIGUSR1), libc::SIGUSR2);
+        assert_eq!(
+            s.rewrite(libc::SIGTERM),
+            libc::SIGTERM,
+            "flags replace the variable's list"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_flag_or_variable() {
+        let e = Supervision::resolve(&args(|a| a.grace = Some("soon".into())), no_env).unwrap_err();
+        assert!(e.starts_with("--grace soon:"), "{e}");
+        let env = |k: &str| (k == "NSINIT_REWRITE").then(|| "TERM".to_string());
+        let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
+        assert!(e.starts_with("NSINIT_REWRITE=TERM:"), "{e}");
+        let env = |k: &str| (k == "NSINIT_VERBOSE").then(|| "maybe".to_string());
+        assert!(Supervision::resolve(&InitArgs::default(), env)
+            .unwrap_err()
+            .starts_with("NSINIT_VERBOSE=maybe"));
+        let e = Supervision::resolve(&args(|a| a.success_status = vec!["256".into()]), no_env)
+            .unwrap_err();
+        assert!(e.contains("--success-status 256"), "{e}");
+    }
+
+    #[test]
+    fn rewrites() {
+        assert_eq!(
+            parse_rewrite("TERM:QUIT"),
+            Ok((libc::SIGTERM, libc::SIGQUIT))
+        );
+        assert_eq!(parse_rewrite("1:0"), Ok((1, 0)));
+        assert_eq!(parse_rewrite("SIGRTMIN+1:USR1").unwrap().1, libc::SIGUSR1);
+        assert_eq!(
+            parse_rewrite("TSTP:STOP"),
+            Ok((libc::SIGTSTP, libc::SIGSTOP))
+        );
+        assert!(parse_rewrite("TERM").is_err());
+        assert!(parse_rewrite("KILL:TERM").is_err());
+        assert!(parse_rewrite("CHLD:TERM").is_err());
+        assert!(parse_rewrite("0:TERM").is_err());
+        assert!(parse_rewrite("TERM:NOPE").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "s", "-1s", "10x", "1e9", "ten"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["1", "true", "YES", "on"] {
+            assert_eq!(parse_bool(t), Ok(true));
+        }
+        for f in ["0", "false", "No", "off", ""] {
+            assert_eq!(parse_bool(f), Ok(false));
+        }
+        assert!(parse_bool("2").is_err());
+    }
+}

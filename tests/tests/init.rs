@@ -1,0 +1,706 @@
+//! nsinit on its own: as PID 1 of a fresh PID namespace (`unshare --pid
+//! --fork --mount-proc`, with `--user --map-root-user` for the unprivileged
+//! user) and as a subreaper (`nsinit -s`, no namespace at all). Every
+//! scenario runs as root and as the unprivileged user.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nslaunch_tests::pty::Pty;
+use nslaunch_tests::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// PID 1 of a new PID namespace.
+    Pid1,
+    /// An ordinary process with `-s`.
+    Subreaper,
+}
+
+const MODES: [Mode; 2] = [Mode::Pid1, Mode::Subreaper];
+
+fn each(test: impl Fn(&Fixture, &Who)) {
+    let Some(f) = fixture() else { return };
+    for who in &f.who {
+        eprintln!("--- as {}", who.label());
+        test(f, who);
+    }
+}
+
+/// `nsinit ARGS...` as `who` in `mode`.
+fn nsinit(f: &Fixture, who: &Who, mode: Mode, args: &[&str]) -> Command {
+    let mut c = match mode {
+        Mode::Pid1 => {
+            let mut c = Command::new("unshare");
+            if !who.is_root() {
+                c.args(["--user", "--map-root-user"]);
+            }
+            // --kill-child: if the test dies, unshare takes nsinit along.
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+                .arg(&f.nsinit);
+            c
+        }
+        Mode::Subreaper => {
+            let mut c = Command::new(&f.nsinit);
+            c.arg("-s");
+            c
+        }
+    };
+    c.args(args);
+    as_who(who, &mut c)
+}
+
+/// The nsinit process of a running `nsinit(...)` command.
+fn init_pid(mode: Mode, running: &Running) -> i32 {
+    match mode {
+        Mode::Subreaper => running.pid(),
+        Mode::Pid1 => {
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                if let Some(&pid) = children_of(running.pid()).first() {
+                    return pid;
+                }
+                assert!(Instant::now() < deadline, "unshare never started nsinit");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// The signal-catching helper, copied where the unprivileged user can run it.
+fn catcher(f: &Fixture) -> String {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dst = f.scratch.join("bin/sigcatcher");
+        fs::copy(env!("CARGO_BIN_EXE_sigcatcher"), &dst).unwrap();
+        dst
+    })
+    .display()
+    .to_string()
+}
+
+fn code(r: &Run) -> i32 {
+    r.code()
+}
+
+#[test]
+fn every_exit_status_passes_through_as_pid_1() {
+    each(|f, who| {
+        for status in 0..=255 {
+            let r = run(
+                nsinit(f, who, Mode::Pid1, &["sh", "-c", &format!("exit {status}")]),
+                None,
+            );
+            assert_eq!(code(&r), status, "{r:?}");
+        }
+    });
+}
+
+#[test]
+fn death_by_signal_is_128_plus_n() {
+    each(|f, who| {
+        for mode in MODES {
+            for sig in [
+                "HUP", "INT", "QUIT", "ABRT", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
+                "TERM",
+            ] {
+                let r = run(
+                    nsinit(f, who, mode, &["sh", "-c", &format!("kill -{sig} $$")]),
+                    None,
+                );
+                let n = shared_signal(sig);
+                assert_eq!(code(&r), 128 + n, "{mode:?} {sig}: {r:?}");
+            }
+        }
+    });
+}
+
+fn shared_signal(name: &str) -> i32 {
+    match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ABRT" => libc::SIGABRT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        _ => panic!("{name}"),
+    }
+}
+
+#[test]
+fn every_catchable_signal_and_realtime_ones_reach_the_command() {
+    each(|f, who| {
+        for mode in MODES {
+            let mut c = Running::start(nsinit(f, who, mode, &["--", &catcher(f)]));
+            c.wait_line("ready");
+            let init = init_pid(mode, &c);
+            let mut sigs: Vec<i32> = (1..=31)
+                .filter(|s| {
+                    ![libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD, libc::SIGTERM].contains(s)
+                })
+                .collect();
+            sigs.extend([libc::SIGRTMIN(), libc::SIGRTMIN() + 3, libc::SIGRTMAX()]);
+            for sig in sigs {
+                assert!(send_signal(init, sig));
+                c.wait_line(&format!("got {sig}"));
+            }
+            assert!(send_signal(init, libc::SIGTERM));
+            c.wait_line("got 15");
+            let (st, _) = c.finish();
+            assert_eq!(st.code(), Some(0), "{mode:?}");
+        }
+    });
+}
+
+#[test]
+fn rewrites_change_or_drop_signals_by_flag_or_environment() {
+    each(|f, who| {
+        for mode in MODES {
+            for by_env in [false, true] {
+                let catcher = catcher(f);
+                let mut cmd = if by_env {
+                    let mut c = nsinit(f, who, mode, &["--", &catcher]);
+                    c.env("NSINIT_REWRITE", "USR1:USR2,HUP:0");
+                    c
+                } else {
+                    nsinit(
+                        f,
+                        who,
+                        mode,
+                        &[
+                            "--rewrite",
+                            "USR1:USR2",
+                            "--rewrite",
+                            "SIGHUP:0",
+                            "--",
+                            &catcher,
+                        ],
+                    )
+                };
+                cmd.env_remove("NSINIT_VERBOSE");
+                let mut c = Running::start(cmd);
+                c.wait_line("ready");
+                let init = init_pid(mode, &c);
+                send_signal(init, libc::SIGUSR1);
+                c.wait_line(&format!("got {}", libc::SIGUSR2));
+                send_signal(init, libc::SIGHUP);
+                send_signal(init, libc::SIGINT);
+                c.wait_line(&format!("got {}", libc::SIGINT));
+                send_signal(init, libc::SIGTERM);
+                let (st, seen) = c.finish();
+                assert_eq!(st.code(), Some(0));
+                assert!(
+                    !seen.contains(&format!("got {}", libc::SIGHUP)),
+                    "HUP not dropped: {seen:?}"
+                );
+                assert!(
+                    !seen.contains(&format!("got {}", libc::SIGUSR1)),
+                    "USR1 not rewritten: {seen:?}"
+                );
+            }
+        }
+    });
+}
+
+/// State letter of a host pid, or None once it is gone or a zombie.
+fn running_state(pid: i32) -> Option<char> {
+    process_state(pid).filter(|s| *s != 'Z' && *s != 'X')
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn process_group_mode_reaches_a_grandchild_the_default_does_not() {
+    // Host pids are needed to watch the grandchild: subreaper mode.
+    each(|f, who| {
+        for group in [true, false] {
+            let script = "trap 'echo got-usr1' USR1; sleep 1000 & echo child=$!; \
+                          while :; do sleep 0.05; done";
+            let mut args = vec![];
+            if group {
+                args.push("-g");
+            }
+            args.extend(["--", "sh", "-c", script]);
+            let mut c = Running::start(nsinit(f, who, Mode::Subreaper, &args));
+            let child: i32 = c.wait_prefix("child=").parse().unwrap();
+            assert!(running_state(child).is_some());
+            send_signal(c.pid(), libc::SIGUSR1);
+            c.wait_line("got-usr1");
+            if group {
+                wait_for("the grandchild to die of SIGUSR1", || {
+                    running_state(child).is_none()
+                });
+            } else {
+                std::thread::sleep(Duration::from_millis(300));
+                assert!(
+                    running_state(child).is_some(),
+                    "default mode reached the grandchild"
+                );
+            }
+            send_signal(c.pid(), libc::SIGTERM);
+            let (st, _) = c.finish();
+            assert_eq!(st.code(), Some(143));
+            assert!(running_state(child).is_none(), "grandchild left behind");
+        }
+    });
+}
+
+#[test]
+fn a_thousand_orphans_are_reaped_and_none_is_left() {
+    each(|f, who| {
+        for mode in MODES {
+            // The orphans' parent is nsinit: PID 1, or $PPID for a subreaper.
+            let script = r#"
+                p=$PPID
+                for i in $(seq 1000); do (sleep 4 &); done
+                echo orphans=$(grep -l "^PPid:.$p$" /proc/[0-9]*/status 2>/dev/null | wc -l)
+                sleep 4.5
+                echo zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$p '$3 == "Z" && $4 == p' | wc -l)
+            "#;
+            let r = run(nsinit(f, who, mode, &["sh", "-c", script]), None);
+            assert_eq!(code(&r), 0, "{mode:?}: {r:?}");
+            let value = |key: &str| -> u32 {
+                r.stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("no {key} in {r:?}"))
+            };
+            assert!(
+                value("orphans=") >= 1000,
+                "{mode:?}: orphans did not reach nsinit: {r:?}"
+            );
+            assert_eq!(value("zombies="), 0, "{mode:?}: zombies left: {r:?}");
+        }
+    });
+}
+
+#[test]
+fn graceful_stop_waits_the_grace_period_only_for_what_ignores_sigterm() {
+    each(|f, who| {
+        for mode in MODES {
+            // Ignores SIGTERM (the ignore is inherited by its sleeps): it
+            // is SIGKILLed when the grace period ends, not before.
+            let grace = Duration::from_secs(2);
+            let mut c = Running::start(nsinit(
+                f,
+                who,
+                mode,
+                &[
+                    "-v",
+                    "--grace",
+                    "2s",
+                    "sh",
+                    "-c",
+                    "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+                ],
+            ));
+            c.wait_line("ready");
+            let init = init_pid(mode, &c);
+            let t0 = Instant::now();
+            send_signal(init, libc::SIGTERM);
+            let (st, _) = c.finish();
+            let took = t0.elapsed();
+            assert_eq!(st.code(), Some(137), "{mode:?}");
+            assert!(
+                took >= grace,
+                "{mode:?}: killed before the grace period: {took:?}"
+            );
+            assert!(took < grace + Duration::from_secs(4), "{mode:?}: {took:?}");
+
+            // Exits on SIGTERM: nsinit follows at once, long before 10 s.
+            let mut c = Running::start(nsinit(
+                f,
+                who,
+                mode,
+                &["sh", "-c", "echo ready; sleep 1000"],
+            ));
+            c.wait_line("ready");
+            let init = init_pid(mode, &c);
+            let t0 = Instant::now();
+            send_signal(init, libc::SIGTERM);
+            let (st, _) = c.finish();
+            assert_eq!(st.code(), Some(143), "{mode:?}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{mode:?}: {:?}",
+                t0.elapsed()
+            );
+        }
+    });
+}
+
+#[test]
+fn verbose_shows_the_stop_sequence_in_order() {
+    each(|f, who| {
+        let r = run(
+            nsinit(
+                f,
+                who,
+                Mode::Pid1,
+                &[
+                    "-v",
+                    "--grace",
+                    "1s",
+                    "sh",
+                    "-c",
+                    "(trap '' TERM; sleep 30) & sleep 0.2; exit 5",
+                ],
+            ),
+            None,
+        );
+        assert_eq!(code(&r), 5, "{r:?}");
+        let pos = |needle: &str| {
+            r.stderr
+                .find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in {}", r.stderr))
+        };
+        let started = pos("started");
+        let exited = pos("exited with status 5");
+        let stopping = pos("stopping");
+        let kill = pos("grace period over");
+        let done = pos("exiting with status 5");
+        assert!(
+            started < exited && exited < stopping && stopping < kill && kill < done,
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.lines().all(|l| l.starts_with("nsinit[+")),
+            "{}",
+            r.stderr
+        );
+    });
+}
+
+#[test]
+fn the_parent_death_signal_stops_nsinit() {
+    each(|f, who| {
+        let nsinit_path = f.nsinit.display().to_string();
+        let script = format!("{nsinit_path} -s -p TERM -- sh -c 'echo ready; exec sleep 1000' & echo nsinit=$!; wait");
+        let mut c = Running::start(as_who(who, Command::new("sh").args(["-c", &script])));
+        let init: i32 = c.wait_prefix("nsinit=").parse().unwrap();
+        c.wait_prefix("ready");
+        let sleeper = *children_of(init).first().expect("the command");
+        assert!(running_state(init).is_some());
+        c.signal(libc::SIGKILL); // the parent dies
+        let _ = c.finish();
+        wait_for("nsinit to stop after its parent died", || {
+            running_state(init).is_none()
+        });
+        wait_for("the command to be gone", || {
+            running_state(sleeper).is_none()
+        });
+    });
+}
+
+#[test]
+fn job_control_works_for_a_shell_under_nsinit_on_a_terminal() {
+    each(|f, who| {
+        for mode in MODES {
+            // nsinit leads the terminal's session, as an image's init does
+            // under `docker run -it`: as PID 1 through `setsid --ctty`.
+            let mut p = match mode {
+                Mode::Pid1 => {
+                    let mut c = Command::new("unshare");
+                    if !who.is_root() {
+                        c.args(["--user", "--map-root-user"]);
+                    }
+                    c.args([
+                        "--pid",
+                        "--fork",
+                        "--mount-proc",
+                        "--kill-child",
+                        "setsid",
+                        "--ctty",
+                    ])
+                    .arg(&f.nsinit)
+                    .args(["--", "sh", "-i"])
+                    .env("PS1", "prompt$ ");
+                    Pty::spawn_without_ctty(as_who(who, &mut c))
+                }
+                Mode::Subreaper => {
+                    let mut c = nsinit(f, who, mode, &["--", "sh", "-i"]);
+                    c.env("PS1", "prompt$ ");
+                    Pty::spawn(c)
+                }
+            };
+            let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+            p.send(b"sleep 100\n");
+            std::thread::sleep(Duration::from_millis(300));
+            p.send(b"\x1a"); // Ctrl-Z
+            at = p.expect_from(at, "Stopped", TIMEOUT);
+            p.send(b"fg\n");
+            std::thread::sleep(Duration::from_millis(300));
+            p.send(b"\x03"); // Ctrl-C: the job, not the shell
+            p.send(b"echo alive-$((6*7))\n");
+            at = p.expect_from(at, "alive-42", TIMEOUT);
+            p.send(b"exit 3\n");
+            let _ = p.expect_from(at, "exit", TIMEOUT);
+            let st = wait_timeout(&mut p.child, TIMEOUT).expect("nsinit did not exit");
+            assert_eq!(st.code(), Some(3), "{mode:?}:\n{}", p.screen);
+        }
+    });
+}
+
+#[test]
+fn ctrl_z_suspends_nsinit_with_its_command_for_the_callers_shell() {
+    // A job of an interactive shell: Ctrl-Z stops the command, nsinit stops
+    // with it so the shell gets its prompt back, `fg` resumes both.
+    each(|f, who| {
+        let nsinit_path = f.nsinit.display().to_string();
+        let mut p = Pty::spawn(as_who(
+            who,
+            Command::new("bash")
+                .args(["--norc", "--noprofile", "-i"])
+                .env("PS1", "prompt$ "),
+        ));
+        let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+        p.send(format!("{nsinit_path} -s -- sleep 100\n").as_bytes());
+        std::thread::sleep(Duration::from_millis(400));
+        p.send(b"\x1a");
+        at = p.expect_from(at, "Stopped", TIMEOUT);
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        p.send(b"fg\n");
+        std::thread::sleep(Duration::from_millis(400));
+        p.send(b"\x03");
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        p.send(b"echo rc=$?\n");
+        at = p.expect_from(at, "rc=130", TIMEOUT);
+        p.send(b"exit\n");
+        let _ = at;
+        wait_timeout(&mut p.child, TIMEOUT).expect("bash did not exit");
+    });
+}
+
+#[test]
+fn stop_and_continue_signals_suspend_and_resume_the_command() {
+    each(|f, who| {
+        let mut c = Running::start(nsinit(
+            f,
+            who,
+            Mode::Subreaper,
+            &["sh", "-c", "echo ready; exec sleep 1000"],
+        ));
+        c.wait_line("ready");
+        let cmd = *children_of(c.pid()).first().unwrap();
+        for (sig, want) in [
+            (libc::SIGTSTP, 'T'),
+            (libc::SIGCONT, 'S'),
+            (libc::SIGTTIN, 'T'),
+            (libc::SIGCONT, 'S'),
+            (libc::SIGTTOU, 'T'),
+            (libc::SIGCONT, 'S'),
+        ] {
+            send_signal(c.pid(), sig);
+            wait_for(&format!("state {want} after signal {sig}"), || {
+                process_state(cmd) == Some(want)
+            });
+        }
+        send_signal(c.pid(), libc::SIGTERM);
+        assert_eq!(c.finish().0.code(), Some(143));
+    });
+}
+
+#[test]
+fn exec_failures_are_126_and_127_with_a_message() {
+    each(|f, who| {
+        for mode in MODES {
+            let r = run(nsinit(f, who, mode, &["no-such-command-here"]), None);
+            assert_eq!(code(&r), 127, "{r:?}");
+            assert!(
+                r.stderr
+                    .contains("nsinit: no-such-command-here: command not found"),
+                "{r:?}"
+            );
+            let r = run(nsinit(f, who, mode, &["/no/such/file"]), None);
+            assert_eq!(code(&r), 127, "{r:?}");
+            assert!(r.stderr.contains("/no/such/file"), "{r:?}");
+            let r = run(nsinit(f, who, mode, &["/etc/passwd"]), None);
+            assert_eq!(code(&r), 126, "{r:?}");
+            assert!(r.stderr.contains("/etc/passwd"), "{r:?}");
+        }
+    });
+}
+
+#[test]
+fn success_statuses_by_flag_or_environment() {
+    each(|f, who| {
+        let r = run(
+            nsinit(
+                f,
+                who,
+                Mode::Subreaper,
+                &["-e", "3", "-e", "143", "sh", "-c", "exit 3"],
+            ),
+            None,
+        );
+        assert_eq!(code(&r), 0, "{r:?}");
+        let r = run(
+            nsinit(
+                f,
+                who,
+                Mode::Subreaper,
+                &["--success-status", "143", "sh", "-c", "kill $$"],
+            ),
+            None,
+        );
+        assert_eq!(code(&r), 0, "{r:?}");
+        let mut c = nsinit(f, who, Mode::Subreaper, &["sh", "-c", "exit 4"]);
+        c.env("NSINIT_SUCCESS_STATUS", "4");
+        assert_eq!(code(&run(c, None)), 0);
+        let r = run(
+            nsinit(f, who, Mode::Subreaper, &["-e", "3", "sh", "-c", "exit 4"]),
+            None,
+        );
+        assert_eq!(code(&r), 4, "{r:?}");
+    });
+}
+
+#[test]
+fn warns_once_when_neither_pid_1_nor_a_subreaper() {
+    each(|f, who| {
+        let mut c = Command::new(&f.nsinit);
+        c.args(["sh", "-c", "true"]);
+        let r = run(as_who(who, &mut c), None);
+        assert_eq!(code(&r), 0);
+        assert_eq!(
+            r.stderr.matches("not PID 1 and not a subreaper").count(),
+            1,
+            "{r:?}"
+        );
+        for mode in MODES {
+            let r = run(nsinit(f, who, mode, &["true"]), None);
+            assert!(!r.stderr.contains("warning"), "{mode:?}: {r:?}");
+        }
+        let mut c = Command::new(&f.nsinit);
+        c.args(["true"]).env("NSINIT_SUBREAPER", "1");
+        let r = run(as_who(who, &mut c), None);
+        assert!(
+            !r.stderr.contains("warning"),
+            "NSINIT_SUBREAPER=1 ignored: {r:?}"
+        );
+    });
+}
+
+#[test]
+fn nsinit_frees_the_callers_directory_but_the_command_starts_there() {
+    each(|f, who| {
+        let dir = f.scratch.join(format!("cwd-{}", who.uid()));
+        fs::create_dir_all(&dir).unwrap();
+        nix::unistd::chown(&dir, Some(nix::unistd::Uid::from_raw(who.uid())), None).unwrap();
+        let mut c = nsinit(
+            f,
+            who,
+            Mode::Subreaper,
+            &["sh", "-c", "pwd; echo ready; exec sleep 1000"],
+        );
+        c.current_dir(&dir);
+        let mut r = Running::start(c);
+        r.wait_line("ready");
+        assert_eq!(r.seen[0], dir.display().to_string());
+        assert_eq!(
+            fs::read_link(format!("/proc/{}/cwd", r.pid())).unwrap(),
+            PathBuf::from("/")
+        );
+        send_signal(r.pid(), libc::SIGTERM);
+        let _ = r.finish();
+        fs::remove_dir_all(&dir).unwrap();
+    });
+}
+
+#[test]
+fn an_idle_nsinit_never_wakes_up() {
+    each(|f, who| {
+        for mode in MODES {
+            let mut c = Running::start(nsinit(
+                f,
+                who,
+                mode,
+                &["sh", "-c", "echo ready; exec sleep 1000"],
+            ));
+            c.wait_line("ready");
+            let init = init_pid(mode, &c);
+            std::thread::sleep(Duration::from_millis(200));
+            let switches = || {
+                let s = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+                s.lines()
+                    .filter(|l| l.contains("ctxt_switches"))
+                    .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+                    .sum::<u64>()
+            };
+            let before = switches();
+            std::thread::sleep(Duration::from_millis(2000));
+            assert_eq!(switches(), before, "{mode:?}: nsinit woke up while idle");
+            send_signal(init, libc::SIGTERM);
+            let _ = c.finish();
+        }
+    });
+}
+
+#[test]
+fn bad_options_are_one_line_and_125() {
+    each(|f, who| {
+        type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
+            (vec!["--grace", "soon", "true"], vec![], "--grace soon"),
+            (
+                vec!["--rewrite", "KILL:TERM", "true"],
+                vec![],
+                "--rewrite KILL:TERM",
+            ),
+            (vec!["--rewrite", "TERM", "true"], vec![], "--rewrite TERM"),
+            (vec!["-e", "300", "true"], vec![], "--success-status 300"),
+            (
+                vec!["--pdeathsig", "NOPE", "true"],
+                vec![],
+                "--pdeathsig NOPE",
+            ),
+            (vec!["--bogus", "true"], vec![], "--bogus"),
+            (vec![], vec![], "no command"),
+            (
+                vec!["true"],
+                vec![("NSINIT_GRACE", "forever")],
+                "NSINIT_GRACE=forever",
+            ),
+            (
+                vec!["true"],
+                vec![("NSINIT_VERBOSE", "maybe")],
+                "NSINIT_VERBOSE=maybe",
+            ),
+        ];
+        for (args, env, want) in cases {
+            let mut c = Command::new(&f.nsinit);
+            c.args(&args);
+            for (k, v) in &env {
+                c.env(k, v);
+            }
+            let r = run(as_who(who, &mut c), None);
+            assert_eq!(code(&r), 125, "{args:?} {env:?}: {r:?}");
+            let errors: Vec<&str> = r
+                .stderr
+                .lines()
+                .filter(|l| !l.contains("warning"))
+                .collect();
+            assert_eq!(errors.len(), 1, "{args:?}: {r:?}");
+            assert!(
+                errors[0].starts_with("nsinit: ") && errors[0].contains(want),
+                "{args:?}: {r:?}"
+            );
+        }
+    });
+}
