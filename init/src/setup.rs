@@ -258,10 +258,21 @@ fn apply(
             let is_dir = file_type(fstat(&tree)?.st_mode) == SFlag::S_IFDIR;
             let root = root_fd(root)?;
             let at = if is_dir {
-                ensure_dir(root, target)?
+                ensure_dir(root, target)
             } else {
-                ensure_file(root, target)?
-            };
+                ensure_file(root, target)
+            }
+            .map_err(|e| match e {
+                // Not the source's fault: the mount point could not be made.
+                Step::Errno(errno @ (Errno::EACCES | Errno::EPERM | Errno::EROFS)) => {
+                    Step::Refused(format!(
+                        "cannot create the mount point {target} in the rootfs ({}): create it \
+                         there first, or use a rootfs the invoking user may write",
+                        errno.desc()
+                    ))
+                }
+                e => e,
+            })?;
             sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
             if *read_only {
                 make_read_only(&tree)?;

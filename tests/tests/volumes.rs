@@ -407,3 +407,32 @@ fn bad_volume_specs_are_125_with_one_line_and_leave_nothing_behind() {
         fs::remove_dir_all(&rootfs).unwrap();
     });
 }
+
+#[test]
+fn a_mount_point_the_user_cannot_create_is_named_not_blamed_on_the_source() {
+    // A rootfs owned by someone else (root's, used by the unprivileged
+    // user): a missing DST cannot be created, and the message says so.
+    let Some(f) = fixture() else { return };
+    let (Some(root), Some(user)) = (
+        f.who.iter().find(|w| w.is_root()),
+        f.who.iter().find(|w| !w.is_root()),
+    ) else {
+        skip("needs both root and an unprivileged user");
+        return;
+    };
+    let src = f.dir(user, "mp-src");
+    let s = format!("{}:/no-such-mount-point", src.display());
+    let mut c = std::process::Command::new(&f.nslaunch);
+    c.arg("--rootfs")
+        .arg(f.rootfs(root))
+        .args(["-v", &s, "true"]);
+    let r = run(as_who(user, &mut c), None);
+    assert_eq!(r.code(), 125, "{r:?}");
+    assert_eq!(lines(&r.stderr).len(), 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("cannot create the mount point /no-such-mount-point"),
+        "{r:?}"
+    );
+    assert!(!f.rootfs(root).join("no-such-mount-point").exists());
+}
