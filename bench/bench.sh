@@ -491,7 +491,9 @@ bench_idle() {
         ipid[$i]=$(child_of "${upid[$i]}")
         before[$i]=$(switches "${ipid[$i]}")
     done
-    sleep "$IDLE_S"
+    sleep "$IDLE_S" & # waited for with `wait`, which a signal interrupts
+    BG_PIDS="$BG_PIDS $!"
+    wait $!
     for i in "${INITS[@]}"; do
         p=${ipid[$i]}
         echo $(($(switches "$p") - ${before[$i]})) >"$RES/idle-$i"
