@@ -37,7 +37,7 @@ if [ "$QUICK" = 1 ]; then
     IDLE_S=3
     START_ROUNDS=2 START_RUNS=10
 else
-    LAT_ROUNDS=6 LAT_RUNS=10 WARMUP=3
+    LAT_ROUNDS=12 LAT_RUNS=5 WARMUP=2
     SEQ_N=200 PAR_N=50 BURST_REPS=3
     MEM_RUNS=10 TREE_RUNS=3
     TRACE_RUNS=15
@@ -529,12 +529,42 @@ bench_startup() {
     done
 }
 
+# --- a quiet machine ---------------------------------------------------------------
+
+# The machine is shared: when other work keeps both CPUs busy, every launch
+# waits for a CPU and all contenders look alike. Before each section, wait
+# (up to QUIET_WAIT seconds) until the CPUs are at least QUIET_IDLE% idle
+# over one second; then go on either way, and say in the report what it was.
+QUIET_IDLE=${BENCH_QUIET_IDLE:-70}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-180}
+[ "$QUICK" = 1 ] && QUIET_WAIT=0
+cpu_idle() { # percent of CPU time idle over one second
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    echo "$a $b" | awk '{ t = $3 - $1; print (t > 0) ? int(100 * ($4 - $2) / t) : 100 }'
+}
+QUIET_LOG=""
+wait_quiet() { # SECTION
+    local idle waited=0
+    idle=$(cpu_idle)
+    while [ "$idle" -lt "$QUIET_IDLE" ] && [ "$waited" -lt "$QUIET_WAIT" ]; do
+        [ "$waited" = 0 ] && say "the CPUs are only $idle% idle; waiting up to ${QUIET_WAIT}s for other work to calm down"
+        sleep 4
+        waited=$((waited + 5))
+        idle=$(cpu_idle)
+    done
+    QUIET_LOG="$QUIET_LOG${QUIET_LOG:+; }$1: $idle% idle$([ "$waited" -gt 0 ] && echo " after waiting ${waited}s")"
+}
+
 # --- run it all -------------------------------------------------------------------
 
 T_BEGIN=$(date +%s)
 LOAD_BEGIN=$(cut -d' ' -f1-3 /proc/loadavg)
 LOAD_MID=""
 for mode in rootless root; do
+    wait_quiet "launcher $mode"
     say "launcher, $mode: latency (${ACTIVE[$mode]# })"
     bench_latency "$mode"
     say "launcher, $mode: $SEQ_N in a row, $PAR_N at once"
@@ -544,6 +574,7 @@ for mode in rootless root; do
 done
 setup_trace
 if [ -z "$TRACE_SKIP" ]; then
+    wait_quiet "breakdown"
     for mode in rootless root; do
         say "launcher, $mode: start-up breakdown (tracefs, $TRACE_RUNS runs each)"
         bench_trace "$mode"
@@ -552,6 +583,7 @@ else
     say "skipping the start-up breakdown: $TRACE_SKIP"
 fi
 LOAD_MID=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_quiet "init"
 say "init: reaping $ORPH_N orphans"
 bench_orphans
 say "init: signal forwarding latency"
@@ -603,6 +635,7 @@ w "| virtualization | ${virt:-none detected}$(grep -qw hypervisor /proc/cpuinfo 
 w "| memory | $mem |"
 w "| kernel | $(uname -r) |"
 w "| distribution | $distro |"
+w "| CPU idle before each section (it waits up to ${QUIET_WAIT}s for ≥ $QUIET_IDLE%) | $QUIET_LOG |"
 w "| load average (1, 5, 15 min) | $LOAD_BEGIN at the start, $LOAD_MID after the launcher benchmarks, $LOAD_END at the end (the $ORPH_N orphans count in it) |"
 w "| nslaunch / nsinit | $(ver "$BIN/nslaunch" --version) / $(ver "$BIN/nsinit" --version) (release build) |"
 w "| bubblewrap | $(ver bwrap --version) (Debian $(pkgver bubblewrap)) |"
