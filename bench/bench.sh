@@ -555,7 +555,9 @@ wait_quiet() { # SECTION
         waited=$((waited + 5))
         idle=$(cpu_idle)
     done
-    QUIET_LOG="$QUIET_LOG${QUIET_LOG:+; }$1: $idle% idle$([ "$waited" -gt 0 ] && echo " after waiting ${waited}s")"
+    local note=""
+    if [ "$waited" -gt 0 ]; then note=" after waiting ${waited}s"; fi
+    QUIET_LOG="$QUIET_LOG${QUIET_LOG:+; }$1: $idle% idle$note"
 }
 
 # --- run it all -------------------------------------------------------------------
