@@ -7,6 +7,9 @@
 #                        what the tests need; see README)
 #   make install         install both into $(PREFIX)/bin (PREFIX=/usr/local)
 #   make lint            cargo fmt --check and clippy -D warnings
+#   make bench           nslaunch and nsinit against their peers, as root
+#                        (BENCH_QUICK=1 for a smoke run); writes
+#                        docs/BENCHMARKS.md (see bench/bench.sh)
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
@@ -17,7 +20,7 @@ OUT     := target/release
 STATIC  := target/$(HOST)/release
 DEMO_ROOTFS ?= demo-rootfs
 
-.PHONY: all build demo test unit e2e install uninstall lint clean
+.PHONY: all build demo test unit e2e install uninstall lint clean bench
 
 all: build
 
@@ -63,6 +66,9 @@ uninstall:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+bench: build
+	bench/bench.sh
 
 clean:
 	$(CARGO) clean

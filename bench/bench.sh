@@ -1,0 +1,935 @@
+#!/usr/bin/env bash
+# make bench: nslaunch and nsinit measured side by side with their peers.
+#
+#   bench/bench.sh            (as root; `make bench` builds first, then runs this)
+#   BENCH_QUICK=1 bench/bench.sh   a fast smoke run: few repetitions
+#
+# Launcher: nslaunch against bubblewrap, the article's unshare + pivot_root
+# recipe (bench/recipe.sh) and crun, rootless (as $NSLAUNCH_TEST_USER,
+# default nslaunch-test) and as root, on a busybox rootfs running /bin/true.
+# Init: nsinit against tini-static, dumb-init and catatonit, each as PID 1 of
+# a fresh PID namespace (unshare --pid --fork --mount-proc), as root.
+#
+# Installs what is missing with apt-get (Debian/Ubuntu), builds small C
+# helpers (bench/*.c) into a temporary directory, and leaves nothing behind:
+# no process, mount, tracefs instance or temporary directory. Prints the
+# report and writes it to docs/BENCHMARKS.md (BENCH_OUT=FILE to change).
+#
+# Contenders alternate: every measurement is repeated in rounds, the order
+# rotating from round to round, and the samples of all rounds are pooled
+# before the median is taken.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$HERE")
+QUICK=${BENCH_QUICK:-0}
+OUT=${BENCH_OUT:-$TOP/docs/BENCHMARKS.md}
+TEST_USER=${NSLAUNCH_TEST_USER:-nslaunch-test}
+STD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+if [ "$QUICK" = 1 ]; then
+    LAT_ROUNDS=2 LAT_RUNS=5 WARMUP=2
+    SEQ_N=20 PAR_N=10 BURST_REPS=1
+    MEM_RUNS=3 TREE_RUNS=1
+    TRACE_RUNS=3
+    ORPH_N=10000 ORPH_REPS=1
+    SIG_N=50 SIG_REPS=2
+    IDLE_S=3
+    START_ROUNDS=2 START_RUNS=10
+else
+    LAT_ROUNDS=12 LAT_RUNS=5 WARMUP=2
+    SEQ_N=200 PAR_N=50 BURST_REPS=3
+    MEM_RUNS=10 TREE_RUNS=3
+    TRACE_RUNS=15
+    ORPH_N=10000 ORPH_REPS=11
+    SIG_N=50 SIG_REPS=20
+    IDLE_S=20
+    START_ROUNDS=5 START_RUNS=30
+fi
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run me as root (make bench): I install the peers, run containers as root and as $TEST_USER, and use unshare --pid and tracefs"
+
+# --- what we need ---------------------------------------------------------
+
+need_pkgs=""
+need() { # command package
+    command -v "$1" >/dev/null 2>&1 || need_pkgs="$need_pkgs $2"
+}
+need hyperfine hyperfine
+need bwrap bubblewrap
+need unshare util-linux
+need setpriv util-linux
+need tini-static tini
+need dumb-init dumb-init
+need catatonit catatonit
+need gcc gcc
+need readelf binutils
+need jq jq
+need taskset util-linux
+need crun crun
+[ -x /usr/bin/time ] || need_pkgs="$need_pkgs time"
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -n "$(find /usr/lib -name libc.a 2>/dev/null | head -1)" ] ||
+    need_pkgs="$need_pkgs libc6-dev"
+if [ -n "$need_pkgs" ]; then
+    command -v apt-get >/dev/null 2>&1 || die "missing:$need_pkgs (and no apt-get to install them)"
+    say "installing:$need_pkgs"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    # crun is optional ("where it runs"): install the rest even if it fails.
+    for p in $need_pkgs; do
+        apt-get install -y -qq "$p" >/dev/null 2>&1 || say "could not install $p"
+    done
+fi
+for c in hyperfine bwrap unshare setpriv taskset tini-static dumb-init catatonit gcc readelf jq; do
+    command -v "$c" >/dev/null 2>&1 || die "$c is still missing"
+done
+[ -x /usr/bin/time ] || die "/usr/bin/time is still missing"
+"$TOP/scripts/test-deps.sh" all
+id "$TEST_USER" >/dev/null 2>&1 || die "no user $TEST_USER"
+U_UID=$(id -u "$TEST_USER")
+U_GID=$(id -g "$TEST_USER")
+
+NSLAUNCH_SRC=$TOP/target/release/nslaunch
+NSINIT_SRC=$TOP/target/release/nsinit
+[ -x "$NSLAUNCH_SRC" ] && [ -x "$NSINIT_SRC" ] || die "build first: make (or make bench)"
+
+# --- a scratch directory that every user can read, removed on exit -------
+
+TMP=$(mktemp -d /tmp/nslaunch-bench.XXXXXX)
+chmod 755 "$TMP"
+TRACE_DIR=""
+BG_PIDS=""
+cleanup() {
+    local p
+    for p in $BG_PIDS; do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    for p in $BG_PIDS; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [ -n "$TRACE_DIR" ] && [ -d "$TRACE_DIR" ]; then
+        echo 0 >"$TRACE_DIR/tracing_on" 2>/dev/null || true
+        echo 0 >"$TRACE_DIR/events/enable" 2>/dev/null || true
+        rmdir "$TRACE_DIR" 2>/dev/null || say "could not remove the tracefs instance $TRACE_DIR"
+    fi
+    if grep -q " $TMP" /proc/self/mountinfo 2>/dev/null; then
+        say "a mount under $TMP was left behind: this is a bug"
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+BIN=$TMP/bin
+ROOTFS=$TMP/rootfs
+UHOME=$TMP/user
+mkdir -p "$BIN" "$UHOME" "$TMP/res"
+chown "$U_UID:$U_GID" "$UHOME"
+cp "$NSLAUNCH_SRC" "$NSINIT_SRC" "$BIN/"
+cp "$HERE/recipe.sh" "$BIN/recipe.sh"
+for h in burst orphans sigping memtree traceexec; do
+    gcc -O2 -Wall -Wextra -static -o "$BIN/$h" "$HERE/$h.c" || die "cannot build bench/$h.c"
+done
+chmod -R a+rX "$BIN"
+"$TOP/scripts/mkrootfs.sh" "$ROOTFS" >/dev/null
+mkdir -p "$ROOTFS/old_root" # the recipe pivots into it; nothing else uses it
+
+# Run a command as root or as the test user, with the same clean
+# environment, inside $LWRAP (see crun below).
+LWRAP=()
+as() { # MODE CMD...
+    local mode=$1
+    shift
+    if [ "$mode" = rootless ]; then
+        "${LWRAP[@]}" setpriv --reuid="$U_UID" --regid="$U_GID" --clear-groups \
+            env -i PATH="$STD_PATH" HOME="$UHOME" LANG=C "$@"
+    else
+        "${LWRAP[@]}" env -i PATH="$STD_PATH" HOME=/root LANG=C "$@"
+    fi
+}
+
+# --- statistics -------------------------------------------------------------
+
+# stats FILE: "n median p90" of the numbers in FILE (one a line); p90 is
+# the nearest-rank 90th percentile.
+stats() {
+    if [ -f "$1" ]; then sort -g "$1"; fi | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "0 nan nan"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        r = int(0.9 * NR + 0.999999); if (r < 1) r = 1
+        printf "%d %.6g %.6g\n", NR, m, v[r] }'
+}
+median() { stats "$1" | awk '{ print $2 }'; }
+p90() { stats "$1" | awk '{ print $3 }'; }
+count() { stats "$1" | awk '{ print $1 }'; }
+# fmt NUMBER DECIMALS
+fmt() { awk -v x="$1" -v d="$2" 'BEGIN { if (x == "nan" || x == "") print "n/a"; else printf "%.*f\n", d, x }'; }
+# ratio A B: A/B with two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f\n", a / b }'; }
+# le A B: true when A <= B
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 <= b + 0) }'; }
+verdict() { if "$@"; then echo "**hit**"; else echo "**MISS**"; fi; }
+# rotate N WORDS...: the words, starting from the N-th (mod count)
+rotate() {
+    local n=$1
+    shift
+    local a=("$@") k=${#a[@]} i
+    for ((i = 0; i < k; i++)); do
+        printf '%s\n' "${a[$(((i + n) % k))]}"
+    done
+}
+
+# --- the launchers ----------------------------------------------------------
+
+R=$ROOTFS
+declare -A LCMD # "mode/name" -> command line (no spaces inside arguments)
+LAUNCHERS=(nslaunch bwrap recipe crun)
+declare -A LNAME=([nslaunch]=nslaunch [bwrap]="bubblewrap" [recipe]="unshare + pivot_root (article)" [crun]=crun)
+for mode in rootless root; do
+    LCMD[$mode/nslaunch]="$BIN/nslaunch --rootfs $R @PAYLOAD@"
+    LCMD[$mode/bwrap]="bwrap --unshare-user --unshare-pid --bind $R / --proc /proc --dev /dev @PAYLOAD@"
+    LCMD[$mode/recipe]="unshare --user --map-root-user --mount --pid --fork sh $BIN/recipe.sh $R @PAYLOAD@"
+done
+
+# crun: an OCI bundle per mode with the same namespaces (user only when
+# rootless, as for the others: mount, PID) and the same mounts as nslaunch
+# (/proc, a /dev tmpfs, devpts, /dev/shm); no cgroup (--cgroup-manager=
+# disabled: none of the others makes one), no network namespace.
+crun_bundle() { # MODE NAME ARGS_JSON: writes $TMP/crun-MODE/config-NAME.json
+    local mode=$1 args=$3 dir=$TMP/crun-$1 ns maps=""
+    mkdir -p "$dir"
+    ns='{"type":"pid"},{"type":"mount"}'
+    if [ "$mode" = rootless ]; then
+        ns="$ns"',{"type":"user"}'
+        maps=',"uidMappings":[{"containerID":0,"hostID":'"$U_UID"',"size":1}],"gidMappings":[{"containerID":0,"hostID":'"$U_GID"',"size":1}]'
+    fi
+    local cfg=$dir/config-$2.json
+    cat >"$cfg" <<EOF
+{"ociVersion":"1.0.0",
+ "process":{"terminal":false,"user":{"uid":0,"gid":0},"args":$args,
+   "env":["PATH=$STD_PATH"],"cwd":"/","noNewPrivileges":true},
+ "root":{"path":"$R","readonly":false},
+ "mounts":[
+  {"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},
+  {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=65536k"]},
+  {"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
+  {"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}],
+ "linux":{"namespaces":[$ns]$maps}}
+EOF
+    jq . "$cfg" >/dev/null || die "bad crun config $cfg"
+    mkdir -p "$dir/state"
+    [ "$mode" = rootless ] && chown -R "$U_UID:$U_GID" "$dir"
+    chmod -R a+rX "$dir"
+}
+CRUN_SKIP=""
+if ! command -v crun >/dev/null 2>&1; then
+    CRUN_SKIP="crun is not installed and could not be installed"
+else
+    for mode in rootless root; do
+        crun_bundle "$mode" true '["/bin/true"]'
+        crun_bundle "$mode" sleep '["/bin/sleep","0.5"]'
+        LCMD[$mode/crun]="crun --cgroup-manager=disabled --root $TMP/crun-$mode/state run --bundle $TMP/crun-$mode --config $TMP/crun-$mode/config-@PAYLOAD_NAME@.json @ID@"
+    done
+fi
+# The command line of launcher NAME in MODE, running PAYLOAD (true|sleep),
+# its crun container id ID.
+lcmd() { # MODE NAME PAYLOAD ID
+    local c=${LCMD[$1/$2]} p
+    case $3 in
+    true) p=/bin/true ;;
+    sleep) p="/bin/sleep 0.5" ;;
+    esac
+    c=${c//@PAYLOAD_NAME@/$3}
+    c=${c//@PAYLOAD@/$p}
+    c=${c//@ID@/$4}
+    echo "$c"
+}
+
+probe() { # MODE NAME -> 0 when it runs /bin/true
+    local cmd
+    cmd=$(lcmd "$1" "$2" true probe)
+    # shellcheck disable=SC2086
+    as "$1" $cmd >"$TMP/probe.out" 2>&1
+}
+
+if [ -z "$CRUN_SKIP" ] && ! probe root crun; then
+    if grep -q "hybrid" "$TMP/probe.out" && mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+        # crun refuses a hybrid cgroup layout (v1 controllers plus a
+        # cgroup2 at /sys/fs/cgroup/unified), even with cgroups disabled.
+        # Every launcher measurement then runs in a private mount namespace
+        # where that cgroup2 mount is hidden (made private first, so the
+        # unmount never reaches the host); propagation is left unchanged.
+        LWRAP=(unshare --mount --propagation unchanged sh -c
+            'mount --make-private /sys/fs/cgroup/unified && umount /sys/fs/cgroup/unified && exec "$@"' sh)
+        LWRAP_NOTE="crun refuses this machine's hybrid cgroup layout (cgroup v1 controllers plus cgroup2 at /sys/fs/cgroup/unified) even with --cgroup-manager=disabled; so that it runs, every launcher measurement (all contenders alike) ran in a private mount namespace (unshare --mount --propagation unchanged) where that one cgroup2 mount was unmounted."
+        probe root crun || CRUN_SKIP="crun fails here: $(head -c 300 "$TMP/probe.out" | tr '\n' ' ')"
+    else
+        CRUN_SKIP="crun fails here: $(head -c 300 "$TMP/probe.out" | tr '\n' ' ')"
+    fi
+fi
+[ -n "$CRUN_SKIP" ] && say "skipping crun: $CRUN_SKIP"
+
+declare -A ACTIVE # "mode" -> launcher names that run in that mode
+declare -A SKIPPED # "mode/name" -> why
+for mode in rootless root; do
+    ACTIVE[$mode]=""
+    for l in "${LAUNCHERS[@]}"; do
+        if [ "$l" = crun ] && [ -n "$CRUN_SKIP" ]; then
+            SKIPPED[$mode/$l]=$CRUN_SKIP
+            continue
+        fi
+        if probe "$mode" "$l"; then
+            ACTIVE[$mode]="${ACTIVE[$mode]} $l"
+        else
+            SKIPPED[$mode/$l]="fails: $(head -c 300 "$TMP/probe.out" | tr '\n' ' ')"
+            [ "$l" = nslaunch ] && die "nslaunch fails $mode: $(cat "$TMP/probe.out")"
+            say "skipping $l ($mode): ${SKIPPED[$mode/$l]}"
+        fi
+    done
+done
+
+RES=$TMP/res
+chmod 777 "$RES"
+
+# --- launcher: latency --------------------------------------------------------
+
+bench_latency() { # MODE
+    local mode=$1 r names l json args
+    read -ra names <<<"${ACTIVE[$mode]}"
+    for ((r = 0; r < LAT_ROUNDS; r++)); do
+        args=()
+        while read -r l; do
+            args+=(-n "$l" "$(lcmd "$mode" "$l" true bench-h)")
+        done < <(rotate "$r" "${names[@]}")
+        json=$RES/lat-$mode-$r.json
+        as "$mode" hyperfine -N --style none --warmup "$WARMUP" --runs "$LAT_RUNS" \
+            --export-json "$json" "${args[@]}" >/dev/null 2>"$RES/hyperfine.err" ||
+            die "hyperfine failed ($mode): $(tail -5 "$RES/hyperfine.err")"
+        jq -r '.results[] | .command as $c | .times[] | "\($c) \(. * 1000)"' "$json" |
+            while read -r l t; do echo "$t" >>"$RES/lat-$mode-$l"; done
+    done
+}
+
+# --- launcher: 200 in a row, 50 at once ----------------------------------------
+
+bench_burst() { # MODE
+    local mode=$1 rep l line names cmd
+    read -ra names <<<"${ACTIVE[$mode]}"
+    for ((rep = 0; rep < BURST_REPS; rep++)); do
+        while read -r l; do
+            cmd=$(lcmd "$mode" "$l" true "b$rep-{}")
+            # shellcheck disable=SC2086
+            line=$(as "$mode" "$BIN/burst" -n "$SEQ_N" -j 1 -q -e "$RES/burst-err-$mode-$l" -- $cmd)
+            echo "$line" | sed -n 's/.*elapsed_s=\([0-9.]*\).*/\1/p' >>"$RES/seq-$mode-$l"
+            echo "$line" | sed -n 's/.*failures=\([0-9]*\).*/\1/p' >>"$RES/seqfail-$mode-$l"
+            # shellcheck disable=SC2086
+            line=$(as "$mode" "$BIN/burst" -n "$PAR_N" -j "$PAR_N" -q -e "$RES/burst-err-$mode-$l" -- $cmd)
+            echo "$line" | sed -n 's/.*elapsed_s=\([0-9.]*\).*/\1/p' >>"$RES/par-$mode-$l"
+            echo "$line" | sed -n 's/.*failures=\([0-9]*\).*/\1/p' >>"$RES/parfail-$mode-$l"
+        done < <(rotate "$rep" "${names[@]}")
+    done
+}
+
+# --- launcher: memory ------------------------------------------------------------
+
+bench_memory() { # MODE
+    local mode=$1 rep l names cmd
+    read -ra names <<<"${ACTIVE[$mode]}"
+    for ((rep = 0; rep < MEM_RUNS; rep++)); do
+        while read -r l; do
+            cmd=$(lcmd "$mode" "$l" true "m$rep")
+            # shellcheck disable=SC2086
+            as "$mode" /usr/bin/time -f %M -o "$RES/time-$mode.out" $cmd >/dev/null 2>&1 || true
+            tail -1 "$RES/time-$mode.out" >>"$RES/maxrss-$mode-$l"
+        done < <(rotate "$rep" "${names[@]}")
+    done
+    # The processes alive while the command (sleep 0.5) runs: the launcher's
+    # own, peak (VmHWM) each, sampled after 250 ms.
+    for ((rep = 0; rep < TREE_RUNS; rep++)); do
+        while read -r l; do
+            cmd=$(lcmd "$mode" "$l" sleep "t$rep")
+            # shellcheck disable=SC2086
+            as "$mode" "$BIN/memtree" 250 -- $cmd >"$RES/tree.out" 2>/dev/null || true
+            awk '/^pid=/ { split($0, f, /[= ]/); name = f[6]; kb = f[8]
+                    if (name == "sleep") next
+                    if (f[4] == 0) top = kb; sum += kb; procs = procs (procs ? "+" : "") name }
+                 END { print top, sum, procs }' "$RES/tree.out" >>"$RES/tree-$mode-$l"
+        done < <(rotate "$rep" "${names[@]}")
+    done
+}
+
+# --- launcher: where the time goes (tracefs) ----------------------------------
+
+TRACE_SKIP=""
+setup_trace() {
+    local tr=/sys/kernel/tracing e d
+    [ -d "$tr/instances" ] || tr=/sys/kernel/debug/tracing
+    if [ ! -d "$tr/instances" ]; then
+        TRACE_SKIP="tracefs is not mounted (/sys/kernel/tracing)"
+        return
+    fi
+    if [ ! -d "$tr/events/syscalls/sys_enter_mount" ]; then
+        TRACE_SKIP="this kernel has no syscall trace events (CONFIG_FTRACE_SYSCALLS)"
+        return
+    fi
+    TRACE_DIR=$tr/instances/nslaunch-bench-$$
+    mkdir "$TRACE_DIR" || { TRACE_SKIP="cannot create a tracefs instance"; TRACE_DIR=""; return; }
+    echo 0 >"$TRACE_DIR/tracing_on"
+    if grep -qw mono "$TRACE_DIR/trace_clock"; then echo mono >"$TRACE_DIR/trace_clock"; else echo global >"$TRACE_DIR/trace_clock"; fi
+    echo 1 >"$TRACE_DIR/options/event-fork"
+    echo 2048 >"$TRACE_DIR/buffer_size_kb"
+    for e in clone clone3 execve execveat mount open_tree move_mount pivot_root umount write poll; do
+        for d in enter exit; do
+            [ -e "$TRACE_DIR/events/syscalls/sys_${d}_$e/enable" ] && echo 1 >"$TRACE_DIR/events/syscalls/sys_${d}_$e/enable"
+        done
+    done
+    for e in sched_process_fork sched_process_exec sched_process_exit; do
+        echo 1 >"$TRACE_DIR/events/sched/$e/enable"
+    done
+}
+
+bench_trace() { # MODE
+    local mode=$1 rep l names cmd detail u=()
+    read -ra names <<<"${ACTIVE[$mode]}"
+    [ "$mode" = rootless ] && u=(-u "$U_UID" -g "$U_GID")
+    for ((rep = 0; rep < TRACE_RUNS; rep++)); do
+        while read -r l; do
+            cmd=$(lcmd "$mode" "$l" true "tr$rep")
+            echo >"$TRACE_DIR/trace"
+            # shellcheck disable=SC2086
+            "${LWRAP[@]}" env -i PATH="$STD_PATH" HOME="$UHOME" LANG=C \
+                "$BIN/traceexec" "$TRACE_DIR" "${u[@]}" -- $cmd >/dev/null 2>&1 || true
+            echo 0 >"$TRACE_DIR/tracing_on"
+            detail=0
+            [ "$l" = nslaunch ] && detail=1
+            awk -v payload=/bin/true -v detail="$detail" -f "$HERE/phases.awk" "$TRACE_DIR/trace" |
+                while IFS=$'\t' read -r key v label; do
+                    echo "$v" >>"$RES/phase-$mode-$l-$key"
+                    printf '%s\t%s\n' "$key" "$label" >>"$RES/phase-labels"
+                done
+        done < <(rotate "$rep" "${names[@]}")
+    done
+}
+
+# --- the inits ------------------------------------------------------------------
+
+INITS=(nsinit tini catatonit dumb-init)
+declare -A ICMD=(
+    [nsinit]="$BIN/nsinit --"
+    [tini]="tini-static --"
+    [dumb-init]="dumb-init"
+    [catatonit]="catatonit --"
+)
+declare -A IBIN=([nsinit]="$NSINIT_SRC" [tini]="$(command -v tini-static)"
+    [dumb-init]="$(command -v dumb-init)" [catatonit]="$(command -v catatonit)")
+declare -A INAME=([nsinit]=nsinit [tini]="tini-static" [dumb-init]=dumb-init [catatonit]=catatonit)
+# --kill-child: should this script die, the init and its namespace go too.
+PID1=(unshare --pid --fork --kill-child --mount-proc)
+
+bench_orphans() {
+    local rep i line
+    for ((rep = 0; rep < ORPH_REPS; rep++)); do
+        while read -r i; do
+            # shellcheck disable=SC2086
+            line=$(env -i PATH="$STD_PATH" "$BIN/burst" -n 1 -j 1 -- "${PID1[@]}" ${ICMD[$i]} "$BIN/orphans" "$ORPH_N")
+            echo "$line" | sed -n 's/.*reap_ms=\([0-9.]*\).*/\1/p' >>"$RES/orph-reap-$i"
+            echo "$line" | sed -n 's/.*left=\([0-9]*\).*/\1/p' >>"$RES/orph-left-$i"
+            echo "$line" | sed -n 's/.*pid1_cpu_ms=\([0-9.]*\).*/\1/p' >>"$RES/orph-cpu-$i"
+            echo "$line" | sed -n 's/.*pid1_hwm_kb=\([0-9]*\).*/\1/p' >>"$RES/orph-hwm-$i"
+            echo "$line" | sed -n 's/.*elapsed_s=\([0-9.]*\).*/\1/p' | awk '{ print $1 * 1000 }' >>"$RES/orph-total-$i"
+            echo "$line" | sed -n 's/.*failures=\([0-9]*\).*/\1/p' >>"$RES/orph-fail-$i"
+        done < <(rotate "$rep" "${INITS[@]}")
+    done
+}
+
+# Twice: with everything (sender, init, receiver) pinned to one CPU, which
+# measures the inits' own code paths; and free to use both CPUs, where a
+# wake-up may have to rouse an idle virtual CPU first (tens of µs here),
+# so that a run's median depends on where the scheduler put the three.
+SIG_CPU=$(($(nproc) - 1))
+bench_signals() {
+    local rep i cfg pin
+    for ((rep = 0; rep < SIG_REPS; rep++)); do
+        for cfg in onecpu free; do
+            pin=()
+            [ "$cfg" = onecpu ] && pin=(taskset -c "$SIG_CPU")
+            while read -r i; do
+                # shellcheck disable=SC2086
+                env -i PATH="$STD_PATH" "${pin[@]}" "$BIN/sigping" send "$SIG_N" "$TMP/ping.fifo" "$RES/sig-$cfg-$i" -- \
+                    "${PID1[@]}" ${ICMD[$i]} "$BIN/sigping" recv "$TMP/ping.fifo" >>"$RES/sig-summary-$cfg-$i" ||
+                    say "sigping failed under $i"
+            done < <(rotate "$rep" "${INITS[@]}")
+        done
+    done
+}
+
+# The init's PID: the only child of unshare (PID $1).
+child_of() {
+    local t
+    for t in $(seq 200); do
+        c=$(cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{ print $1 }')
+        [ -n "$c" ] && { echo "$c"; return; }
+        sleep 0.01
+    done
+}
+switches() { awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }' "/proc/$1/status"; }
+
+bench_idle() {
+    local i u p
+    declare -A upid ipid before
+    for i in "${INITS[@]}"; do
+        # shellcheck disable=SC2086
+        env -i PATH="$STD_PATH" "${PID1[@]}" ${ICMD[$i]} sleep $((IDLE_S + 30)) &
+        upid[$i]=$!
+        BG_PIDS="$BG_PIDS $!"
+    done
+    sleep 1 # let them settle
+    for i in "${INITS[@]}"; do
+        ipid[$i]=$(child_of "${upid[$i]}")
+        before[$i]=$(switches "${ipid[$i]}")
+    done
+    sleep "$IDLE_S" & # waited for with `wait`, which a signal interrupts
+    BG_PIDS="$BG_PIDS $!"
+    wait $!
+    for i in "${INITS[@]}"; do
+        p=${ipid[$i]}
+        echo $(($(switches "$p") - ${before[$i]})) >"$RES/idle-$i"
+        awk '/^VmHWM/ { print $2 }' "/proc/$p/status" >"$RES/idle-hwm-$i"
+        kill -TERM "$p" # forwarded to sleep, then the init exits
+    done
+    for i in "${INITS[@]}"; do
+        wait "${upid[$i]}" 2>/dev/null || true
+    done
+    BG_PIDS=""
+}
+
+bench_startup() {
+    local r i args json names=(true "${INITS[@]}")
+    declare -A bare=([true]="/bin/true" [nsinit]="$BIN/nsinit -- /bin/true" [tini]="tini-static -s -- /bin/true"
+        [dumb-init]="dumb-init /bin/true" [catatonit]="catatonit -- /bin/true")
+    for ((r = 0; r < START_ROUNDS; r++)); do
+        args=()
+        while read -r i; do
+            args+=(-n "bare-$i" "${bare[$i]}")
+            if [ "$i" = true ]; then
+                args+=(-n "pid1-$i" "unshare --pid --fork /bin/true")
+            else
+                args+=(-n "pid1-$i" "unshare --pid --fork ${ICMD[$i]} /bin/true")
+            fi
+        done < <(rotate "$r" "${names[@]}")
+        json=$RES/start-$r.json
+        env -i PATH="$STD_PATH" hyperfine -N --style none --warmup "$WARMUP" --runs "$START_RUNS" \
+            --export-json "$json" "${args[@]}" >/dev/null 2>"$RES/hyperfine.err" ||
+            die "hyperfine failed (start-up): $(tail -5 "$RES/hyperfine.err")"
+        jq -r '.results[] | .command as $c | .times[] | "\($c) \(. * 1000)"' "$json" |
+            while read -r i t; do echo "$t" >>"$RES/start-$i"; done
+    done
+}
+
+# --- a quiet machine ---------------------------------------------------------------
+
+# The machine is shared: when other work keeps both CPUs busy, every launch
+# waits for a CPU and all contenders look alike. Before each section, wait
+# (up to QUIET_WAIT seconds) until the CPUs are at least QUIET_IDLE% idle
+# over one second; then go on either way, and say in the report what it was.
+QUIET_IDLE=${BENCH_QUIET_IDLE:-70}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-180}
+[ "$QUICK" = 1 ] && QUIET_WAIT=0
+cpu_idle() { # percent of CPU time idle over one second
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    echo "$a $b" | awk '{ t = $3 - $1; print (t > 0) ? int(100 * ($4 - $2) / t) : 100 }'
+}
+QUIET_LOG=""
+wait_quiet() { # SECTION
+    local idle waited=0
+    idle=$(cpu_idle)
+    while [ "$idle" -lt "$QUIET_IDLE" ] && [ "$waited" -lt "$QUIET_WAIT" ]; do
+        [ "$waited" = 0 ] && say "the CPUs are only $idle% idle; waiting up to ${QUIET_WAIT}s for other work to calm down"
+        sleep 4
+        waited=$((waited + 5))
+        idle=$(cpu_idle)
+    done
+    local note=""
+    if [ "$waited" -gt 0 ]; then note=" after waiting ${waited}s"; fi
+    QUIET_LOG="$QUIET_LOG${QUIET_LOG:+; }$1: $idle% idle$note"
+}
+
+# --- run it all -------------------------------------------------------------------
+
+T_BEGIN=$(date +%s)
+LOAD_BEGIN=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_MID=""
+for mode in rootless root; do
+    wait_quiet "launcher $mode"
+    say "launcher, $mode: latency (${ACTIVE[$mode]# })"
+    bench_latency "$mode"
+    say "launcher, $mode: $SEQ_N in a row, $PAR_N at once"
+    bench_burst "$mode"
+    say "launcher, $mode: memory"
+    bench_memory "$mode"
+done
+setup_trace
+if [ -z "$TRACE_SKIP" ]; then
+    wait_quiet "breakdown"
+    for mode in rootless root; do
+        say "launcher, $mode: start-up breakdown (tracefs, $TRACE_RUNS runs each)"
+        bench_trace "$mode"
+    done
+else
+    say "skipping the start-up breakdown: $TRACE_SKIP"
+fi
+LOAD_MID=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_quiet "init"
+say "init: reaping $ORPH_N orphans"
+bench_orphans
+say "init: signal forwarding latency"
+bench_signals
+say "init: idle wake-ups over ${IDLE_S}s"
+bench_idle
+say "init: start-up overhead"
+bench_startup
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+T_END=$(date +%s)
+
+# --- the report -------------------------------------------------------------------
+
+REPORT=$TMP/report.md
+exec 3>"$REPORT"
+w() { printf '%s\n' "$*" >&3; }
+
+ver() { "$@" 2>&1 | head -1 | tr -d '\r' || true; }
+pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$TOP" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+virt=$(systemd-detect-virt 2>/dev/null || true)
+[ "$virt" = none ] && virt=""
+[ -n "$virt" ] && virt="$virt (systemd-detect-virt)"
+mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+distro=$(. /etc/os-release && echo "$PRETTY_NAME")
+
+w "# Benchmarks"
+w ""
+w "nslaunch and nsinit measured side by side with their peers, in one run, on"
+w "one machine. Reproduce with \`make bench\` (as root; \`BENCH_QUICK=1 make bench\`"
+w "for a quick smoke run with few repetitions). This file is written by"
+w "\`bench/bench.sh\`; do not edit it by hand: the hand-written analysis is"
+w "\`bench/FINDINGS.md\`, included at the end."
+w ""
+if [ "$QUICK" = 1 ]; then
+    w "> **This is a BENCH_QUICK=1 smoke run**: too few repetitions to be trusted."
+    w ""
+fi
+w "## The machine"
+w ""
+w "| | |"
+w "| --- | --- |"
+w "| date | $(date -u '+%Y-%m-%d %H:%M UTC') ($((T_END - T_BEGIN)) s for the whole run) |"
+w "| git commit | $commit |"
+w "| CPU | $cpu, $(nproc) cores |"
+w "| virtualization | ${virt:-none detected}$(grep -qw hypervisor /proc/cpuinfo && echo ', CPU hypervisor flag set') |"
+w "| memory | $mem |"
+w "| kernel | $(uname -r) |"
+w "| distribution | $distro |"
+w "| CPU idle before each section (it waits up to ${QUIET_WAIT}s for ≥ $QUIET_IDLE%) | $QUIET_LOG |"
+w "| load average (1, 5, 15 min) | $LOAD_BEGIN at the start, $LOAD_MID after the launcher benchmarks, $LOAD_END at the end (the $ORPH_N orphans count in it) |"
+w "| nslaunch / nsinit | $(ver "$BIN/nslaunch" --version) / $(ver "$BIN/nsinit" --version) (release build) |"
+w "| bubblewrap | $(ver bwrap --version) (Debian $(pkgver bubblewrap)) |"
+w "| unshare | $(ver unshare --version) |"
+w "| crun | $(if command -v crun >/dev/null; then ver crun --version; else echo none; fi) |"
+w "| tini-static | $(ver tini-static --version) (Debian $(pkgver tini)) |"
+w "| dumb-init | $(ver dumb-init --version) (Debian $(pkgver dumb-init)) |"
+w "| catatonit | $(ver catatonit --version) (Debian $(pkgver catatonit)) |"
+w "| busybox (rootfs) | Debian busybox-static $(pkgver busybox-static) |"
+w "| hyperfine | $(ver hyperfine --version) |"
+w "| gcc (helpers) | $(ver gcc --version) |"
+w "| rustc | $(ver rustc --version) |"
+w ""
+
+# Summary rows are collected while the sections are written, then put first.
+SUMMARY=$TMP/summary.md
+: >"$SUMMARY"
+srow() { printf '%s\n' "$*" >>"$SUMMARY"; }
+
+LBODY=$TMP/launcher.md
+exec 4>"$LBODY"
+l() { printf '%s\n' "$*" >&4; }
+
+in_mode() { [[ " ${ACTIVE[$1]} " == *" $2 "* ]]; }
+
+for mode in rootless root; do
+    if [ "$mode" = rootless ]; then who="rootless (as $TEST_USER)"; else who="as root"; fi
+    read -ra names <<<"${ACTIVE[$mode]}"
+    l "### Launch latency, $who"
+    l ""
+    l "\`LAUNCHER ... /bin/true\` on the busybox rootfs; hyperfine -N, $LAT_ROUNDS rounds of $LAT_RUNS runs (after $WARMUP warm-up runs), contenders alternating."
+    l ""
+    l "| launcher | runs | median ms | p90 ms | nslaunch ÷ this (median) |"
+    l "| --- | ---: | ---: | ---: | ---: |"
+    nm=$(median "$RES/lat-$mode-nslaunch")
+    for x in "${names[@]}"; do
+        f=$RES/lat-$mode-$x
+        l "| ${LNAME[$x]} | $(count "$f") | $(fmt "$(median "$f")" 2) | $(fmt "$(p90 "$f")" 2) | $(ratio "$nm" "$(median "$f")") |"
+    done
+    for x in "${LAUNCHERS[@]}"; do
+        [ -n "${SKIPPED[$mode/$x]:-}" ] && l "| ${LNAME[$x]} | skipped: ${SKIPPED[$mode/$x]} | | | |"
+    done
+    l ""
+    bm=$(median "$RES/lat-$mode-bwrap" 2>/dev/null || echo nan)
+    srow "| launch latency $mode: median ≤ bubblewrap's | $(fmt "$nm" 2) ms vs $(fmt "$bm" 2) ms (ratio $(ratio "$nm" "$bm")) | $(verdict le "$nm" "$bm") |"
+
+    l "### $SEQ_N containers one after another, $PAR_N at once, $who"
+    l ""
+    l "Total wall time (median of $BURST_REPS repetitions; \`bench/burst.c\` starts them; \"at once\" forks all $PAR_N first and releases them together) and failures (non-zero exits, all repetitions)."
+    l ""
+    l "| launcher | $SEQ_N in a row: s | failures | nslaunch ÷ this | $PAR_N at once: s | failures | nslaunch ÷ this |"
+    l "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    ns=$(median "$RES/seq-$mode-nslaunch")
+    np=$(median "$RES/par-$mode-nslaunch")
+    for x in "${names[@]}"; do
+        sf=$(awk '{ s += $1 } END { print s + 0 }' "$RES/seqfail-$mode-$x")
+        pf=$(awk '{ s += $1 } END { print s + 0 }' "$RES/parfail-$mode-$x")
+        l "| ${LNAME[$x]} | $(fmt "$(median "$RES/seq-$mode-$x")" 3) | $sf | $(ratio "$ns" "$(median "$RES/seq-$mode-$x")") | $(fmt "$(median "$RES/par-$mode-$x")" 3) | $pf | $(ratio "$np" "$(median "$RES/par-$mode-$x")") |"
+    done
+    l ""
+    nsf=$(awk '{ s += $1 } END { print s + 0 }' "$RES/seqfail-$mode-nslaunch")
+    npf=$(awk '{ s += $1 } END { print s + 0 }' "$RES/parfail-$mode-nslaunch")
+    if [ -s "$RES/burst-err-$mode-nslaunch" ]; then
+        l "nslaunch's stderr during these runs (first lines):"
+        l ""
+        l '```'
+        head -5 "$RES/burst-err-$mode-nslaunch" >&4
+        l '```'
+        l ""
+    fi
+    if in_mode "$mode" bwrap; then
+        bs=$(median "$RES/seq-$mode-bwrap")
+        bp=$(median "$RES/par-$mode-bwrap")
+        srow "| $SEQ_N in a row $mode: no failure, no slower than bubblewrap | $(fmt "$ns" 3) s vs $(fmt "$bs" 3) s (ratio $(ratio "$ns" "$bs")), $nsf failures | $(verdict eval "[ $nsf = 0 ] && le $ns $bs") |"
+        srow "| $PAR_N at once $mode: no failure, no slower than bubblewrap | $(fmt "$np" 3) s vs $(fmt "$bp" 3) s (ratio $(ratio "$np" "$bp")), $npf failures | $(verdict eval "[ $npf = 0 ] && le $np $bp") |"
+    fi
+
+    l "### Memory of the launcher, $who"
+    l ""
+    l "Peak RSS: \`/usr/bin/time -f %M\` of \`LAUNCHER ... /bin/true\` (the largest peak of the launcher and of every process it waited for, the payload included; median of $MEM_RUNS runs), and the peak (VmHWM) of each of the launcher's own processes still alive 250 ms into \`LAUNCHER ... /bin/sleep 0.5\` (\`bench/memtree.c\`, the payload excluded; median of $TREE_RUNS runs). By then the recipe's \`sh\` has exec'd the command, so only \`unshare\` is left of it (its \`%M\` counts the rest); rootless crun runs as \`memfd:crun_clon\`, a sealed copy of itself that it re-executes (its defence against CVE-2019-5736)."
+    l ""
+    l "| launcher | time %M, KiB | nslaunch ÷ this | its processes | host process VmHWM, KiB | sum of its processes' VmHWM, KiB | nslaunch ÷ this (sum) |"
+    l "| --- | ---: | ---: | --- | ---: | ---: | ---: |"
+    nmx=$(median "$RES/maxrss-$mode-nslaunch")
+    awk '{ print $2 }' "$RES/tree-$mode-nslaunch" >"$RES/treesum-$mode-nslaunch"
+    nsum=$(median "$RES/treesum-$mode-nslaunch")
+    for x in "${names[@]}"; do
+        awk '{ print $1 }' "$RES/tree-$mode-$x" >"$RES/treetop-$mode-$x"
+        awk '{ print $2 }' "$RES/tree-$mode-$x" >"$RES/treesum-$mode-$x"
+        procs=$(awk '{ print $3 }' "$RES/tree-$mode-$x" | tail -1)
+        l "| ${LNAME[$x]} | $(fmt "$(median "$RES/maxrss-$mode-$x")" 0) | $(ratio "$nmx" "$(median "$RES/maxrss-$mode-$x")") | $procs | $(fmt "$(median "$RES/treetop-$mode-$x")" 0) | $(fmt "$(median "$RES/treesum-$mode-$x")" 0) | $(ratio "$nsum" "$(median "$RES/treesum-$mode-$x")") |"
+    done
+    l ""
+    if in_mode "$mode" bwrap; then
+        bmx=$(median "$RES/maxrss-$mode-bwrap")
+        bsum=$(median "$RES/treesum-$mode-bwrap")
+        srow "| launcher memory $mode: no more than bubblewrap's (time %M) | $(fmt "$nmx" 0) KiB vs $(fmt "$bmx" 0) KiB (ratio $(ratio "$nmx" "$bmx")) | $(verdict le "$nmx" "$bmx") |"
+        srow "| launcher memory $mode: no more than bubblewrap's (sum of its processes' VmHWM) | $(fmt "$nsum" 0) KiB vs $(fmt "$bsum" 0) KiB (ratio $(ratio "$nsum" "$bsum")) | $(verdict le "$nsum" "$bsum") |"
+    fi
+done
+
+# The breakdown.
+BBODY=$TMP/breakdown.md
+exec 5>"$BBODY"
+b() { printf '%s\n' "$*" >&5; }
+if [ -n "$TRACE_SKIP" ]; then
+    b "Not measured: $TRACE_SKIP."
+else
+    b "Recorded with the kernel's own event tracing (a private tracefs instance following the launcher and its descendants: \`sched_process_fork/exec/exit\` and the entry and exit of \`clone\`, \`execve(at)\`, \`mount\`, \`open_tree\`, \`move_mount\`, \`pivot_root\`, \`umount2\`, \`write\`, \`poll\`; \`bench/traceexec.c\` starts the launcher, \`bench/phases.awk\` cuts the log into phases). Tracing stops no process (unlike strace, which here inflated nsinit's fork-to-exec from ~0.2 ms to 6 ms), but costs a little per event: compare the traced totals with the untraced latency medians above. Medians of $TRACE_RUNS runs each, contenders alternating."
+    b ""
+    b "#### Every launcher: before, during and after the command"
+    b ""
+    b "| launcher | mode | setup: launcher exec → /bin/true exec, µs | /bin/true runs, µs | teardown: /bin/true exit → launcher exit, µs | total, µs |"
+    b "| --- | --- | ---: | ---: | ---: | ---: |"
+    for mode in rootless root; do
+        read -ra names <<<"${ACTIVE[$mode]}"
+        for x in "${names[@]}"; do
+            f=$RES/phase-$mode-$x
+            [ -s "${f}-setup" ] || { b "| ${LNAME[$x]} | $mode | no complete trace | | | |"; continue; }
+            b "| ${LNAME[$x]} | $mode | $(fmt "$(median "${f}-setup")" 0) | $(fmt "$(median "${f}-run")" 0) | $(fmt "$(median "${f}-teardown")" 0) | $(fmt "$(median "${f}-total")" 0) |"
+        done
+    done
+    b ""
+    b "#### nslaunch, phase by phase"
+    b ""
+    b "| phase | rootless: median µs | share | root: median µs | share |"
+    b "| --- | ---: | ---: | ---: | ---: |"
+    PH=$TMP/phase-order
+    sort -u "$RES/phase-labels" 2>/dev/null | grep '^[0-9]' >"$PH" || true
+    for mode in rootless root; do
+        : >"$RES/phase-sum-$mode"
+        while IFS=$'\t' read -r key label; do
+            [[ $key == *.* ]] && continue # a part of another phase
+            median "$RES/phase-$mode-nslaunch-$key" >>"$RES/phase-sum-$mode"
+        done <"$PH"
+    done
+    tot_u=$(awk '{ s += $1 } END { print s + 0 }' "$RES/phase-sum-rootless")
+    tot_r=$(awk '{ s += $1 } END { print s + 0 }' "$RES/phase-sum-root")
+    : >"$TMP/phase-rank"
+    while IFS=$'\t' read -r key label; do
+        mu=$(median "$RES/phase-rootless-nslaunch-$key")
+        mr=$(median "$RES/phase-root-nslaunch-$key")
+        name="$key. $label"
+        [[ $key == *.* ]] && name="&nbsp;&nbsp;&nbsp;$key $label"
+        b "| $name | $(fmt "$mu" 0) | $(awk -v a="$mu" -v t="$tot_u" 'BEGIN { printf "%.0f%%", t ? 100 * a / t : 0 }') | $(fmt "$mr" 0) | $(awk -v a="$mr" -v t="$tot_r" 'BEGIN { printf "%.0f%%", t ? 100 * a / t : 0 }') |"
+        # The ranking leaves out the payload's own run and the sub-phases.
+        [[ $key == *.* || $key == 10 ]] || printf '%s\t%s\n' "$mu" "$label" >>"$TMP/phase-rank"
+    done <"$PH"
+    b "| sum of the medians | $(fmt "$tot_u" 0) | | $(fmt "$tot_r" 0) | |"
+    b ""
+    b "The largest of nslaunch's own phases, rootless (the command's run left out; the next optimisation should start at the top of this list; the findings below say what each is made of):"
+    b ""
+    sort -t$'\t' -k1,1gr "$TMP/phase-rank" | head -5 | awk -F'\t' '{ printf "%d. %s: %.0f µs\n", NR, $2, $1 }' >&5
+fi
+
+# The inits.
+IBODY=$TMP/init.md
+exec 6>"$IBODY"
+i_() { printf '%s\n' "$*" >&6; }
+i_ "### Reaping $ORPH_N orphans"
+i_ ""
+i_ "\`unshare --pid --fork --mount-proc INIT bench/orphans $ORPH_N\` ($ORPH_REPS repetitions, inits alternating): the helper makes $ORPH_N zombie grandchildren under 20 parents (untimed), then lets the parents exit at once, so that the kernel hands all $ORPH_N zombies to PID 1 together; it then scans its namespace's /proc until only PID 1 and itself are left. *Reap* is from that release to the last orphan gone; *left* is how many remained after 10 s (the checkpoint); *PID 1 CPU* is the init's own CPU time over the same span (/proc/1/schedstat), the least noisy measure of its reaping work; *total* is from start to the init's exit, creation included."
+i_ ""
+i_ "| init | reap median ms | reap p90 ms | nsinit ÷ this | PID 1 CPU while reaping, median ms | zombies left (max) | total median ms | failures |"
+i_ "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+nr=$(median "$RES/orph-reap-nsinit")
+best=nan bestname=""
+for i in "${INITS[@]}"; do
+    m=$(median "$RES/orph-reap-$i")
+    left=$(sort -g "$RES/orph-left-$i" | tail -1)
+    fails=$(awk '{ s += $1 } END { print s + 0 }' "$RES/orph-fail-$i")
+    i_ "| ${INAME[$i]} | $(fmt "$m" 1) | $(fmt "$(p90 "$RES/orph-reap-$i")" 1) | $(ratio "$nr" "$m") | $(fmt "$(median "$RES/orph-cpu-$i")" 1) | ${left:-?} | $(fmt "$(median "$RES/orph-total-$i")" 0) | $fails |"
+    if [ "$i" != nsinit ] && { [ "$best" = nan ] || le "$m" "$best"; }; then best=$m bestname=${INAME[$i]}; fi
+done
+i_ ""
+nleft=$(sort -g "$RES/orph-left-nsinit" | tail -1)
+ncpu=$(median "$RES/orph-cpu-nsinit")
+bestcpu=nan
+for i in "${INITS[@]}"; do
+    [ "$i" = nsinit ] && continue
+    m=$(median "$RES/orph-cpu-$i")
+    if [ "$bestcpu" = nan ] || le "$m" "$bestcpu"; then bestcpu=$m bestcpuname=${INAME[$i]}; fi
+done
+srow "| reap $ORPH_N orphans: fastest, none left | nsinit $(fmt "$nr" 1) ms vs fastest peer ($bestname) $(fmt "$best" 1) ms (ratio $(ratio "$nr" "$best")), ${nleft:-?} left | $(verdict eval "le $nr $best && [ ${nleft:-1} = 0 ]") |"
+srow "| reap $ORPH_N orphans: PID 1's CPU time no more than the least of the peers' | nsinit $(fmt "$ncpu" 1) ms vs $bestcpuname $(fmt "$bestcpu" 1) ms (ratio $(ratio "$ncpu" "$bestcpu")) | $(verdict le "$ncpu" "$bestcpu") |"
+
+i_ "### Signal forwarding latency"
+i_ ""
+i_ "\`bench/sigping.c\`: from outside the namespace, $SIG_N times per repetition ($SIG_REPS repetitions, inits alternating), read CLOCK_MONOTONIC and \`kill(INIT, SIGUSR1)\`; the command under the init (\`sigping recv\`, blocking in sigwaitinfo) reads the clock on receipt and sends it back over a FIFO. One signal in flight at a time, 1 ms apart. Latency = receipt − send, all samples pooled. Measured twice: with the sender, the init and the command pinned to one CPU (\`taskset -c $SIG_CPU\`: the inits' own code paths, little noise), and free on both CPUs (what a user gets; here a run's median is either ~20 µs or ~50 µs depending on whether a wake-up has to rouse the other, idle, virtual CPU, so the pooled median mostly counts how often that happened)."
+i_ ""
+i_ "| init | one CPU: median µs | p90 µs | nsinit ÷ this | both CPUs: median µs | p90 µs | nsinit ÷ this | samples | lost |"
+i_ "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+n1=$(median "$RES/sig-onecpu-nsinit")
+n2=$(median "$RES/sig-free-nsinit")
+for i in "${INITS[@]}"; do
+    sent=$(cat "$RES/sig-summary-onecpu-$i" "$RES/sig-summary-free-$i" 2>/dev/null |
+        awk '{ for (k = 1; k <= NF; k++) if ($k ~ /^sent=/) { sub(/sent=/, "", $k); s += $k } } END { print s + 0 }')
+    n=$(($(count "$RES/sig-onecpu-$i") + $(count "$RES/sig-free-$i")))
+    m1=$(median "$RES/sig-onecpu-$i")
+    m2=$(median "$RES/sig-free-$i")
+    i_ "| ${INAME[$i]} | $(fmt "$m1" 1) | $(fmt "$(p90 "$RES/sig-onecpu-$i")" 1) | $(ratio "$n1" "$m1") | $(fmt "$m2" 1) | $(fmt "$(p90 "$RES/sig-free-$i")" 1) | $(ratio "$n2" "$m2") | $n | $((sent - n)) |"
+done
+i_ ""
+t1=$(median "$RES/sig-onecpu-tini")
+t2=$(median "$RES/sig-free-tini")
+srow "| forwarded signal latency, one CPU: median no worse than tini's | $(fmt "$n1" 1) µs vs $(fmt "$t1" 1) µs (ratio $(ratio "$n1" "$t1")) | $(verdict le "$n1" "$t1") |"
+srow "| forwarded signal latency, both CPUs: median no worse than tini's | $(fmt "$n2" 1) µs vs $(fmt "$t2" 1) µs (ratio $(ratio "$n2" "$t2")) | $(verdict le "$n2" "$t2") |"
+
+i_ "### Idle wake-ups, peak RSS, binary size"
+i_ ""
+i_ "Idle: the four inits run at the same time, each as PID 1 over \`sleep\`; after 1 s to settle, the init's context switches (voluntary + involuntary, /proc/PID/status) are counted over ${IDLE_S} s. Peak RSS: the init's VmHWM at the end of that idle period, and after reaping the orphans (largest of the repetitions). Size: the file's size; *static* when it has no ELF interpreter."
+i_ ""
+i_ "| init | wake-ups in ${IDLE_S} s | VmHWM idle, KiB | VmHWM after $ORPH_N orphans, KiB | file size, bytes | linked |"
+i_ "| --- | ---: | ---: | ---: | ---: | --- |"
+for i in "${INITS[@]}"; do
+    f=${IBIN[$i]}
+    link=static
+    readelf -l "$f" 2>/dev/null | grep -q 'Requesting program interpreter' && link="dynamic (libc not counted)"
+    i_ "| ${INAME[$i]} | $(cat "$RES/idle-$i") | $(cat "$RES/idle-hwm-$i") | $(sort -g "$RES/orph-hwm-$i" | tail -1) | $(stat -c %s "$f") | $link |"
+done
+i_ ""
+nw=$(cat "$RES/idle-nsinit")
+srow "| idle wake-ups over ${IDLE_S} s: 0 | nsinit $nw (tini-static $(cat "$RES/idle-tini")) | $(verdict [ "$nw" = 0 ]) |"
+nh=$(cat "$RES/idle-hwm-nsinit")
+ch=$(cat "$RES/idle-hwm-catatonit")
+srow "| init peak RSS (idle VmHWM): no more than catatonit's | $nh KiB vs $ch KiB (ratio $(ratio "$nh" "$ch")) | $(verdict le "$nh" "$ch") |"
+nsz=$(stat -c %s "${IBIN[nsinit]}")
+csz=$(stat -c %s "${IBIN[catatonit]}")
+tsz=$(stat -c %s "${IBIN[tini]}")
+srow "| static binary size: no more than catatonit's | $nsz vs $csz bytes (ratio $(ratio "$nsz" "$csz")); tini-static $tsz (ratio $(ratio "$nsz" "$tsz")) | $(verdict le "$nsz" "$csz") |"
+
+i_ "### Start-up overhead over a bare \`true\`"
+i_ ""
+i_ "hyperfine -N, $START_ROUNDS rounds of $START_RUNS runs, alternating. *Bare*: \`INIT -- /bin/true\` on the host (tini with \`-s\`, as it is not PID 1) against \`/bin/true\`. *As PID 1*: \`unshare --pid --fork INIT -- /bin/true\` against \`unshare --pid --fork /bin/true\`. Overhead = median(with the init) − median(without)."
+i_ ""
+i_ "| init | bare: median ms | overhead ms | as PID 1: median ms | overhead ms |"
+i_ "| --- | ---: | ---: | ---: | ---: |"
+bt=$(median "$RES/start-bare-true")
+pt=$(median "$RES/start-pid1-true")
+i_ "| (none: /bin/true) | $(fmt "$bt" 3) | | $(fmt "$pt" 3) | |"
+for i in "${INITS[@]}"; do
+    bi=$(median "$RES/start-bare-$i")
+    pi=$(median "$RES/start-pid1-$i")
+    i_ "| ${INAME[$i]} | $(fmt "$bi" 3) | $(awk -v a="$bi" -v b="$bt" 'BEGIN { printf "%.3f", a - b }') | $(fmt "$pi" 3) | $(awk -v a="$pi" -v b="$pt" 'BEGIN { printf "%.3f", a - b }') |"
+done
+i_ ""
+
+exec 4>&- 5>&- 6>&-
+
+w "## Targets"
+w ""
+w "Every target of issue 8, with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
+w ""
+w "| target | measured | verdict |"
+w "| --- | --- | --- |"
+cat "$SUMMARY" >&3
+w ""
+w "## Launcher"
+w ""
+w "Contenders, each running \`/bin/true\` in the same busybox rootfs (\`scripts/mkrootfs.sh\`):"
+w ""
+w "- **nslaunch**: \`nslaunch --rootfs R /bin/true\` (user, mount and PID namespaces; /proc, a /dev tmpfs with 6 host nodes, devpts, /dev/shm; pivot_root; nsinit as PID 1);"
+w "- **bubblewrap**: \`bwrap --unshare-user --unshare-pid --bind R / --proc /proc --dev /dev /bin/true\`;"
+w "- **unshare + pivot_root (article)**: \`unshare --user --map-root-user --mount --pid --fork sh bench/recipe.sh R /bin/true\`: bind-mount R on itself, pivot_root into it, mount proc, unmount the old root, exec;"
+w "- **crun**: \`crun run\` of an OCI bundle with the same namespaces and mounts as nslaunch, \`--cgroup-manager=disabled\` (no contender makes a cgroup), no network namespace."
+w ""
+if [ -n "${LWRAP_NOTE:-}" ]; then
+    w "Note: $LWRAP_NOTE"
+    w ""
+fi
+cat "$LBODY" >&3
+w "### Where nslaunch's time goes"
+w ""
+cat "$BBODY" >&3
+w ""
+w "## Init"
+w ""
+w "Each init runs as PID 1 of a fresh PID namespace, as root: \`unshare --pid --fork --mount-proc INIT CMD\` with INIT one of \`nsinit --\`, \`tini-static --\`, \`dumb-init\`, \`catatonit --\`."
+w ""
+cat "$IBODY" >&3
+w "## How to read this"
+w ""
+w "- Times are wall-clock medians of pooled samples; ratios are nslaunch's (or nsinit's) median divided by the peer's: below 1.00 is faster/smaller."
+w "- The machine is shared and noisy (the load average is above); contenders alternate within every measurement so that noise hits them alike, but differences of a few percent are within the noise."
+w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
+w ""
+if [ -f "$HERE/FINDINGS.md" ]; then
+    cat "$HERE/FINDINGS.md" >&3
+fi
+exec 3>&-
+
+mkdir -p "$(dirname "$OUT")"
+cp "$REPORT" "$OUT"
+cat "$REPORT"
+say "written to $OUT"
