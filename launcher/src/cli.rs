@@ -20,8 +20,10 @@ use argh::FromArgs;
     example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /"
 )]
 pub struct LaunchArgs {
-    /// the directory to use as the container's root filesystem (required)
-    #[argh(option, arg_name = "DIR")]
+    /// the container's root filesystem (required): a directory, or a tar
+    /// archive (.tar, .tar.gz, .tar.xz, .tar.zst), unpacked once into
+    /// your cache and run on an overlay, never changed
+    #[argh(option, arg_name = "DIR|FILE.tar")]
     pub rootfs: Option<String>,
 
     /// the nsinit binary to run as PID 1 (default: the nsinit installed
@@ -80,6 +82,18 @@ pub struct LaunchArgs {
     /// HOSTNAME=NAME in its environment)
     #[argh(option, arg_name = "NAME")]
     pub hostname: Option<String>,
+
+    /// run on a copy-on-write overlay of the rootfs: the container may
+    /// write anywhere, the rootfs stays unchanged, and the changes are
+    /// discarded at exit
+    #[argh(switch)]
+    pub overlay: bool,
+
+    /// like --overlay, but keep the changes in DIR (DIR/upper, with
+    /// overlayfs's work directory DIR/work), so they persist across runs;
+    /// DIR is created if missing and must not be inside the rootfs
+    #[argh(option, arg_name = "DIR")]
+    pub overlay_dir: Option<String>,
 
     /// print the version and exit
     #[argh(switch)]
