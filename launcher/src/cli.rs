@@ -180,6 +180,10 @@ mod tests {
         assert_eq!(a.hostname.as_deref(), Some("box"));
         assert_eq!(a.userns.as_deref(), Some("keep-id"));
         assert_eq!((a.uid_map.len(), a.gid_map.len()), (1, 1));
+        assert!(!a.overlay && a.overlay_dir.is_none());
+        let a = parse(&["--overlay", "--overlay-dir", "d", "--rootfs", "x.tar", "sh"]).unwrap();
+        assert!(a.overlay);
+        assert_eq!(a.overlay_dir.as_deref(), Some("d"));
         // After the command, -v and -u are the command's.
         assert_eq!(a.command, ["sh", "-v", "-u"]);
     }
@@ -199,6 +203,8 @@ mod tests {
             "--env-file",
             "-w, --workdir",
             "--hostname",
+            "--overlay",
+            "--overlay-dir",
         ] {
             assert!(e.output.contains(flag), "{flag} not in --help");
         }
