@@ -181,9 +181,9 @@ mod tests {
         assert_eq!(a.userns.as_deref(), Some("keep-id"));
         assert_eq!((a.uid_map.len(), a.gid_map.len()), (1, 1));
         assert!(!a.overlay && a.overlay_dir.is_none());
-        let a = parse(&["--overlay", "--overlay-dir", "d", "--rootfs", "x.tar", "sh"]).unwrap();
-        assert!(a.overlay);
-        assert_eq!(a.overlay_dir.as_deref(), Some("d"));
+        let o = parse(&["--overlay", "--overlay-dir", "d", "--rootfs", "x.tar", "sh"]).unwrap();
+        assert!(o.overlay);
+        assert_eq!(o.overlay_dir.as_deref(), Some("d"));
         // After the command, -v and -u are the command's.
         assert_eq!(a.command, ["sh", "-v", "-u"]);
     }
