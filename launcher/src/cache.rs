@@ -60,16 +60,23 @@ fn rootfs_dir() -> Result<PathBuf, String> {
     Ok(base_dir()?.join("rootfs"))
 }
 
-/// Whether `path` looks like an archive rather than a directory: a
-/// regular file (or a symlink to one).
+/// Whether `path` is a file that looks like a (compressed) tar archive,
+/// from its first block; other paths are left to the directory checks.
 pub fn is_archive(path: &str) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = Vec::with_capacity(512);
+    let read = File::open(path).and_then(|f| f.take(512).read_to_end(&mut head));
+    read.is_ok() && unpack::looks_like_archive(&head)
 }
 
 /// The cached rootfs for the archive `given`, unpacked now if it is not
 /// there yet. `keep_owners`: real root keeps the archive's owners.
 pub fn rootfs_for(given: &str, keep_owners: bool) -> Result<Entry, Error> {
-    let bad = |why: String| Error::Usage(format!("--rootfs {given}: {why}"));
+    // Names from the archive may hold anything: no control characters
+    // reach the terminal.
+    let bad = |why: String| Error::Usage(printable(&format!("--rootfs {given}: {why}")));
     let mut file = File::open(given).map_err(|e| bad(io_why(&e)))?;
     let size = file.metadata().map_err(|e| bad(io_why(&e)))?.len();
     let hash = hash_file(&mut file).map_err(|e| bad(format!("read: {}", io_why(&e))))?;
@@ -104,6 +111,13 @@ pub fn rootfs_for(given: &str, keep_owners: bool) -> Result<Entry, Error> {
         "the cache entry {} keeps disappearing (a prune running in a loop?)",
         &hash[..12]
     )))
+}
+
+/// `s` with control characters (escape sequences, newlines) as `?`.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// The SHA-256 of the whole file, as hex.
@@ -714,6 +728,11 @@ fn remove_entry(dir_fd: &OwnedFd, name: &str) -> Result<u64, Busy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_are_printable() {
+        assert_eq!(printable("a\x1b[2Jb\nc"), "a?[2Jb?c");
+    }
 
     #[test]
     fn dates_in_utc() {

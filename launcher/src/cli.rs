@@ -11,13 +11,16 @@ use argh::FromArgs;
 /// container ids are an unprivileged host block (--userns auto). Container
 /// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount).
 ///
+/// A tarball rootfs is unpacked once into ~/.cache/nslaunch and always run
+/// on an overlay; "nslaunch cache ls|prune|rm HASH" manages that cache.
+///
 /// Exit status: the command's own; 125 if nslaunch or the container setup
 /// failed; 126 if the command cannot be executed; 127 if it is not found in
 /// the container; 128+N if it was killed by signal N.
 #[derive(FromArgs, Debug, Default)]
 #[argh(
     help_triggers("-h", "--help"),
-    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /"
+    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /\nnslaunch --rootfs alpine-minirootfs-3.22.2-x86_64.tar.gz sh\nnslaunch --rootfs ./rootfs --overlay-dir ./changes sh\nnslaunch cache ls"
 )]
 pub struct LaunchArgs {
     /// the container's root filesystem (required): a directory, or a tar

@@ -279,7 +279,9 @@ fn validate_rootfs(given: &str) -> Result<String, Error> {
     let bad = |why: String| Error::Usage(format!("--rootfs {given}: {why}"));
     let meta = std::fs::metadata(given).map_err(|e| bad(io_why(&e)))?;
     if !meta.is_dir() {
-        return Err(bad("not a directory".into()));
+        return Err(bad(
+            "not a directory, nor a tar archive (.tar, .tar.gz, .tar.xz, .tar.zst)".into(),
+        ));
     }
     let abs = std::fs::canonicalize(given).map_err(|e| bad(io_why(&e)))?;
     abs.into_os_string()

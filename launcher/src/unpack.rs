@@ -91,6 +91,35 @@ pub fn detect(head: &[u8]) -> Result<Compression, String> {
     }
 }
 
+/// Whether the first bytes (up to 512) of a file look like an archive we
+/// can read: a compressed one by its magic, a tar by its header's magic
+/// (`ustar`) or checksum (old tar).
+pub fn looks_like_archive(head: &[u8]) -> bool {
+    match detect(head) {
+        Ok(Compression::None) => {}
+        Ok(_) | Err(_) => return true,
+    }
+    if head.len() < 512 {
+        return false;
+    }
+    if &head[257..262] == b"ustar" {
+        return true;
+    }
+    let digits = std::str::from_utf8(&head[148..156])
+        .unwrap_or("")
+        .trim_matches(|c| c == ' ' || c == '\0');
+    let Ok(stored) = u32::from_str_radix(digits, 8) else {
+        return false;
+    };
+    let sum: u32 = head[..148]
+        .iter()
+        .chain(&head[156..512])
+        .map(|b| u32::from(*b))
+        .sum::<u32>()
+        + 8 * u32::from(b' ');
+    !digits.is_empty() && stored == sum
+}
+
 /// The decompressed stream of `raw`.
 pub fn decompress<'a, R: io::BufRead + 'a>(
     raw: R,
@@ -778,6 +807,20 @@ mod tests {
         );
         assert_eq!(detect(b"etc/\0\0\0").unwrap(), Compression::None);
         assert!(detect(b"BZh91AY").unwrap_err().contains("bzip2"));
+        assert!(looks_like_archive(&[0x1f, 0x8b, 8]));
+        assert!(!looks_like_archive(b""));
+        assert!(!looks_like_archive(&[b'\x7f'; 600]));
+        let mut h = [0u8; 512];
+        h[..5].copy_from_slice(b"hello");
+        assert!(!looks_like_archive(&h));
+        h[257..263].copy_from_slice(b"ustar\0");
+        assert!(looks_like_archive(&h));
+        // An old tar header: no magic, a right checksum.
+        let mut old = [0u8; 512];
+        old[..3].copy_from_slice(b"abc");
+        let sum: u32 = old.iter().map(|b| u32::from(*b)).sum::<u32>() + 8 * 32;
+        old[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        assert!(looks_like_archive(&old));
     }
 
     #[test]

@@ -362,7 +362,7 @@ fn hostile_archives_never_write_outside_the_cache() {
             (
                 "not-a-tar",
                 r#"{"entries": [], "end": false, "keep": 0}"#.to_string(),
-                Err("end-of-archive"),
+                Err("not a directory, nor a tar archive"),
             ),
             (
                 "hardlink-to-nothing",
