@@ -556,8 +556,9 @@ fn entries(dir_fd: &OwnedFd) -> Vec<Listed> {
                 .unwrap_or("")
                 .to_string()
         };
-        let in_use =
-            Flock::lock(f.try_clone().expect("dup"), FlockArg::LockExclusiveNonblock).is_err();
+        let in_use = f
+            .try_clone()
+            .is_ok_and(|dup| Flock::lock(dup, FlockArg::LockExclusiveNonblock).is_err());
         let size = tree_size(&f);
         out.push(Listed {
             hash: name,
