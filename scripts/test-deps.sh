@@ -34,6 +34,10 @@ missing=""
 static_busybox || missing="$missing busybox-static"
 if [ "$what" = all ]; then
     command -v newuidmap >/dev/null 2>&1 || missing="$missing uidmap"
+    # The tarball tests write archives with python3's tarfile, and .zst
+    # ones with zstd.
+    [ -x /usr/bin/python3 ] || missing="$missing python3"
+    command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
 fi
 
 if [ -n "$missing" ]; then

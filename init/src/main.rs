@@ -125,11 +125,14 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     }
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let trees = setup::take_trees(&args.tree, &args.volume)?;
+    let mut trees = setup::take_trees(&args.tree, &args.volume)?;
+    let overlay = setup::overlay(args, &mut trees)?;
     match &args.rootfs {
-        Some(rootfs) => setup::build_root(rootfs, &args.volume, &args.tree, trees)?,
-        None if !args.volume.is_empty() || !args.tree.is_empty() => {
-            return Err(Error::Usage("--volume and --tree need --rootfs".into()))
+        Some(rootfs) => setup::build_root(rootfs, &args.volume, &args.tree, overlay, trees)?,
+        None if !args.volume.is_empty() || !args.tree.is_empty() || overlay.is_some() => {
+            return Err(Error::Usage(
+                "--volume, --tree and --overlay need --rootfs".into(),
+            ))
         }
         None => {}
     }

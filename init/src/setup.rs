@@ -14,7 +14,7 @@
 //! (`--tree`, idmapped), attached with `move_mount` onto the target's fd.
 
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path};
 
@@ -25,8 +25,8 @@ use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root};
 use shared::idmap;
-use shared::plan::{self, Flags, RootOptions, SetupOp, Source};
-use shared::spec::TreeFd;
+use shared::plan::{self, Flags, Overlay, RootOptions, SetupOp, Source, Upper};
+use shared::spec::{InitArgs, TreeFd};
 use shared::sys;
 use shared::volume::Volume;
 
@@ -52,12 +52,64 @@ pub fn take_trees(trees: &[TreeFd], volumes: &[Volume]) -> Result<HashMap<i32, O
     Ok(taken)
 }
 
+/// The overlay `--overlay` / `--overlay-dir` ask for, if any; the fd of
+/// `--overlay-dir-fd` joins the taken trees. Inside a user namespace
+/// (anything but `--userns host`) overlayfs needs `userxattr`.
+pub fn overlay(args: &InitArgs, fds: &mut HashMap<i32, OwnedFd>) -> Result<Option<Overlay>, Error> {
+    if !args.overlay && args.overlay_dir.is_none() && args.overlay_dir_fd.is_none() {
+        return Ok(None);
+    }
+    let upper = match (&args.overlay_dir, args.overlay_dir_fd) {
+        (None, None) => Upper::Tmpfs,
+        (None, Some(fd)) => {
+            return Err(Error::Usage(format!(
+                "--overlay-dir-fd {fd}: needs --overlay-dir"
+            )))
+        }
+        (Some(dir), fd) => {
+            if !dir.starts_with('/') {
+                return Err(Error::Usage(format!(
+                    "--overlay-dir {dir}: must be an absolute path"
+                )));
+            }
+            if let Some(fd) = fd {
+                let taken = sys::take_inherited_fd(fd).map_err(|_| {
+                    Error::Usage(format!(
+                        "--overlay-dir-fd {fd}: not an open file descriptor"
+                    ))
+                })?;
+                if fds.insert(fd, taken).is_some() {
+                    return Err(Error::Usage(format!(
+                        "--overlay-dir-fd {fd}: also given with --tree"
+                    )));
+                }
+            }
+            Upper::Dir {
+                path: dir.clone(),
+                tree: fd,
+            }
+        }
+    };
+    let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let initial = idmap::parse_map(&uid_map)
+        == [idmap::IdRange {
+            inside: 0,
+            outside: 0,
+            count: u32::MAX,
+        }];
+    Ok(Some(Overlay {
+        upper,
+        userxattr: !initial,
+    }))
+}
+
 /// Build the container root from `rootfs` (a host path) with `volumes`,
 /// and move into it. `trees` are the descriptors of `--tree`, by number.
 pub fn build_root(
     rootfs: &str,
     volumes: &[Volume],
     trees: &[TreeFd],
+    overlay: Option<Overlay>,
     mut fds: HashMap<i32, OwnedFd>,
 ) -> Result<(), Error> {
     let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
@@ -70,10 +122,12 @@ pub fn build_root(
             .iter()
             .map(|v| (v.clone(), tree_for(&v.dst)))
             .collect(),
+        overlay,
     };
     let mut root: Option<OwnedFd> = None;
+    let mut root_at: Option<CString> = None;
     for op in plan::container_root(&opts) {
-        apply(&op, rootfs, &mut root, &mut fds).map_err(|e| match e {
+        apply(&op, rootfs, &mut root, &mut root_at, &mut fds).map_err(|e| match e {
             Step::Errno(errno) => Error::Sys {
                 hint: hint_for(&op, errno),
                 op: op.to_string(),
@@ -109,6 +163,7 @@ fn hint_for(op: &SetupOp, errno: Errno) -> Option<&'static str> {
         (SetupOp::PivotRoot, Errno::EINVAL) => {
             Some("is the rootfs on a filesystem that allows pivot_root (not the initramfs)?")
         }
+        (SetupOp::Overlay(_), _) => Some(OVERLAY_HINT),
         (SetupOp::Volume { .. }, Errno::EACCES | Errno::EPERM) => {
             Some("can the invoking user reach the volume's source?")
         }
@@ -130,10 +185,13 @@ fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
+/// `root` is the container's root once bound (an fd on its mount);
+/// `root_at`, the host path that mount was attached on.
 fn apply(
     op: &SetupOp,
     rootfs: &str,
     root: &mut Option<OwnedFd>,
+    root_at: &mut Option<CString>,
     trees: &mut HashMap<i32, OwnedFd>,
 ) -> Result<(), Step> {
     match op {
@@ -153,6 +211,7 @@ fn apply(
             let tree = take(trees, *fd)?;
             sys::move_mount_to(tree.as_raw_fd(), c"/")?;
             *root = Some(tree);
+            *root_at = Some(c"/".into());
         }
         SetupOp::BindRootfs { tree: None } => {
             let path = CString::new(rootfs)
@@ -184,6 +243,14 @@ fn apply(
                 Err(e) => return Err(e.into()),
             };
             *root = Some(fd);
+            *root_at = Some(path);
+        }
+        SetupOp::Overlay(overlay) => {
+            let lower = root.take().ok_or_else(|| {
+                Step::Refused("the rootfs is not mounted yet (plan out of order)".into())
+            })?;
+            let at = root_at.as_deref().unwrap_or(c"/");
+            *root = Some(mount_overlay(lower, at, overlay, trees)?);
         }
         SetupOp::Mount {
             fstype,
@@ -290,6 +357,99 @@ fn apply(
         }
     }
     Ok(())
+}
+
+const OVERLAY_HINT: &str = "overlayfs in a user namespace needs Linux 5.11+, over an idmapped \
+     rootfs (--userns auto) 5.19+, and an upper layer on a filesystem with user xattrs \
+     (tmpfs: Linux 6.6+)";
+
+/// The overlay of `lower` (the bound rootfs, attached on the host path
+/// `at`), attached in its place and returned open, to be the root from now
+/// on. The upper layer's filesystem is attached first, on top of the
+/// rootfs mount, so that both belong to our mount namespace (before Linux
+/// 6.15 overlayfs takes no layer from a detached mount). Once the overlay
+/// exists (it holds private clones of its layers), both are detached
+/// again and the overlay is attached where the rootfs was: nothing is
+/// left stacked under it, so the old root's detach after `pivot_root`
+/// takes everything. The layers are named through `/proc/self/fd/N`,
+/// which reaches exactly the mount open on N, whatever its path holds.
+fn mount_overlay(
+    lower: OwnedFd,
+    at: &CStr,
+    overlay: &Overlay,
+    trees: &mut HashMap<i32, OwnedFd>,
+) -> Result<OwnedFd, Step> {
+    let (layers, attached) = match &overlay.upper {
+        Upper::Tmpfs => {
+            let tmpfs = new_fs(c"tmpfs", &[(c"mode", Some(c"0700"))])?;
+            sys::move_mount_onto_fd(tmpfs.as_raw_fd(), lower.as_raw_fd())?;
+            // The overlay's root directory shows the upper one's owner and
+            // mode: make them the rootfs's.
+            let st = fstat(&lower)?;
+            for (name, mode) in [(c"upper", st.st_mode & 0o7777), (c"work", 0o700)] {
+                nix::sys::stat::mkdirat(&tmpfs, name, Mode::from_bits_truncate(mode))?;
+                fchmodat(
+                    &tmpfs,
+                    name,
+                    Mode::from_bits_truncate(mode),
+                    FchmodatFlags::FollowSymlink,
+                )?;
+            }
+            // An owner this namespace cannot name (nobody) stays ours.
+            let _ = nix::unistd::fchownat(
+                &tmpfs,
+                c"upper",
+                Some(nix::unistd::Uid::from_raw(st.st_uid)),
+                Some(nix::unistd::Gid::from_raw(st.st_gid)),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
+            (tmpfs, true)
+        }
+        Upper::Dir { tree: Some(fd), .. } => {
+            let tree = take(trees, *fd)?;
+            sys::move_mount_onto_fd(tree.as_raw_fd(), lower.as_raw_fd())?;
+            (tree, true)
+        }
+        Upper::Dir { path, tree: None } => {
+            let dir = nix::fcntl::open(
+                path.as_str(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            (dir, false)
+        }
+    };
+    let cstring =
+        |s: String| CString::new(s).map_err(|_| Step::Refused("a path contains a NUL byte".into()));
+    let lowerdir = cstring(fd_path(&lower))?;
+    let upperdir = cstring(format!("{}/upper", fd_path(&layers)))?;
+    let workdir = cstring(format!("{}/work", fd_path(&layers)))?;
+    let mut params: Vec<(&CStr, Option<&CStr>)> = vec![
+        (c"lowerdir", Some(&lowerdir)),
+        (c"upperdir", Some(&upperdir)),
+        (c"workdir", Some(&workdir)),
+    ];
+    if overlay.userxattr {
+        params.push((c"userxattr", None));
+    }
+    let merged = new_fs(c"overlay", &params)?;
+    if attached {
+        umount2(fd_path(&layers).as_str(), MntFlags::MNT_DETACH)?;
+    }
+    umount2(fd_path(&lower).as_str(), MntFlags::MNT_DETACH)?;
+    sys::move_mount_to(merged.as_raw_fd(), at)?;
+    Ok(merged)
+}
+
+/// [`sys::new_fs_mount`], its failure told with the kernel's own words.
+fn new_fs(fstype: &CStr, params: &[(&CStr, Option<&CStr>)]) -> Result<OwnedFd, Step> {
+    sys::new_fs_mount(fstype, params).map_err(|(errno, said)| {
+        if said.is_empty() {
+            Step::Errno(errno)
+        } else {
+            Step::Refused(format!("{} ({said}; {OVERLAY_HINT})", errno.desc()))
+        }
+    })
 }
 
 fn take(trees: &mut HashMap<i32, OwnedFd>, fd: i32) -> Result<OwnedFd, Step> {

@@ -11,17 +11,22 @@ use argh::FromArgs;
 /// container ids are an unprivileged host block (--userns auto). Container
 /// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount).
 ///
+/// A tarball rootfs is unpacked once into ~/.cache/nslaunch and always run
+/// on an overlay; "nslaunch cache ls|prune|rm HASH" manages that cache.
+///
 /// Exit status: the command's own; 125 if nslaunch or the container setup
 /// failed; 126 if the command cannot be executed; 127 if it is not found in
 /// the container; 128+N if it was killed by signal N.
 #[derive(FromArgs, Debug, Default)]
 #[argh(
     help_triggers("-h", "--help"),
-    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /"
+    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /\nnslaunch --rootfs alpine-minirootfs-3.22.2-x86_64.tar.gz sh\nnslaunch --rootfs ./rootfs --overlay-dir ./changes sh\nnslaunch cache ls"
 )]
 pub struct LaunchArgs {
-    /// the directory to use as the container's root filesystem (required)
-    #[argh(option, arg_name = "DIR")]
+    /// the container's root filesystem (required): a directory, or a tar
+    /// archive (.tar, .tar.gz, .tar.xz, .tar.zst), unpacked once into
+    /// your cache and run on an overlay, never changed
+    #[argh(option, arg_name = "DIR|FILE.tar")]
     pub rootfs: Option<String>,
 
     /// the nsinit binary to run as PID 1 (default: the nsinit installed
@@ -80,6 +85,18 @@ pub struct LaunchArgs {
     /// HOSTNAME=NAME in its environment)
     #[argh(option, arg_name = "NAME")]
     pub hostname: Option<String>,
+
+    /// run on a copy-on-write overlay of the rootfs: the container may
+    /// write anywhere, the rootfs stays unchanged, and the changes are
+    /// discarded at exit
+    #[argh(switch)]
+    pub overlay: bool,
+
+    /// like --overlay, but keep the changes in DIR (DIR/upper, with
+    /// overlayfs's work directory DIR/work), so they persist across runs;
+    /// DIR is created if missing and must not be inside the rootfs
+    #[argh(option, arg_name = "DIR")]
+    pub overlay_dir: Option<String>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -166,6 +183,10 @@ mod tests {
         assert_eq!(a.hostname.as_deref(), Some("box"));
         assert_eq!(a.userns.as_deref(), Some("keep-id"));
         assert_eq!((a.uid_map.len(), a.gid_map.len()), (1, 1));
+        assert!(!a.overlay && a.overlay_dir.is_none());
+        let o = parse(&["--overlay", "--overlay-dir", "d", "--rootfs", "x.tar", "sh"]).unwrap();
+        assert!(o.overlay);
+        assert_eq!(o.overlay_dir.as_deref(), Some("d"));
         // After the command, -v and -u are the command's.
         assert_eq!(a.command, ["sh", "-v", "-u"]);
     }
@@ -185,6 +206,8 @@ mod tests {
             "--env-file",
             "-w, --workdir",
             "--hostname",
+            "--overlay",
+            "--overlay-dir",
         ] {
             assert!(e.output.contains(flag), "{flag} not in --help");
         }

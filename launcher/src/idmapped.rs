@@ -22,19 +22,23 @@ use crate::error::Error;
 use crate::userns::{self, Plan};
 
 /// Idmapped detached trees for the rootfs ("/") and each volume (its DST),
-/// close-on-exec (the cloned child passes them on to nsinit on purpose).
+/// and for `--overlay-dir` (as [`OVERLAY_DIR`]), close-on-exec (the cloned
+/// child passes them on to nsinit on purpose).
 pub fn trees(
     plan: &Plan,
     rootfs: &str,
     volumes: &[Volume],
+    overlay_dir: Option<&str>,
 ) -> Result<Vec<(String, OwnedFd)>, Error> {
     let userns = userns::mapped_userns(plan)?;
     let mut out = Vec::new();
-    let sources = std::iter::once(("/", rootfs, "--rootfs")).chain(
-        volumes
-            .iter()
-            .map(|v| (v.dst.as_str(), v.src.as_str(), "-v")),
-    );
+    let sources = std::iter::once(("/", rootfs, "--rootfs"))
+        .chain(
+            volumes
+                .iter()
+                .map(|v| (v.dst.as_str(), v.src.as_str(), "-v")),
+        )
+        .chain(overlay_dir.map(|d| (OVERLAY_DIR, d, "--overlay-dir")));
     for (dst, src, flag) in sources {
         let fail = |what: &str, errno: Errno| Error::Sys {
             op: format!("{flag} {src}: {what} for --userns auto"),
@@ -57,3 +61,7 @@ pub fn trees(
     }
     Ok(out)
 }
+
+/// The key of the `--overlay-dir` tree among [`trees`] (not a path: it
+/// goes to nsinit as `--overlay-dir-fd`, not `--tree`).
+pub const OVERLAY_DIR: &str = "overlay-dir";

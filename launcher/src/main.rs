@@ -4,10 +4,13 @@
 //! mount and PID namespaces, writes the id maps, and execs nsinit there;
 //! nsinit builds the container root and runs the command (see DESIGN.md).
 
+mod cache;
 mod cli;
 mod container;
 mod error;
 mod idmapped;
+mod overlay;
+mod unpack;
 mod userns;
 mod volumes;
 
@@ -26,6 +29,15 @@ use shared::sys::CStringArray;
 
 fn main() {
     ensure_standard_fds();
+    // `nslaunch cache ...`, only as the first word (`nslaunch --rootfs R
+    // cache` runs a command named cache).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "cache") {
+        let rest: Vec<String> = std::env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        exit(cache::command(&rest));
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(code) => exit(code),
@@ -90,7 +102,12 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         .rootfs
         .as_deref()
         .ok_or_else(|| Error::Usage("--rootfs DIR is required (see nslaunch --help)".into()))?;
-    let rootfs = validate_rootfs(rootfs)?;
+    // A tarball is unpacked into the cache below, once the rest is checked.
+    let archive = cache::is_archive(rootfs).then(|| rootfs.to_string());
+    let rootfs = match &archive {
+        Some(_) => String::new(),
+        None => validate_rootfs(rootfs)?,
+    };
     if args.command.is_empty() {
         return Err(Error::Usage(
             "no command given (usage: nslaunch [OPTIONS] --rootfs DIR [--] CMD [ARGS...])".into(),
@@ -130,10 +147,33 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     if ids.is_none() {
         keep = keep.without(caps::MKNOD);
     }
-    let trees = match &ids {
-        Some(plan) if plan.idmapped => idmapped::trees(plan, &rootfs, &volumes)?,
+    // Root filesystems from tarballs, and copy-on-write runs: a cached
+    // rootfs is shared by every run of its archive and never changed, so
+    // it always runs on an overlay. Real root keeps the archive's owners
+    // (its default --userns auto maps them through an idmapped mount).
+    // `entry` and `overlay_dir` hold locks until the container is over.
+    let entry = match &archive {
+        Some(file) => Some(cache::rootfs_for(file, nix::unistd::geteuid().is_root())?),
+        None => None,
+    };
+    let rootfs = entry.as_ref().map_or(rootfs, |e| e.root.clone());
+    let overlay_dir = match &args.overlay_dir {
+        Some(dir) => Some(overlay::prepare_dir(dir, &rootfs)?),
+        None => None,
+    };
+    let mut trees = match &ids {
+        Some(plan) if plan.idmapped => idmapped::trees(
+            plan,
+            &rootfs,
+            &volumes,
+            overlay_dir.as_ref().map(|d| d.path.as_str()),
+        )?,
         _ => Vec::new(),
     };
+    let overlay_dir_tree = trees
+        .iter()
+        .position(|(key, _)| key == idmapped::OVERLAY_DIR)
+        .map(|i| trees.remove(i).1);
     let (report_r, report_w) = container::pipe()?;
     let terminal = container::Terminal::capture();
     let job = if terminal.foreground {
@@ -160,6 +200,9 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         workdir: args.workdir.clone(),
         hostname: args.hostname.clone(),
         caps: Some(keep),
+        overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
+        overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
+        overlay_dir_fd: overlay_dir_tree.as_ref().map(|fd| fd.as_raw_fd()),
         command: args.command,
         ..Default::default()
     };
@@ -178,7 +221,11 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             report_r,
             job,
             terminal,
-            pass_fds: trees.into_iter().map(|(_, fd)| fd).collect(),
+            pass_fds: trees
+                .into_iter()
+                .map(|(_, fd)| fd)
+                .chain(overlay_dir_tree)
+                .collect(),
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some()),
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
@@ -232,7 +279,9 @@ fn validate_rootfs(given: &str) -> Result<String, Error> {
     let bad = |why: String| Error::Usage(format!("--rootfs {given}: {why}"));
     let meta = std::fs::metadata(given).map_err(|e| bad(io_why(&e)))?;
     if !meta.is_dir() {
-        return Err(bad("not a directory".into()));
+        return Err(bad(
+            "not a directory, nor a tar archive (.tar, .tar.gz, .tar.xz, .tar.zst)".into(),
+        ));
     }
     let abs = std::fs::canonicalize(given).map_err(|e| bad(io_why(&e)))?;
     abs.into_os_string()

@@ -68,6 +68,10 @@ pub enum SetupOp {
     /// that fd (made by nslaunch, e.g. idmapped) is attached instead, on
     /// top of `/`, where nsinit can always reach it.
     BindRootfs { tree: Option<i32> },
+    /// Make the bound rootfs the lower layer of an overlay filesystem and
+    /// use that as the container's root from here on: the container may
+    /// write anywhere, and the rootfs itself is never changed.
+    Overlay(Overlay),
     /// Create the directory `target` if missing, then mount a new
     /// filesystem on it.
     Mount {
@@ -114,6 +118,28 @@ impl Source {
     }
 }
 
+/// A copy-on-write root: the rootfs below, an upper layer that takes
+/// every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub upper: Upper,
+    /// Mount with `userxattr` (overlayfs in a user namespace keeps its
+    /// whiteouts and opaque marks in `user.overlay.*` xattrs; Linux 5.11).
+    pub userxattr: bool,
+}
+
+/// Where an overlay's upper layer and its work directory live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upper {
+    /// `upper` and `work` on a tmpfs made in the container's own mount
+    /// namespace: the changes vanish with the container, even on SIGKILL.
+    Tmpfs,
+    /// `DIR/upper` and `DIR/work` on the host (`--overlay-dir DIR`): the
+    /// changes persist. With `tree`, the detached mount of DIR nslaunch
+    /// made (idmapped) and passed open on that fd.
+    Dir { path: String, tree: Option<i32> },
+}
+
 /// The host device nodes bound into the container's /dev.
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -129,6 +155,8 @@ pub struct RootOptions {
     /// The volumes, each with the fd of its detached tree when nslaunch
     /// made one.
     pub volumes: Vec<(Volume, Option<i32>)>,
+    /// Run on an overlay of the rootfs (`--overlay`, `--overlay-dir`).
+    pub overlay: Option<Overlay>,
 }
 
 /// The plan for a container root: private mounts, the rootfs bound on
@@ -140,6 +168,11 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
         SetupOp::BindRootfs {
             tree: opts.rootfs_tree,
         },
+    ];
+    if let Some(overlay) = &opts.overlay {
+        plan.push(SetupOp::Overlay(overlay.clone()));
+    }
+    plan.extend([
         SetupOp::Mount {
             fstype: "proc",
             target: "/proc".into(),
@@ -152,7 +185,7 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
             flags: Flags::NOSUID,
             data: "mode=755,size=65536k".into(),
         },
-    ];
+    ]);
     for dev in DEVICES {
         plan.push(SetupOp::BindDevice {
             host: format!("/dev/{dev}"),
@@ -232,6 +265,20 @@ impl SetupOp {
             SetupOp::BindRootfs { tree: Some(fd) } => {
                 format!("move_mount /proc/self/fd/{fd} / # {rootfs}, idmapped by nslaunch")
             }
+            SetupOp::Overlay(Overlay { upper, userxattr }) => {
+                let (dir, scratch) = match upper {
+                    Upper::Tmpfs => (
+                        "$T".to_string(),
+                        "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && ".to_string(),
+                    ),
+                    Upper::Dir { path, .. } => (path.clone(), String::new()),
+                };
+                let ux = if *userxattr { ",userxattr" } else { "" };
+                format!(
+                    "{scratch}mkdir -p {dir}/upper {dir}/work && mount -t overlay \
+                     -o lowerdir={rootfs},upperdir={dir}/upper,workdir={dir}/work{ux} overlay {rootfs}"
+                )
+            }
             SetupOp::Mount {
                 fstype,
                 target,
@@ -291,6 +338,14 @@ impl fmt::Display for SetupOp {
         match self {
             SetupOp::MakeRootPrivate => write!(f, "make / private (mount --make-rprivate /)"),
             SetupOp::BindRootfs { .. } => write!(f, "bind-mount the rootfs"),
+            SetupOp::Overlay(Overlay {
+                upper: Upper::Tmpfs,
+                ..
+            }) => write!(f, "mount an overlay of the rootfs (--overlay)"),
+            SetupOp::Overlay(Overlay {
+                upper: Upper::Dir { path, .. },
+                ..
+            }) => write!(f, "mount an overlay of the rootfs (--overlay-dir {path})"),
             SetupOp::Mount { fstype, target, .. } => write!(f, "mount {fstype} on {target}"),
             SetupOp::BindDevice { host, target } => write!(f, "bind {host} on {target}"),
             SetupOp::Mkdir { target, .. } => write!(f, "mkdir {target}"),
@@ -472,6 +527,43 @@ mod tests {
             vols[1].shell("/r"),
             "mkdir -p /r/z && mount --rbind /h/z /r/z && mount -o remount,bind,ro /r/z"
         );
+    }
+
+    #[test]
+    fn an_overlay_comes_right_after_the_rootfs_and_before_anything_inside_it() {
+        let overlay = Overlay {
+            upper: Upper::Tmpfs,
+            userxattr: true,
+        };
+        let opts = RootOptions {
+            overlay: Some(overlay.clone()),
+            volumes: vec![(vol("/h", "/data", false), None)],
+            ..Default::default()
+        };
+        let plan = container_root(&opts);
+        assert_eq!(plan[1], SetupOp::BindRootfs { tree: None });
+        assert_eq!(plan[2], SetupOp::Overlay(overlay));
+        assert!(matches!(plan[3], SetupOp::Mount { fstype: "proc", .. }));
+        assert_eq!(
+            plan[2].shell("/r"),
+            "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && mkdir -p $T/upper $T/work \
+             && mount -t overlay -o lowerdir=/r,upperdir=$T/upper,workdir=$T/work,userxattr overlay /r"
+        );
+        let kept = SetupOp::Overlay(Overlay {
+            upper: Upper::Dir {
+                path: "/keep".into(),
+                tree: None,
+            },
+            userxattr: false,
+        });
+        assert_eq!(
+            kept.to_string(),
+            "mount an overlay of the rootfs (--overlay-dir /keep)"
+        );
+        assert!(kept.shell("/r").ends_with("workdir=/keep/work overlay /r"));
+        assert!(!container_root(&RootOptions::default())
+            .iter()
+            .any(|op| matches!(op, SetupOp::Overlay(_))));
     }
 
     #[test]

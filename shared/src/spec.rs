@@ -119,6 +119,23 @@ pub struct InitArgs {
     #[argh(option, arg_name = "FD")]
     pub job_control_fd: Option<i32>,
 
+    /// run on an overlay: --rootfs becomes its lower layer, never changed,
+    /// and every change goes to an upper layer on a tmpfs of the
+    /// container's own, gone at exit (needs --rootfs)
+    #[argh(switch)]
+    pub overlay: bool,
+
+    /// keep the overlay's upper layer in DIR/upper (its work directory in
+    /// DIR/work), an absolute host path, so that changes persist; implies
+    /// --overlay
+    #[argh(option, arg_name = "DIR")]
+    pub overlay_dir: Option<String>,
+
+    /// the detached mount tree of --overlay-dir, open on FD, to use
+    /// instead of its path (nslaunch passes an idmapped one this way)
+    #[argh(option, arg_name = "FD")]
+    pub overlay_dir_fd: Option<i32>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -187,6 +204,17 @@ impl InitArgs {
                 argv.push(flag.to_string());
                 argv.push(v.clone());
             }
+        }
+        if self.overlay {
+            argv.push("--overlay".to_string());
+        }
+        if let Some(dir) = &self.overlay_dir {
+            argv.push("--overlay-dir".to_string());
+            argv.push(dir.clone());
+        }
+        if let Some(fd) = self.overlay_dir_fd {
+            argv.push("--overlay-dir-fd".to_string());
+            argv.push(fd.to_string());
         }
         if let Some(caps) = self.caps {
             argv.push("--caps".to_string());
@@ -273,6 +301,14 @@ mod tests {
                 hostname: Some("box".into()),
                 caps: Some(CapSet::docker_default()),
                 command: strings(&["id"]),
+                ..Default::default()
+            },
+            InitArgs {
+                rootfs: Some("/cache/ab12/root".into()),
+                overlay: true,
+                overlay_dir: Some("/home/u/keep, it".into()),
+                overlay_dir_fd: Some(7),
+                command: strings(&["sh"]),
                 ..Default::default()
             },
             InitArgs {

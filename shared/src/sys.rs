@@ -690,6 +690,86 @@ pub fn move_mount_onto_fd(tree: RawFd, target: RawFd) -> Result<(), Errno> {
     Ok(())
 }
 
+/// A new filesystem as a detached mount (Linux 5.2): `fsopen(fstype)`,
+/// one `fsconfig` per parameter (a string, or a flag when the value is
+/// `None`), `FSCONFIG_CMD_CREATE`, then `fsmount`. The mount is attached
+/// nowhere; its close-on-exec fd can be attached with
+/// [`move_mount_onto_fd`]. On failure: the errno and the kernel's own
+/// messages about it (the lines it queued on the fs context, such as
+/// "overlayfs: failed to resolve ..."), joined by "; ".
+pub fn new_fs_mount(
+    fstype: &CStr,
+    params: &[(&CStr, Option<&CStr>)],
+) -> Result<OwnedFd, (Errno, String)> {
+    const FSOPEN_CLOEXEC: c_uint = 1;
+    const FSCONFIG_SET_FLAG: c_uint = 0;
+    const FSCONFIG_SET_STRING: c_uint = 1;
+    const FSCONFIG_CMD_CREATE: c_uint = 6;
+    const FSMOUNT_CLOEXEC: c_uint = 1;
+    // SAFETY: a valid C string and integer flags; a new fd comes back.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err((Errno::last(), String::new()));
+    }
+    // SAFETY: the kernel just gave us this descriptor; we own it.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
+    let fsfd = std::os::fd::AsRawFd::as_raw_fd(&fs);
+    let failed = |errno: Errno| (errno, fs_context_messages(fsfd));
+    for (key, value) in params {
+        let (cmd, v) = match value {
+            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+            None => (FSCONFIG_SET_FLAG, ptr::null()),
+        };
+        // SAFETY: valid C strings (or NULL for a flag), integer arguments.
+        let r = unsafe { libc::syscall(libc::SYS_fsconfig, fsfd, cmd, key.as_ptr(), v, 0) };
+        if r != 0 {
+            return Err(failed(Errno::last()));
+        }
+    }
+    // SAFETY: NULL key and value are what FSCONFIG_CMD_CREATE takes.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fsfd,
+            FSCONFIG_CMD_CREATE,
+            ptr::null::<c_char>(),
+            ptr::null::<c_char>(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(failed(Errno::last()));
+    }
+    // SAFETY: integer arguments; a new fd comes back.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, 0) };
+    if m < 0 {
+        return Err(failed(Errno::last()));
+    }
+    // SAFETY: the kernel just gave us this descriptor; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as RawFd) })
+}
+
+/// The messages the kernel queued on an fs context (each `read` returns
+/// one, "e overlayfs: ..." for an error), without their one-letter level.
+fn fs_context_messages(fd: RawFd) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..8 {
+        // SAFETY: reads at most buf.len() bytes into a valid local buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf[..n as usize]).into_owned();
+        let line = line.trim_end();
+        let text = line
+            .get(2..)
+            .filter(|_| line.as_bytes().get(1) == Some(&b' '));
+        out.push(text.unwrap_or(line).to_string());
+    }
+    out.join("; ")
+}
+
 /// Take ownership of descriptor `fd`, inherited across `execve` on
 /// purpose (named in our argv), and mark it close-on-exec so that it goes
 /// no further. `Err(EBADF)` if it is not open.
