@@ -8,9 +8,11 @@
 //! with CMD's status.
 
 mod command;
+mod confine;
 mod error;
 mod identity;
 mod log;
+mod netns;
 mod setup;
 mod supervise;
 
@@ -110,6 +112,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
         ));
     }
+    confine::seal_self(args)?;
     if let Some(sig) = cfg.pdeathsig {
         sys::raw_set_parent_death_signal(sig).map_err(|e| Error::sys("--pdeathsig", e))?;
     }
@@ -127,15 +130,24 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let trees = setup::take_trees(&args.tree, &args.volume)?;
     match &args.rootfs {
-        Some(rootfs) => setup::build_root(rootfs, &args.volume, &args.tree, trees)?,
-        None if !args.volume.is_empty() || !args.tree.is_empty() => {
-            return Err(Error::Usage("--volume and --tree need --rootfs".into()))
+        Some(rootfs) => setup::build_root(rootfs, args, trees)?,
+        None if !args.volume.is_empty()
+            || !args.tree.is_empty()
+            || !args.tmpfs.is_empty()
+            || args.read_only =>
+        {
+            return Err(Error::Usage(
+                "--volume, --tree, --tmpfs and --read-only need --rootfs".into(),
+            ))
         }
         None => {}
     }
     if let Some(name) = &args.hostname {
         nix::unistd::sethostname(name)
             .map_err(|e| Error::sys(format!("--hostname {name}: sethostname"), e))?;
+    }
+    if args.loopback {
+        netns::loopback_up()?;
     }
     if args.rootfs.is_some() {
         log.info(format_args!("container root ready"));
@@ -157,7 +169,9 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         own_group: cfg.process_group || tty.is_some(),
         foreground: tty,
     };
-    let child = command::spawn(&cmd, sink, &creds, place)?;
+    let gate = confine::Gate::prepare(args)?;
+    let child = command::spawn(&cmd, sink, &creds, place, gate)?;
+    confine::release_preserved(args);
     log.info(format_args!(
         "started {:?} as pid {child}{}{}",
         args.command[0],

@@ -25,8 +25,8 @@ use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root};
 use shared::idmap;
-use shared::plan::{self, Flags, RootOptions, SetupOp, Source};
-use shared::spec::TreeFd;
+use shared::plan::{self, Flags, PointKind, RootOptions, SetupOp, Source};
+use shared::spec::{InitArgs, TreeFd};
 use shared::sys;
 use shared::volume::Volume;
 
@@ -52,24 +52,28 @@ pub fn take_trees(trees: &[TreeFd], volumes: &[Volume]) -> Result<HashMap<i32, O
     Ok(taken)
 }
 
-/// Build the container root from `rootfs` (a host path) with `volumes`,
-/// and move into it. `trees` are the descriptors of `--tree`, by number.
+/// Build the container root from `rootfs` (a host path) as `args` say
+/// (volumes, tmpfs, --read-only), and move into it. `fds` are the
+/// descriptors of `--tree`, by number.
 pub fn build_root(
     rootfs: &str,
-    volumes: &[Volume],
-    trees: &[TreeFd],
+    args: &InitArgs,
     mut fds: HashMap<i32, OwnedFd>,
 ) -> Result<(), Error> {
     let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
     let tty_gid = idmap::maps_inside(&idmap::parse_map(&gid_map), 5).then_some(5);
-    let tree_for = |dst: &str| trees.iter().find(|t| t.dst == dst).map(|t| t.fd);
+    let tree_for = |dst: &str| args.tree.iter().find(|t| t.dst == dst).map(|t| t.fd);
     let opts = RootOptions {
         tty_gid,
         rootfs_tree: tree_for("/"),
-        volumes: volumes
+        volumes: args
+            .volume
             .iter()
             .map(|v| (v.clone(), tree_for(&v.dst)))
             .collect(),
+        tmpfs: args.tmpfs.clone(),
+        read_only: args.read_only,
+        workdir: args.workdir.clone(),
     };
     let mut root: Option<OwnedFd> = None;
     for op in plan::container_root(&opts) {
@@ -112,6 +116,9 @@ fn hint_for(op: &SetupOp, errno: Errno) -> Option<&'static str> {
         (SetupOp::Volume { .. }, Errno::EACCES | Errno::EPERM) => {
             Some("can the invoking user reach the volume's source?")
         }
+        (SetupOp::MountPoint { .. }, Errno::EACCES | Errno::EPERM) => {
+            Some("--read-only creates missing mount points first; create it in the rootfs yourself")
+        }
         _ => None,
     }
 }
@@ -121,6 +128,7 @@ fn mount_flags(f: Flags) -> MsFlags {
     m.set(MsFlags::MS_NOSUID, f.nosuid);
     m.set(MsFlags::MS_NODEV, f.nodev);
     m.set(MsFlags::MS_NOEXEC, f.noexec);
+    m.set(MsFlags::MS_RDONLY, f.read_only);
     m
 }
 
@@ -267,6 +275,86 @@ fn apply(
                 make_read_only(&tree)?;
             }
         }
+        SetupOp::MountPoint { target, kind } => {
+            let dir = match kind {
+                PointKind::Dir => true,
+                PointKind::LikeSource(Source::Path(p)) => std::fs::metadata(p)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+                    .is_dir(),
+                PointKind::LikeSource(Source::Tree { fd, .. }) => {
+                    let tree = trees
+                        .get(fd)
+                        .ok_or_else(|| Step::Refused(format!("no --tree gives fd {fd}")))?;
+                    file_type(fstat(tree)?.st_mode) == SFlag::S_IFDIR
+                }
+            };
+            let root = root_fd(root)?;
+            if dir {
+                ensure_dir(root, target)?;
+            } else {
+                ensure_file(root, target)?;
+            }
+        }
+        SetupOp::ReadOnlyRoot => make_read_only(root_fd(root)?)?,
+        SetupOp::Sysfs => {
+            let dir = ensure_dir(root_fd(root)?, "/sys")?;
+            let flags = MsFlags::MS_RDONLY | mount_flags(Flags::ALL);
+            match mount(
+                Some("sysfs"),
+                fd_path(&dir).as_str(),
+                Some("sysfs"),
+                flags,
+                None::<&str>,
+            ) {
+                Ok(()) => {}
+                // A user namespace may mount a sysfs only in a network
+                // namespace it owns: bind the host's, read-only.
+                Err(Errno::EPERM) => {
+                    let tree = sys::open_tree_clone(c"/sys")?;
+                    let attrs = libc::MOUNT_ATTR_RDONLY
+                        | libc::MOUNT_ATTR_NOSUID
+                        | libc::MOUNT_ATTR_NODEV
+                        | libc::MOUNT_ATTR_NOEXEC;
+                    sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+                    sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        SetupOp::Mask { target } => {
+            let Some(at) = existing(root_fd(root)?, target)? else {
+                return Ok(());
+            };
+            if file_type(fstat(&at)?.st_mode) == SFlag::S_IFDIR {
+                mount(
+                    Some("tmpfs"),
+                    fd_path(&at).as_str(),
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY | mount_flags(Flags::ALL),
+                    Some("size=0,mode=555"),
+                )?;
+            } else {
+                mount(
+                    Some("/dev/null"),
+                    fd_path(&at).as_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )?;
+            }
+        }
+        SetupOp::ReadOnlyPath { target } => {
+            let Some(at) = existing(root_fd(root)?, target)? else {
+                return Ok(());
+            };
+            let tree = sys::raw_open_tree_fd(at.as_raw_fd(), true)?;
+            let attrs = libc::MOUNT_ATTR_RDONLY
+                | libc::MOUNT_ATTR_NOSUID
+                | libc::MOUNT_ATTR_NODEV
+                | libc::MOUNT_ATTR_NOEXEC;
+            sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+            sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
+        }
         SetupOp::PivotRoot => {
             fchdir(root_fd(root)?)?;
             // pivot_root(".", "."): the old root ends up mounted on top of
@@ -337,6 +425,16 @@ fn relative(target: &str) -> Result<CString, Step> {
     let rel = target.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
     CString::new(rel).map_err(|_| Step::Refused("path contains a NUL byte".into()))
+}
+
+/// `target` inside the root (O_PATH), or `None` when it does not exist.
+fn existing(root: &OwnedFd, target: &str) -> Result<Option<OwnedFd>, Step> {
+    relative(target)?;
+    match open_in_root(root, target, libc::O_PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn open_in_root(root: &OwnedFd, target: &str, flags: libc::c_int) -> Result<OwnedFd, Errno> {

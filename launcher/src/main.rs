@@ -8,6 +8,7 @@ mod cli;
 mod container;
 mod error;
 mod idmapped;
+mod isolation;
 mod userns;
 mod volumes;
 
@@ -19,7 +20,6 @@ use cli::LaunchArgs;
 use error::{io_why, Error};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use shared::caps::{self, CapSet};
 use shared::env;
 use shared::spec::{InitArgs, TreeFd};
 use shared::sys::CStringArray;
@@ -86,6 +86,8 @@ fn parse_args() -> Result<LaunchArgs, i32> {
 }
 
 fn launch(args: LaunchArgs) -> Result<i32, Error> {
+    // First, before any descriptor of ours takes a number.
+    let preserve_fds = isolation::preserved_fds(args.preserve_fds)?;
     let rootfs = args
         .rootfs
         .as_deref()
@@ -98,6 +100,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     }
     let volumes = volumes::validate(&args.volume)?;
     let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
+    let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
     if let Some(user) = &args.user {
         if user.is_empty() {
             return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
@@ -121,15 +124,17 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     let init_path = find_init(args.init.as_deref())?;
     let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
+    let init_cpath = std::fs::canonicalize(&init_path)
+        .ok()
+        .and_then(|p| std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).ok())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--init {}: cannot resolve its path",
+                init_path.display()
+            ))
+        })?;
     let init_path = init_path.display().to_string();
 
-    // Docker's default capabilities; with no user namespace, not MKNOD:
-    // there is no device cgroup here to stop a node made inside from
-    // reaching the host's disks.
-    let mut keep = CapSet::docker_default();
-    if ids.is_none() {
-        keep = keep.without(caps::MKNOD);
-    }
     let trees = match &ids {
         Some(plan) if plan.idmapped => idmapped::trees(plan, &rootfs, &volumes)?,
         _ => Vec::new(),
@@ -159,7 +164,12 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             .or_else(|| ids.as_ref().and_then(|p| p.default_user.clone())),
         workdir: args.workdir.clone(),
         hostname: args.hostname.clone(),
-        caps: Some(keep),
+        caps: Some(iso.caps),
+        read_only: args.read_only,
+        tmpfs: iso.tmpfs.clone(),
+        loopback: iso.net,
+        no_new_privileges: args.no_new_privileges,
+        preserve_fds: Some(preserve_fds),
         command: args.command,
         ..Default::default()
     };
@@ -172,6 +182,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         container::Launch {
             init,
             init_path,
+            init_cpath,
             argv,
             envp,
             report_w,
@@ -179,7 +190,10 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             job,
             terminal,
             pass_fds: trees.into_iter().map(|(_, fd)| fd).collect(),
-            namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some()),
+            namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some())
+                | iso.namespaces,
+            new_time_ns: iso.time,
+            preserve_fds,
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
         ids.as_ref(),
