@@ -308,8 +308,10 @@ fn apply(
             ) {
                 Ok(()) => {}
                 // A user namespace may mount a sysfs only in a network
-                // namespace it owns: bind the host's, read-only.
-                Err(Errno::EPERM) => {
+                // namespace it owns (EPERM), and a sysfs cannot go on top
+                // of the same sysfs (EBUSY: the host's, already there
+                // with --rootfs /): bind the host's, read-only.
+                Err(Errno::EPERM | Errno::EBUSY) => {
                     let tree = sys::open_tree_clone(c"/sys")?;
                     let attrs = libc::MOUNT_ATTR_RDONLY
                         | libc::MOUNT_ATTR_NOSUID

@@ -153,7 +153,12 @@ mod tests {
     #[test]
     fn tmpfs_targets_are_unique_among_volumes_too() {
         let v: Volume = "/h:/data".parse().unwrap();
-        let p = plan(&args(&["--tmpfs", "/run:size=1m"]), false, std::slice::from_ref(&v)).unwrap();
+        let p = plan(
+            &args(&["--tmpfs", "/run:size=1m"]),
+            false,
+            std::slice::from_ref(&v),
+        )
+        .unwrap();
         assert_eq!(p.tmpfs[0].dst, "/run");
         for (given, want) in [
             (&["--tmpfs", "/data/"][..], "/data is already"),
