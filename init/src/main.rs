@@ -120,12 +120,6 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         sys::set_child_subreaper()
             .map_err(|e| Error::sys("--subreaper (PR_SET_CHILD_SUBREAPER)", e))?;
     }
-    let pid1 = sys::raw_getpid() == 1;
-    if !pid1 && !cfg.subreaper {
-        log.warn(format_args!(
-            "not PID 1 and not a subreaper (-s): orphaned processes will not reach nsinit to be reaped"
-        ));
-    }
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let trees = setup::take_trees(&args.tree, &args.volume)?;
@@ -169,6 +163,13 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         own_group: cfg.process_group || tty.is_some(),
         foreground: tty,
     };
+    // Warn only once everything is checked: a refused run says one line.
+    let pid1 = sys::raw_getpid() == 1;
+    if !pid1 && !cfg.subreaper {
+        log.warn(format_args!(
+            "not PID 1 and not a subreaper (-s): orphaned processes will not reach nsinit to be reaped"
+        ));
+    }
     let gate = confine::Gate::prepare(args)?;
     let child = command::spawn(&cmd, sink, &creds, place, gate)?;
     confine::release_preserved(args);
