@@ -284,11 +284,19 @@ const UNDO_READ_ONLY: &str = r#"
         umount $m 2>/dev/null && echo "UNMOUNTED $m"
         umount -l $m 2>/dev/null && echo "UNMOUNTED-LAZY $m"
     done
-    echo '|/tmp/x' > /proc/sys/kernel/core_pattern 2>/dev/null && echo WROTE-CORE-PATTERN
-    echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo WROTE-SYSCTL
-    echo x > /sys/kernel/uevent_helper 2>/dev/null && echo WROTE-SYSFS
+    # Kernel settings, each written back with its own value: harmless
+    # even where it works, and the echo says it did.
+    rewrite() { v=$(cat "$1") && echo "$v" > "$1" && echo "WROTE $1"; }
+    for k in /proc/sys/kernel/core_pattern /proc/sys/kernel/printk_ratelimit /sys/kernel/uevent_helper; do
+        rewrite $k 2>/dev/null
+    done
     unshare -Urm sh -c 'mount -o remount,rw /ro || mount -o remount,bind,rw /ro; touch /ro/nested' 2>/dev/null && echo NESTED
-    unshare -Urm sh -c 'umount /proc/sys; echo x > /proc/sys/kernel/core_pattern' 2>/dev/null && echo NESTED-CORE
+    unshare -Urm sh -c 'umount /proc/sys; v=$(cat /proc/sys/kernel/core_pattern); echo "$v" > /proc/sys/kernel/core_pattern' 2>/dev/null && echo NESTED-CORE
+    # A fresh proc in a nested user and PID namespace would have a
+    # writable /proc/sys: the kernel allows it only where a proc is fully
+    # visible, which the masks prevent.
+    unshare -Urpfm sh -c 'mount -t proc proc /proc && echo NESTED-PROC && v=$(cat /proc/sys/kernel/core_pattern) && echo "$v" > /proc/sys/kernel/core_pattern && echo NESTED-PROC-CORE' 2>/dev/null
+    unshare -pfm sh -c 'mount -t proc proc /proc && echo NEW-PROC' 2>/dev/null
     touch /ro/after 2>/dev/null && echo WROTE-VOLUME-AFTER
     awk '$5 == "/" || $5 == "/ro" || $5 == "/proc/sys" || $5 == "/sys" { print $5, substr($6, 1, 2) }' /proc/self/mountinfo | sort
     mount -t tmpfs none /ro 2>/dev/null && echo MOUNTED-OVER
