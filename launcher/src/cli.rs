@@ -9,7 +9,8 @@ use argh::FromArgs;
 /// forwards signals. No root, daemon or setuid helper is needed: the
 /// invoking user is root inside (uid_map "0 <uid> 1"); run by real root,
 /// container ids are an unprivileged host block (--userns auto). Container
-/// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount).
+/// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount),
+/// and the kernel's settings (/proc/sys, /sys) are read-only.
 ///
 /// Exit status: the command's own; 125 if nslaunch or the container setup
 /// failed; 126 if the command cannot be executed; 127 if it is not found in
@@ -17,7 +18,7 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug, Default)]
 #[argh(
     help_triggers("-h", "--help"),
-    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /"
+    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs --unshare-all --read-only --tmpfs /tmp:size=64m --cap-drop ALL sh\nnslaunch --rootfs ./rootfs -- ls -la /"
 )]
 pub struct LaunchArgs {
     /// the directory to use as the container's root filesystem (required)
