@@ -106,7 +106,7 @@ impl Gate {
         let keep_own = args
             .rootfs
             .is_some()
-            .then(|| CapSet::EMPTY.with(caps::number("KILL").unwrap_or(5)));
+            .then(|| CapSet::EMPTY.with(caps::KILL));
         Ok(Gate {
             ready_r,
             ready_w,

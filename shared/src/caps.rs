@@ -62,6 +62,10 @@ pub const NAMES: [&str; 41] = [
 /// CAP_MKNOD, which `--userns host` takes away (no device cgroup here).
 pub const MKNOD: u32 = 27;
 
+/// CAP_KILL: what nsinit keeps for itself once the command runs (to stop
+/// every process in the container).
+pub const KILL: u32 = 5;
+
 /// CAP_SYS_ADMIN: mount, unmount, remount. nsinit runs a command that has
 /// it in a nested user namespace, where the kernel locks every mount.
 pub const SYS_ADMIN: u32 = 21;
@@ -221,6 +225,8 @@ mod tests {
         assert_eq!(number("sys_admin"), Ok(21));
         assert_eq!(number("CHECKPOINT_RESTORE"), Ok(40));
         assert_eq!(number("MKNOD"), Ok(MKNOD));
+        assert_eq!(number("KILL"), Ok(KILL));
+        assert_eq!(number("SYS_ADMIN"), Ok(SYS_ADMIN));
         assert!(number("FLY").is_err());
         assert_eq!(name(0), "CHOWN");
         assert_eq!(name(63), "CAP_63");
