@@ -319,6 +319,16 @@ fn apply(
                         | libc::MOUNT_ATTR_NOEXEC;
                     sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
                     sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
+                    let sysfs = fstat(&tree)?.st_dev;
+                    for path in plan::HOST_SYS_HIDDEN {
+                        if let Some(at) = existing(root_fd(root)?, path)? {
+                            // Another filesystem mounted there (debugfs,
+                            // tracefs, securityfs ...): hide it.
+                            if fstat(&at)?.st_dev != sysfs {
+                                mask_dir(&at)?;
+                            }
+                        }
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -328,13 +338,7 @@ fn apply(
                 return Ok(());
             };
             if file_type(fstat(&at)?.st_mode) == SFlag::S_IFDIR {
-                mount(
-                    Some("tmpfs"),
-                    fd_path(&at).as_str(),
-                    Some("tmpfs"),
-                    MsFlags::MS_RDONLY | mount_flags(Flags::ALL),
-                    Some("size=0,mode=555"),
-                )?;
+                mask_dir(&at)?;
             } else {
                 mount(
                     Some("/dev/null"),
@@ -368,6 +372,18 @@ fn apply(
             *root = None;
         }
     }
+    Ok(())
+}
+
+/// An empty read-only tmpfs over the directory open on `at`.
+fn mask_dir(at: &OwnedFd) -> Result<(), Step> {
+    mount(
+        Some("tmpfs"),
+        fd_path(at).as_str(),
+        Some("tmpfs"),
+        MsFlags::MS_RDONLY | mount_flags(Flags::ALL),
+        Some("size=0,mode=555"),
+    )?;
     Ok(())
 }
 

@@ -183,6 +183,18 @@ pub const READ_ONLY: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
+/// Where /sys is a bind of the host's, the host's filesystems mounted at
+/// these paths are hidden too (an empty read-only tmpfs on top): a sysfs
+/// of the container's own has nothing there.
+pub const HOST_SYS_HIDDEN: [&str; 6] = [
+    "/sys/fs/bpf",
+    "/sys/fs/pstore",
+    "/sys/kernel/config",
+    "/sys/kernel/debug",
+    "/sys/kernel/security",
+    "/sys/kernel/tracing",
+];
+
 /// The mounts nslaunch itself makes at the top of the container.
 const OWN_MOUNTS: [&str; 3] = ["/proc", "/dev", "/sys"];
 

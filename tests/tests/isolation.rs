@@ -367,8 +367,22 @@ fn the_kernels_secrets_are_masked_in_every_mode() {
     .into_iter()
     .filter(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
     .collect();
+    // The host's filesystems below /sys (tracefs, debugfs ...) are hidden
+    // too where /sys is a bind of the host's.
+    let host_mounts = host_mounts();
+    let sys_submounts = [
+        "/sys/fs/bpf",
+        "/sys/fs/pstore",
+        "/sys/kernel/config",
+        "/sys/kernel/debug",
+        "/sys/kernel/security",
+        "/sys/kernel/tracing",
+    ]
+    .into_iter()
+    .filter(|p| host_mounts.lines().any(|l| l.split(' ').nth(4) == Some(p)));
     let masked_dirs: Vec<&str> = ["/proc/acpi", "/proc/scsi", "/proc/asound", "/sys/firmware"]
         .into_iter()
+        .chain(sys_submounts)
         .filter(|p| fs::metadata(p).is_ok_and(|m| m.is_dir()))
         .collect();
     assert!(
