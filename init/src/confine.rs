@@ -31,11 +31,20 @@ use shared::sys::{self, CapState};
 
 use crate::error::Error;
 
-/// Under nslaunch: make nsinit undumpable, and close every inherited
-/// descriptor above 2 to the command but the `--preserve-fds` ones. Runs
-/// first, before any setup.
+/// Under nslaunch (`--rootfs`, only as PID 1): make nsinit undumpable;
+/// and close every inherited descriptor above 2 to the command but the
+/// `--preserve-fds` ones. Runs first, before any setup.
 pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
-    if args.rootfs.is_some() {
+    if let Some(rootfs) = &args.rootfs {
+        // Outside a container of its own, pivot_root would move every
+        // process of this mount namespace (the host's) into DIR.
+        if sys::raw_getpid() != 1 {
+            return Err(Error::Usage(format!(
+                "--rootfs {rootfs}: nsinit builds a container root only as PID 1 of new PID \
+                 and mount namespaces (as nslaunch runs it); here it would change this \
+                 mount namespace"
+            )));
+        }
         sys::raw_set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
     }
     let Some(n) = args.preserve_fds else {

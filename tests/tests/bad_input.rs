@@ -553,6 +553,13 @@ fn every_bad_input_to_nsinit_alone_is_one_line_and_125() {
                 125,
                 "SRC must be an absolute host path",
             ),
+            // Not PID 1 of a container: building a root here would
+            // pivot this (the host's) mount namespace.
+            row(
+                &["--rootfs", "/tmp"],
+                125,
+                "--rootfs /tmp: nsinit builds a container root only as PID 1",
+            ),
             row(&["--volume", "/tmp:/x"], 125, "need --rootfs"),
             row(&["--tmpfs", "/x"], 125, "need --rootfs"),
             row(&["--read-only"], 125, "need --rootfs"),
