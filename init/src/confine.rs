@@ -133,6 +133,12 @@ impl Gate {
         sys::raw_close(self.ready_r.as_raw_fd());
         sys::raw_close(self.go_w.as_raw_fd());
         if self.nested_maps.is_some() {
+            // nsinit writes our maps in /proc/PID, whose files belong to
+            // root of our namespace while we are not dumpable (inherited
+            // from nsinit): not to nsinit when it runs as another uid
+            // (keep-id). Nothing else runs in the container yet, and the
+            // command's exec resets it anyway.
+            sys::raw_set_dumpable(true).map_err(|e| (&b"PR_SET_DUMPABLE"[..], e))?;
             sys::raw_unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS).map_err(|e| {
                 (
                     &b"create the nested user namespace for --cap-add SYS_ADMIN"[..],

@@ -249,6 +249,16 @@ fn cap_add_and_cap_drop_change_what_container_root_keeps() {
         );
         assert_ne!(r.code(), 0, "read without DAC_OVERRIDE: {r:?}");
     });
+    // Without subordinate ids, keep-id runs nsinit as the caller (not
+    // root inside): it still nests a command given SYS_ADMIN.
+    let Some(f) = fixture() else { return };
+    if let Some(who) = &f.nosub {
+        let (_, eff, _, map) = caps_of(f, who, &["--userns", "keep-id", "--cap-add", "SYS_ADMIN"]);
+        assert_eq!(eff, "0000000000000000");
+        assert_eq!(map, format!("{u} {u} 1", u = who.uid()));
+        let (_, eff, _, map) = caps_of(f, who, &["--cap-add", "SYS_ADMIN"]);
+        assert_eq!((eff.as_str(), map.as_str()), ("00000000a82425fb", "0 0 1"));
+    }
 }
 
 #[test]
