@@ -12,6 +12,7 @@ use shared::exit;
 use shared::report::Report;
 use shared::sys::{self, CStringArray};
 
+use crate::confine::Gate;
 use crate::error::Error;
 use crate::identity::Credentials;
 
@@ -146,6 +147,7 @@ pub fn spawn(
     sink: Sink,
     creds: &Credentials,
     place: Placement,
+    gate: Gate,
 ) -> Result<Pid, Error> {
     // SAFETY: nsinit is single-threaded; the child below only calls the
     // async-signal-safe raw_* functions before execve or _exit.
@@ -155,6 +157,10 @@ pub fn spawn(
                 // Also done by the child; whichever runs first wins, so
                 // the group exists before we signal it.
                 let _ = sys::raw_setpgid(child.as_raw(), child.as_raw());
+            }
+            if let Err(e) = gate.parent_side(child.as_raw()) {
+                let _ = sys::raw_kill(child.as_raw(), libc::SIGKILL);
+                return Err(e);
             }
             Ok(child)
         }
@@ -168,6 +174,10 @@ pub fn spawn(
                 }
             }
             sys::raw_reset_signals();
+            if let Err((what, errno)) = gate.child_side() {
+                sink.send_raw(exit::FAILED, &[what, b": ", errno.desc().as_bytes()]);
+                sys::raw_exit(exit::FAILED);
+            }
             if let Err((what, detail, errno)) = creds.apply() {
                 sink.send_raw(
                     exit::FAILED,

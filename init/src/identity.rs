@@ -15,7 +15,8 @@
 //!    nothing for any other user, and the inheritable set empty (the kernel already
 //!    cleared them on a switch away from root; not when nsinit itself ran
 //!    as that user with ambient capabilities, as under `--userns keep-id`);
-//! 4. chdir to the working directory, as the user.
+//! 4. chdir to the working directory, as the user;
+//! 5. with `--no-new-privileges`, set no_new_privs.
 
 use std::ffi::CString;
 
@@ -107,6 +108,8 @@ pub struct Credentials {
     ids: Option<Ids>,
     caps: Option<Caps>,
     workdir: Option<CString>,
+    /// `--no-new-privileges`.
+    no_new_privs: bool,
     /// `--user X (uid N, gid M)`, for messages.
     label: Vec<u8>,
 }
@@ -173,6 +176,7 @@ impl Credentials {
             ids,
             caps,
             workdir,
+            no_new_privs: args.no_new_privileges,
             label: label.into_bytes(),
         })
     }
@@ -214,6 +218,10 @@ impl Credentials {
         }
         if let Some(dir) = &self.workdir {
             sys::raw_chdir(dir).map_err(|e| ("chdir to --workdir ", dir.as_bytes(), e))?;
+        }
+        if self.no_new_privs {
+            sys::raw_set_no_new_privs()
+                .map_err(|e| ("--no-new-privileges for ", &self.label[..], e))?;
         }
         Ok(())
     }

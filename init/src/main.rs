@@ -8,9 +8,11 @@
 //! with CMD's status.
 
 mod command;
+mod confine;
 mod error;
 mod identity;
 mod log;
+mod netns;
 mod setup;
 mod supervise;
 
@@ -110,6 +112,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
         ));
     }
+    confine::seal_self(args)?;
     if let Some(sig) = cfg.pdeathsig {
         sys::raw_set_parent_death_signal(sig).map_err(|e| Error::sys("--pdeathsig", e))?;
     }
@@ -117,21 +120,20 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         sys::set_child_subreaper()
             .map_err(|e| Error::sys("--subreaper (PR_SET_CHILD_SUBREAPER)", e))?;
     }
-    let pid1 = sys::raw_getpid() == 1;
-    if !pid1 && !cfg.subreaper {
-        log.warn(format_args!(
-            "not PID 1 and not a subreaper (-s): orphaned processes will not reach nsinit to be reaped"
-        ));
-    }
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let mut trees = setup::take_trees(&args.tree, &args.volume)?;
     let overlay = setup::overlay(args, &mut trees)?;
     match &args.rootfs {
-        Some(rootfs) => setup::build_root(rootfs, &args.volume, &args.tree, overlay, trees)?,
-        None if !args.volume.is_empty() || !args.tree.is_empty() || overlay.is_some() => {
+        Some(rootfs) => setup::build_root(rootfs, args, overlay, trees)?,
+        None if !args.volume.is_empty()
+            || !args.tree.is_empty()
+            || !args.tmpfs.is_empty()
+            || args.read_only
+            || overlay.is_some() =>
+        {
             return Err(Error::Usage(
-                "--volume, --tree and --overlay need --rootfs".into(),
+                "--volume, --tree, --tmpfs, --read-only and --overlay need --rootfs".into(),
             ))
         }
         None => {}
@@ -139,6 +141,9 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     if let Some(name) = &args.hostname {
         nix::unistd::sethostname(name)
             .map_err(|e| Error::sys(format!("--hostname {name}: sethostname"), e))?;
+    }
+    if args.loopback {
+        netns::loopback_up()?;
     }
     if args.rootfs.is_some() {
         log.info(format_args!("container root ready"));
@@ -160,7 +165,16 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         own_group: cfg.process_group || tty.is_some(),
         foreground: tty,
     };
-    let child = command::spawn(&cmd, sink, &creds, place)?;
+    // Warn only once everything is checked: a refused run says one line.
+    let pid1 = sys::raw_getpid() == 1;
+    if !pid1 && !cfg.subreaper {
+        log.warn(format_args!(
+            "not PID 1 and not a subreaper (-s): orphaned processes will not reach nsinit to be reaped"
+        ));
+    }
+    let gate = confine::Gate::prepare(args)?;
+    let child = command::spawn(&cmd, sink, &creds, place, gate)?;
+    confine::release_preserved(args);
     log.info(format_args!(
         "started {:?} as pid {child}{}{}",
         args.command[0],

@@ -25,7 +25,7 @@ use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use nix::unistd::{chdir, fchdir, pivot_root};
 use shared::idmap;
-use shared::plan::{self, Flags, Overlay, RootOptions, SetupOp, Source, Upper};
+use shared::plan::{self, Flags, Overlay, PointKind, RootOptions, SetupOp, Source, Upper};
 use shared::spec::{InitArgs, TreeFd};
 use shared::sys;
 use shared::volume::Volume;
@@ -103,26 +103,30 @@ pub fn overlay(args: &InitArgs, fds: &mut HashMap<i32, OwnedFd>) -> Result<Optio
     }))
 }
 
-/// Build the container root from `rootfs` (a host path) with `volumes`,
-/// and move into it. `trees` are the descriptors of `--tree`, by number.
+/// Build the container root from `rootfs` (a host path) as `args` say
+/// (volumes, tmpfs, --read-only) with `overlay` if any, and move into it.
+/// `fds` are the descriptors of `--tree`, by number.
 pub fn build_root(
     rootfs: &str,
-    volumes: &[Volume],
-    trees: &[TreeFd],
+    args: &InitArgs,
     overlay: Option<Overlay>,
     mut fds: HashMap<i32, OwnedFd>,
 ) -> Result<(), Error> {
     let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
     let tty_gid = idmap::maps_inside(&idmap::parse_map(&gid_map), 5).then_some(5);
-    let tree_for = |dst: &str| trees.iter().find(|t| t.dst == dst).map(|t| t.fd);
+    let tree_for = |dst: &str| args.tree.iter().find(|t| t.dst == dst).map(|t| t.fd);
     let opts = RootOptions {
         tty_gid,
         rootfs_tree: tree_for("/"),
-        volumes: volumes
+        volumes: args
+            .volume
             .iter()
             .map(|v| (v.clone(), tree_for(&v.dst)))
             .collect(),
         overlay,
+        tmpfs: args.tmpfs.clone(),
+        read_only: args.read_only,
+        workdir: args.workdir.clone(),
     };
     let mut root: Option<OwnedFd> = None;
     let mut root_at: Option<CString> = None;
@@ -167,6 +171,9 @@ fn hint_for(op: &SetupOp, errno: Errno) -> Option<&'static str> {
         (SetupOp::Volume { .. }, Errno::EACCES | Errno::EPERM) => {
             Some("can the invoking user reach the volume's source?")
         }
+        (SetupOp::MountPoint { .. }, Errno::EACCES | Errno::EPERM) => {
+            Some("--read-only creates missing mount points first; create it in the rootfs yourself")
+        }
         _ => None,
     }
 }
@@ -176,6 +183,7 @@ fn mount_flags(f: Flags) -> MsFlags {
     m.set(MsFlags::MS_NOSUID, f.nosuid);
     m.set(MsFlags::MS_NODEV, f.nodev);
     m.set(MsFlags::MS_NOEXEC, f.noexec);
+    m.set(MsFlags::MS_RDONLY, f.read_only);
     m
 }
 
@@ -345,6 +353,92 @@ fn apply(
                 make_read_only(&tree)?;
             }
         }
+        SetupOp::MountPoint { target, kind } => {
+            let dir = match kind {
+                PointKind::Dir => true,
+                PointKind::LikeSource(Source::Path(p)) => std::fs::metadata(p)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+                    .is_dir(),
+                PointKind::LikeSource(Source::Tree { fd, .. }) => {
+                    let tree = trees
+                        .get(fd)
+                        .ok_or_else(|| Step::Refused(format!("no --tree gives fd {fd}")))?;
+                    file_type(fstat(tree)?.st_mode) == SFlag::S_IFDIR
+                }
+            };
+            let root = root_fd(root)?;
+            if dir {
+                ensure_dir(root, target)?;
+            } else {
+                ensure_file(root, target)?;
+            }
+        }
+        SetupOp::ReadOnlyRoot => make_read_only(root_fd(root)?)?,
+        SetupOp::Sysfs => {
+            let dir = ensure_dir(root_fd(root)?, "/sys")?;
+            let flags = MsFlags::MS_RDONLY | mount_flags(Flags::ALL);
+            match mount(
+                Some("sysfs"),
+                fd_path(&dir).as_str(),
+                Some("sysfs"),
+                flags,
+                None::<&str>,
+            ) {
+                Ok(()) => {}
+                // A user namespace may mount a sysfs only in a network
+                // namespace it owns (EPERM), and a sysfs cannot go on top
+                // of the same sysfs (EBUSY: the host's, already there
+                // with --rootfs /): bind the host's, read-only.
+                Err(Errno::EPERM | Errno::EBUSY) => {
+                    let tree = sys::open_tree_clone(c"/sys")?;
+                    let attrs = libc::MOUNT_ATTR_RDONLY
+                        | libc::MOUNT_ATTR_NOSUID
+                        | libc::MOUNT_ATTR_NODEV
+                        | libc::MOUNT_ATTR_NOEXEC;
+                    sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+                    sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
+                    let sysfs = fstat(&tree)?.st_dev;
+                    for path in plan::HOST_SYS_HIDDEN {
+                        if let Some(at) = existing(root_fd(root)?, path)? {
+                            // Another filesystem mounted there (debugfs,
+                            // tracefs, securityfs ...): hide it.
+                            if fstat(&at)?.st_dev != sysfs {
+                                mask_dir(&at)?;
+                            }
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        SetupOp::Mask { target } => {
+            let Some(at) = existing(root_fd(root)?, target)? else {
+                return Ok(());
+            };
+            if file_type(fstat(&at)?.st_mode) == SFlag::S_IFDIR {
+                mask_dir(&at)?;
+            } else {
+                mount(
+                    Some("/dev/null"),
+                    fd_path(&at).as_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )?;
+            }
+        }
+        SetupOp::ReadOnlyPath { target } => {
+            let Some(at) = existing(root_fd(root)?, target)? else {
+                return Ok(());
+            };
+            let tree = sys::raw_open_tree_fd(at.as_raw_fd(), true)?;
+            let attrs = libc::MOUNT_ATTR_RDONLY
+                | libc::MOUNT_ATTR_NOSUID
+                | libc::MOUNT_ATTR_NODEV
+                | libc::MOUNT_ATTR_NOEXEC;
+            sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+            sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
+        }
         SetupOp::PivotRoot => {
             fchdir(root_fd(root)?)?;
             // pivot_root(".", "."): the old root ends up mounted on top of
@@ -452,6 +546,18 @@ fn new_fs(fstype: &CStr, params: &[(&CStr, Option<&CStr>)]) -> Result<OwnedFd, S
     })
 }
 
+/// An empty read-only tmpfs over the directory open on `at`.
+fn mask_dir(at: &OwnedFd) -> Result<(), Step> {
+    mount(
+        Some("tmpfs"),
+        fd_path(at).as_str(),
+        Some("tmpfs"),
+        MsFlags::MS_RDONLY | mount_flags(Flags::ALL),
+        Some("size=0,mode=555"),
+    )?;
+    Ok(())
+}
+
 fn take(trees: &mut HashMap<i32, OwnedFd>, fd: i32) -> Result<OwnedFd, Step> {
     trees
         .remove(&fd)
@@ -508,6 +614,16 @@ fn relative(target: &str) -> Result<CString, Step> {
     let rel = target.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
     CString::new(rel).map_err(|_| Step::Refused("path contains a NUL byte".into()))
+}
+
+/// `target` inside the root (O_PATH), or `None` when it does not exist.
+fn existing(root: &OwnedFd, target: &str) -> Result<Option<OwnedFd>, Step> {
+    relative(target)?;
+    match open_in_root(root, target, libc::O_PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn open_in_root(root: &OwnedFd, target: &str, flags: libc::c_int) -> Result<OwnedFd, Errno> {

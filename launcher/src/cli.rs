@@ -9,7 +9,8 @@ use argh::FromArgs;
 /// forwards signals. No root, daemon or setuid helper is needed: the
 /// invoking user is root inside (uid_map "0 <uid> 1"); run by real root,
 /// container ids are an unprivileged host block (--userns auto). Container
-/// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount).
+/// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount),
+/// and the kernel's settings (/proc/sys, /sys) are read-only.
 ///
 /// A tarball rootfs is unpacked once into ~/.cache/nslaunch and always run
 /// on an overlay; "nslaunch cache ls|prune|rm HASH" manages that cache.
@@ -20,7 +21,7 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug, Default)]
 #[argh(
     help_triggers("-h", "--help"),
-    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs -- ls -la /\nnslaunch --rootfs alpine-minirootfs-3.22.2-x86_64.tar.gz sh\nnslaunch --rootfs ./rootfs --overlay-dir ./changes sh\nnslaunch cache ls"
+    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs --unshare-all --read-only --tmpfs /tmp:size=64m --cap-drop ALL sh\nnslaunch --rootfs ./rootfs -- ls -la /\nnslaunch --rootfs alpine-minirootfs-3.22.2-x86_64.tar.gz sh\nnslaunch --rootfs ./rootfs --overlay-dir ./changes sh\nnslaunch cache ls"
 )]
 pub struct LaunchArgs {
     /// the container's root filesystem (required): a directory, or a tar
@@ -97,6 +98,71 @@ pub struct LaunchArgs {
     /// DIR is created if missing and must not be inside the rootfs
     #[argh(option, arg_name = "DIR")]
     pub overlay_dir: Option<String>,
+
+    // Isolation (issue 5): namespaces, privileges, read-only mounts, fds.
+    /// give the container a network namespace of its own, with only a
+    /// loopback interface, up (no network beyond it)
+    #[argh(switch)]
+    pub unshare_net: bool,
+
+    /// give the container an IPC namespace of its own (System V IPC and
+    /// POSIX message queues)
+    #[argh(switch)]
+    pub unshare_ipc: bool,
+
+    /// give the container a UTS namespace of its own, with the host's
+    /// hostname to begin with (implied by --hostname)
+    #[argh(switch)]
+    pub unshare_uts: bool,
+
+    /// give the container a cgroup namespace of its own: its cgroup is "/"
+    /// inside
+    #[argh(switch)]
+    pub unshare_cgroup: bool,
+
+    /// give the container a time namespace of its own (its own offsets for
+    /// CLOCK_MONOTONIC and CLOCK_BOOTTIME)
+    #[argh(switch)]
+    pub unshare_time: bool,
+
+    /// all of --unshare-net, --unshare-ipc, --unshare-uts, --unshare-cgroup
+    /// and --unshare-time
+    #[argh(switch)]
+    pub unshare_all: bool,
+
+    /// give container root a capability beyond docker's default set, by
+    /// name with or without CAP_, or ALL (repeatable; with SYS_ADMIN the
+    /// command runs in a nested user namespace, where every mount is
+    /// locked)
+    #[argh(option, arg_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// take a capability from container root, by name with or without
+    /// CAP_, or ALL (repeatable; --cap-add names win)
+    #[argh(option, arg_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
+    /// set no_new_privs for the command: setuid files and file
+    /// capabilities give it nothing
+    #[argh(switch)]
+    pub no_new_privileges: bool,
+
+    /// mount the rootfs read-only (missing mount points are made first);
+    /// /dev, /proc, volumes and tmpfs keep their own modes
+    #[argh(switch)]
+    pub read_only: bool,
+
+    /// mount a new tmpfs on DST, an absolute path inside, created if
+    /// missing; OPTIONS: size=N[k|m|g|%], mode=OCTAL, nr_inodes=N, uid=N,
+    /// gid=N, ro, exec (default: rw, noexec, always nosuid, nodev;
+    /// repeatable)
+    #[argh(option, arg_name = "DST[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+
+    /// pass your descriptors 3 to 3+N-1 to the command (no other above 2
+    /// ever reaches it)
+    #[argh(option, arg_name = "N")]
+    pub preserve_fds: Option<u32>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -192,6 +258,39 @@ mod tests {
     }
 
     #[test]
+    fn isolation_flags() {
+        let a = parse(&[
+            "--unshare-net",
+            "--unshare-all",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "chown",
+            "--no-new-privileges",
+            "--read-only",
+            "--tmpfs",
+            "/run:size=1m",
+            "--preserve-fds",
+            "2",
+            "--rootfs",
+            "R",
+            "sh",
+            "--read-only",
+        ])
+        .unwrap();
+        assert!(a.unshare_net && a.unshare_all && !a.unshare_ipc);
+        assert_eq!(a.cap_add, ["SYS_ADMIN", "chown"]);
+        assert_eq!(a.cap_drop, ["ALL"]);
+        assert!(a.no_new_privileges && a.read_only);
+        assert_eq!(a.tmpfs, ["/run:size=1m"]);
+        assert_eq!(a.preserve_fds, Some(2));
+        assert_eq!(a.command, ["sh", "--read-only"]);
+        assert!(parse(&["--preserve-fds", "-1", "--rootfs", "R", "sh"]).is_err());
+    }
+
+    #[test]
     fn help_and_errors() {
         let e = parse(&["--help"]).unwrap_err();
         assert!(e.status.is_ok());
@@ -208,6 +307,18 @@ mod tests {
             "--hostname",
             "--overlay",
             "--overlay-dir",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup",
+            "--unshare-time",
+            "--unshare-all",
+            "--cap-add",
+            "--cap-drop",
+            "--no-new-privileges",
+            "--read-only",
+            "--tmpfs",
+            "--preserve-fds",
         ] {
             assert!(e.output.contains(flag), "{flag} not in --help");
         }

@@ -35,6 +35,9 @@ pub struct Launch {
     /// nsinit, open with O_PATH; exec'd through the fd, never by path.
     pub init: OwnedFd,
     pub init_path: String,
+    /// Its absolute path, for the child to make a read-only mount of it
+    /// (checked to be the same file as `init`).
+    pub init_cpath: std::ffi::CString,
     pub argv: CStringArray,
     pub envp: CStringArray,
     /// The report pipe's write end; its number is already in `argv`.
@@ -45,6 +48,11 @@ pub struct Launch {
     pub pass_fds: Vec<OwnedFd>,
     /// The namespaces to clone into (`clone_flags`).
     pub namespaces: libc::c_int,
+    /// Unshare a time namespace before exec'ing nsinit (`clone` cannot).
+    pub new_time_ns: bool,
+    /// The caller's descriptors 3 to 3+N-1 pass to nsinit (and on to the
+    /// command); every other one above 2 is closed at exec.
+    pub preserve_fds: u32,
     /// What the child does to its own ids before it execs nsinit.
     pub child_ids: ChildIds,
     /// The job-control pipe (read, write), when `terminal.foreground`.
@@ -167,6 +175,17 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
         );
         sys::raw_exit(exit::FAILED)
     };
+    if launch.new_time_ns {
+        if let Err(errno) = sys::raw_unshare(libc::CLONE_NEWTIME) {
+            fail(b"--unshare-time: create a time namespace", errno);
+        }
+    }
+    // nsinit is exec'd from a read-only mount of its file, so that nothing
+    // reaching it through /proc/1/exe can write the host's binary.
+    let init = match read_only_init(&launch.init, &launch.init_cpath) {
+        Ok(fd) => fd,
+        Err(errno) => fail(b"mount the init read-only", errno),
+    };
     if let Err((what, errno)) = become_init(&launch.child_ids) {
         fail(what, errno);
     }
@@ -187,7 +206,9 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
         Some((_, w)) => sys::raw_set_cloexec(w.as_raw_fd(), false).is_ok(),
         None => true,
     };
-    if !all_cloexec || sys::raw_set_cloexec(report_w, false).is_err() || !job_ok {
+    let preserved_ok =
+        (3..3 + launch.preserve_fds as i32).all(|fd| sys::raw_set_cloexec(fd, false).is_ok());
+    if !all_cloexec || sys::raw_set_cloexec(report_w, false).is_err() || !job_ok || !preserved_ok {
         sys::raw_write_all(report_w, &[b"125\tmark descriptors close-on-exec failed\n"]);
         sys::raw_exit(exit::FAILED);
     }
@@ -196,7 +217,7 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
             fail(b"pass a mount tree to the init", errno);
         }
     }
-    let errno = sys::raw_execveat_fd(launch.init.as_raw_fd(), &launch.argv, &launch.envp);
+    let errno = sys::raw_execveat_fd(init, &launch.argv, &launch.envp);
     sys::raw_write_all(
         report_w,
         &[
@@ -208,6 +229,33 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
         ],
     );
     sys::raw_exit(exit::FAILED)
+}
+
+/// A read-only, nosuid, nodev bind mount of the init file open on `init`
+/// (detached: it exists only as nsinit's executable), to exec instead of
+/// the file itself (CVE-2019-5736: a container process that reaches
+/// /proc/1/exe cannot open the host's binary for writing through it).
+/// The mount is cloned from `path` looked up in our new mount namespace
+/// (the fd names a mount of the caller's, which cannot be cloned from
+/// here), and must be the very file open on `init`. Kernels before 5.12
+/// lack `mount_setattr`; there the file itself is exec'd and a running
+/// binary's ETXTBSY is what protects it. Raw syscalls only.
+fn read_only_init(init: &OwnedFd, path: &std::ffi::CStr) -> Result<RawFd, Errno> {
+    let tree = match sys::open_tree_clone(path) {
+        Ok(tree) => tree,
+        Err(Errno::ENOSYS) => return Ok(init.as_raw_fd()),
+        Err(e) => return Err(e),
+    };
+    let (a, b) = (nix::sys::stat::fstat(init)?, nix::sys::stat::fstat(&tree)?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(Errno::ESTALE);
+    }
+    let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+    match sys::mount_setattr(tree.as_raw_fd(), false, attrs, 0, None) {
+        Ok(()) => Ok(std::os::fd::IntoRawFd::into_raw_fd(tree)),
+        Err(Errno::ENOSYS) => Ok(init.as_raw_fd()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The child's ids in the new user namespace (see `Plan::child_ids`):

@@ -9,6 +9,7 @@ mod cli;
 mod container;
 mod error;
 mod idmapped;
+mod isolation;
 mod overlay;
 mod unpack;
 mod userns;
@@ -22,7 +23,6 @@ use cli::LaunchArgs;
 use error::{io_why, Error};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use shared::caps::{self, CapSet};
 use shared::env;
 use shared::spec::{InitArgs, TreeFd};
 use shared::sys::CStringArray;
@@ -98,6 +98,8 @@ fn parse_args() -> Result<LaunchArgs, i32> {
 }
 
 fn launch(args: LaunchArgs) -> Result<i32, Error> {
+    // First, before any descriptor of ours takes a number.
+    let preserve_fds = isolation::preserved_fds(args.preserve_fds)?;
     let rootfs = args
         .rootfs
         .as_deref()
@@ -115,6 +117,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     }
     let volumes = volumes::validate(&args.volume)?;
     let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
+    let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
     if let Some(user) = &args.user {
         if user.is_empty() {
             return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
@@ -138,15 +141,17 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     let init_path = find_init(args.init.as_deref())?;
     let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
+    let init_cpath = std::fs::canonicalize(&init_path)
+        .ok()
+        .and_then(|p| std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).ok())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--init {}: cannot resolve its path",
+                init_path.display()
+            ))
+        })?;
     let init_path = init_path.display().to_string();
 
-    // Docker's default capabilities; with no user namespace, not MKNOD:
-    // there is no device cgroup here to stop a node made inside from
-    // reaching the host's disks.
-    let mut keep = CapSet::docker_default();
-    if ids.is_none() {
-        keep = keep.without(caps::MKNOD);
-    }
     // Root filesystems from tarballs, and copy-on-write runs: a cached
     // rootfs is shared by every run of its archive and never changed, so
     // it always runs on an overlay. Real root keeps the archive's owners
@@ -199,7 +204,12 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             .or_else(|| ids.as_ref().and_then(|p| p.default_user.clone())),
         workdir: args.workdir.clone(),
         hostname: args.hostname.clone(),
-        caps: Some(keep),
+        caps: Some(iso.caps),
+        read_only: args.read_only,
+        tmpfs: iso.tmpfs.clone(),
+        loopback: iso.net,
+        no_new_privileges: args.no_new_privileges,
+        preserve_fds: Some(preserve_fds),
         overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
         overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
         overlay_dir_fd: overlay_dir_tree.as_ref().map(|fd| fd.as_raw_fd()),
@@ -215,6 +225,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         container::Launch {
             init,
             init_path,
+            init_cpath,
             argv,
             envp,
             report_w,
@@ -226,7 +237,10 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
                 .map(|(_, fd)| fd)
                 .chain(overlay_dir_tree)
                 .collect(),
-            namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some()),
+            namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some())
+                | iso.namespaces,
+            new_time_ns: iso.time,
+            preserve_fds,
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
         ids.as_ref(),

@@ -7,8 +7,8 @@
 //! NET_BIND_SERVICE, SYS_CHROOT, KILL and AUDIT_WRITE, and loses the rest,
 //! SYS_ADMIN above all: without it nothing inside can mount, unmount or
 //! remount, so a read-only volume stays read-only for container root.
-//! `--cap-add` / `--cap-drop` (later) are [`CapSet::with`] /
-//! [`CapSet::without`] on top of [`CapSet::docker_default`].
+//! `--cap-add` / `--cap-drop` are [`tweak`]: docker's rules on top of
+//! [`CapSet::docker_default`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,6 +61,14 @@ pub const NAMES: [&str; 41] = [
 
 /// CAP_MKNOD, which `--userns host` takes away (no device cgroup here).
 pub const MKNOD: u32 = 27;
+
+/// CAP_KILL: what nsinit keeps for itself once the command runs (to stop
+/// every process in the container).
+pub const KILL: u32 = 5;
+
+/// CAP_SYS_ADMIN: mount, unmount, remount. nsinit runs a command that has
+/// it in a nested user namespace, where the kernel locks every mount.
+pub const SYS_ADMIN: u32 = 21;
 
 /// What `docker run` grants container root by default.
 const DOCKER_DEFAULT: [&str; 14] = [
@@ -139,6 +147,35 @@ pub fn number(name: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("unknown capability {name:?}"))
 }
 
+/// `--cap-add` and `--cap-drop` on top of `base`, by docker's rules:
+/// `--cap-add ALL` starts from every capability, `--cap-drop ALL` from
+/// none, then each named drop is removed and each named add is added (so
+/// `--cap-drop ALL --cap-add CHOWN` leaves CHOWN alone). Names are taken
+/// with or without `CAP_`, in any case. `Err` names the bad one.
+pub fn tweak(base: CapSet, adds: &[String], drops: &[String]) -> Result<CapSet, String> {
+    let is_all = |n: &String| n.trim().eq_ignore_ascii_case("ALL");
+    let parse = |flag: &str, names: &[String]| -> Result<Vec<u32>, String> {
+        names
+            .iter()
+            .filter(|n| !is_all(n))
+            .map(|n| {
+                number(n).map_err(|e| format!("{flag} {n}: {e} (see capabilities(7); or ALL)"))
+            })
+            .collect()
+    };
+    let (add, drop) = (parse("--cap-add", adds)?, parse("--cap-drop", drops)?);
+    let mut set = if adds.iter().any(is_all) {
+        CapSet::all_known()
+    } else {
+        base
+    };
+    if drops.iter().any(is_all) {
+        set = CapSet::EMPTY;
+    }
+    set = drop.iter().fold(set, |s, c| s.without(*c));
+    Ok(add.iter().fold(set, |s, c| s.with(*c)))
+}
+
 /// The name of capability `cap` (`CAP_<n>` for one newer than this code).
 pub fn name(cap: u32) -> String {
     NAMES
@@ -188,6 +225,8 @@ mod tests {
         assert_eq!(number("sys_admin"), Ok(21));
         assert_eq!(number("CHECKPOINT_RESTORE"), Ok(40));
         assert_eq!(number("MKNOD"), Ok(MKNOD));
+        assert_eq!(number("KILL"), Ok(KILL));
+        assert_eq!(number("SYS_ADMIN"), Ok(SYS_ADMIN));
         assert!(number("FLY").is_err());
         assert_eq!(name(0), "CHOWN");
         assert_eq!(name(63), "CAP_63");
@@ -209,6 +248,30 @@ mod tests {
             "CHOWN,KILL"
         );
         assert!("CHOWN,NOPE".parse::<CapSet>().is_err());
+    }
+
+    #[test]
+    fn add_and_drop_follow_docker() {
+        let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = CapSet::docker_default();
+        assert_eq!(tweak(base, &[], &[]), Ok(base));
+        let s = tweak(base, &v(&["sys_admin", "CAP_NET_ADMIN"]), &v(&["NET_RAW"])).unwrap();
+        assert!(s.contains(SYS_ADMIN) && s.contains(12) && !s.contains(13));
+        assert_eq!(
+            tweak(base, &v(&["CHOWN"]), &v(&["all"])),
+            Ok(CapSet::EMPTY.with(0))
+        );
+        assert_eq!(tweak(base, &v(&["ALL"]), &[]), Ok(CapSet::all_known()));
+        assert_eq!(
+            tweak(base, &v(&["ALL"]), &v(&["SYS_ADMIN"])),
+            Ok(CapSet::all_known().without(SYS_ADMIN))
+        );
+        assert_eq!(tweak(base, &v(&["ALL"]), &v(&["ALL"])), Ok(CapSet::EMPTY));
+        let e = tweak(base, &v(&["FLY"]), &[]).unwrap_err();
+        assert!(e.starts_with("--cap-add FLY: unknown capability"), "{e}");
+        let e = tweak(base, &[], &v(&["CAP_"])).unwrap_err();
+        assert!(e.starts_with("--cap-drop CAP_:"), "{e}");
+        assert!(tweak(base, &v(&[""]), &[]).is_err());
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod signals;
 pub mod spec;
 pub mod supervision;
 pub mod sys;
+pub mod tmpfs;
 pub mod volume;

@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use crate::tmpfs::Tmpfs;
 use crate::volume::Volume;
 
 /// Mount flags, as data (the executor turns them into `MsFlags`).
@@ -18,6 +19,7 @@ pub struct Flags {
     pub nosuid: bool,
     pub nodev: bool,
     pub noexec: bool,
+    pub read_only: bool,
 }
 
 impl Flags {
@@ -25,25 +27,33 @@ impl Flags {
         nosuid: false,
         nodev: false,
         noexec: false,
+        read_only: false,
     };
-    const ALL: Flags = Flags {
+    /// nosuid, nodev, noexec.
+    pub const ALL: Flags = Flags {
         nosuid: true,
         nodev: true,
         noexec: true,
+        read_only: false,
     };
     const NOSUID_NOEXEC: Flags = Flags {
         nosuid: true,
         nodev: false,
         noexec: true,
+        read_only: false,
     };
     const NOSUID: Flags = Flags {
         nosuid: true,
         nodev: false,
         noexec: false,
+        read_only: false,
     };
 
     fn names(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
+        if self.read_only {
+            v.push("ro");
+        }
         if self.nosuid {
             v.push("nosuid");
         }
@@ -95,9 +105,36 @@ pub enum SetupOp {
         target: String,
         read_only: bool,
     },
+    /// `--read-only`, before the rootfs is made read-only: create `target`
+    /// if missing, as the mount point that comes later needs (a directory,
+    /// or whatever kind `Source` is), since nothing can be created in it
+    /// afterwards.
+    MountPoint { target: String, kind: PointKind },
+    /// `--read-only`: make the rootfs, and every mount it brought from the
+    /// host, read-only, before anything of ours is mounted on it.
+    ReadOnlyRoot,
+    /// The container's /sys, read-only, nosuid, nodev, noexec: a new sysfs
+    /// where the kernel allows one (the container has a network namespace
+    /// of its own, or no user namespace), else a recursive bind of the
+    /// host's /sys.
+    Sysfs,
+    /// Hide `target` when it exists: an empty read-only tmpfs over a
+    /// directory, /dev/null over anything else (runc's masked paths).
+    Mask { target: String },
+    /// Make `target` and everything under it read-only when it exists: a
+    /// bind of it on itself, read-only (runc's read-only paths).
+    ReadOnlyPath { target: String },
     /// `pivot_root` into the rootfs and detach the old root: no `old_root`
     /// directory is left in the rootfs.
     PivotRoot,
+}
+
+/// What kind of mount point [`SetupOp::MountPoint`] makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointKind {
+    Dir,
+    /// A directory if the volume's source is one, else an empty file.
+    LikeSource(Source),
 }
 
 /// Where a volume comes from.
@@ -111,7 +148,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         match self {
             Source::Path(p) | Source::Tree { path: p, .. } => p,
         }
@@ -143,6 +180,50 @@ pub enum Upper {
 /// The host device nodes bound into the container's /dev.
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
+/// Hidden from the container (docker's and podman's default masked
+/// paths): kernel memory, keys, timers and hardware details of the host.
+pub const MASKED: [&str; 12] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+];
+
+/// Read-only in the container (docker's default read-only paths): the
+/// kernel's settings and triggers. Read-only for container root too, and
+/// for real root under `--userns host`, which could otherwise write
+/// /proc/sys/kernel/core_pattern and run anything on the host.
+pub const READ_ONLY: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Where /sys is a bind of the host's, the host's filesystems mounted at
+/// these paths are hidden too (an empty read-only tmpfs on top): a sysfs
+/// of the container's own has nothing there.
+pub const HOST_SYS_HIDDEN: [&str; 6] = [
+    "/sys/fs/bpf",
+    "/sys/fs/pstore",
+    "/sys/kernel/config",
+    "/sys/kernel/debug",
+    "/sys/kernel/security",
+    "/sys/kernel/tracing",
+];
+
+/// The mounts nslaunch itself makes at the top of the container.
+const OWN_MOUNTS: [&str; 3] = ["/proc", "/dev", "/sys"];
+
 /// What the plan needs to know about the container.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RootOptions {
@@ -157,11 +238,80 @@ pub struct RootOptions {
     pub volumes: Vec<(Volume, Option<i32>)>,
     /// Run on an overlay of the rootfs (`--overlay`, `--overlay-dir`).
     pub overlay: Option<Overlay>,
+    /// `--tmpfs`: new tmpfs mounts, among the volumes by depth.
+    pub tmpfs: Vec<Tmpfs>,
+    /// `--read-only`: the rootfs is mounted read-only.
+    pub read_only: bool,
+    /// `--workdir`, created before the rootfs is made read-only when it
+    /// would be in the rootfs itself.
+    pub workdir: Option<String>,
+}
+
+/// A mount the user asked for, volume or tmpfs.
+enum UserMount<'a> {
+    Volume(&'a Volume, Option<i32>),
+    Tmpfs(&'a Tmpfs),
+}
+
+impl UserMount<'_> {
+    fn target(&self) -> &str {
+        match self {
+            UserMount::Volume(v, _) => &v.dst,
+            UserMount::Tmpfs(t) => &t.dst,
+        }
+    }
+
+    fn depth(&self) -> usize {
+        match self {
+            UserMount::Volume(v, _) => v.depth(),
+            UserMount::Tmpfs(t) => t.depth(),
+        }
+    }
+
+    fn source(&self) -> Option<Source> {
+        match self {
+            UserMount::Volume(v, Some(fd)) => Some(Source::Tree {
+                fd: *fd,
+                path: v.src.clone(),
+            }),
+            UserMount::Volume(v, None) => Some(Source::Path(v.src.clone())),
+            UserMount::Tmpfs(_) => None,
+        }
+    }
+
+    fn op(&self) -> SetupOp {
+        match self {
+            UserMount::Volume(v, _) => SetupOp::Volume {
+                source: self.source().expect("a volume has a source"),
+                target: v.dst.clone(),
+                read_only: v.read_only,
+            },
+            UserMount::Tmpfs(t) => SetupOp::Mount {
+                fstype: "tmpfs",
+                target: t.dst.clone(),
+                flags: Flags {
+                    nosuid: true,
+                    nodev: true,
+                    noexec: !t.exec,
+                    read_only: t.read_only,
+                },
+                data: t.data(),
+            },
+        }
+    }
+}
+
+/// Whether `path` is strictly below `dir`.
+fn is_below(path: &str, dir: &str) -> bool {
+    path.strip_prefix(dir)
+        .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The plan for a container root: private mounts, the rootfs bound on
-/// itself, /proc, a minimal /dev (host nodes bound in, a private devpts,
-/// /dev/shm, the fd links), the volumes, then pivot_root.
+/// itself (with `--read-only`: its mount points made, then read-only),
+/// /proc, a minimal /dev (host nodes bound in, a private devpts, /dev/shm,
+/// the fd links), /sys, the volumes and tmpfs, the masked and read-only
+/// kernel paths, then pivot_root.
 pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
     let mut plan = vec![
         SetupOp::MakeRootPrivate,
@@ -227,27 +377,77 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
             target: format!("/dev/{link}"),
         });
     }
-    // Volumes last, so one on /dev/x lands on the container's /dev; by
-    // depth, so /a is mounted before /a/b (a stable sort keeps the given
-    // order otherwise).
-    let mut volumes: Vec<&(Volume, Option<i32>)> = opts.volumes.iter().collect();
-    volumes.sort_by_key(|(v, _)| v.depth());
-    for (v, tree) in volumes {
-        let source = match tree {
-            Some(fd) => Source::Tree {
-                fd: *fd,
-                path: v.src.clone(),
-            },
-            None => Source::Path(v.src.clone()),
-        };
-        plan.push(SetupOp::Volume {
-            source,
-            target: v.dst.clone(),
-            read_only: v.read_only,
+    plan.push(SetupOp::Sysfs);
+    // Volumes and tmpfs after /dev, so one on /dev/x lands on the
+    // container's /dev; by depth, so /a is mounted before /a/b (a stable
+    // sort keeps the given order otherwise).
+    let mut mounts: Vec<UserMount> = opts
+        .volumes
+        .iter()
+        .map(|(v, tree)| UserMount::Volume(v, *tree))
+        .chain(opts.tmpfs.iter().map(UserMount::Tmpfs))
+        .collect();
+    mounts.sort_by_key(UserMount::depth);
+    plan.extend(mounts.iter().map(UserMount::op));
+    // Masks last: nothing mounted before can uncover what they hide.
+    for target in MASKED {
+        plan.push(SetupOp::Mask {
+            target: target.into(),
+        });
+    }
+    for target in READ_ONLY {
+        plan.push(SetupOp::ReadOnlyPath {
+            target: target.into(),
         });
     }
     plan.push(SetupOp::PivotRoot);
+    if opts.read_only {
+        // After MakeRootPrivate, BindRootfs and the overlay if any: with
+        // --overlay the mount points go in the upper layer, never in the
+        // rootfs, and the overlay is what becomes read-only.
+        let at = 2 + usize::from(opts.overlay.is_some());
+        let mut first = read_only_mount_points(&mounts, opts.workdir.as_deref());
+        first.push(SetupOp::ReadOnlyRoot);
+        plan.splice(at..at, first);
+    }
     plan
+}
+
+/// For `--read-only`: the mount points (and workdir) that will be in the
+/// rootfs itself, to create before it is made read-only. Those below
+/// /proc, /dev, /sys or another volume or tmpfs are made later, on that
+/// mount, as usual.
+fn read_only_mount_points(mounts: &[UserMount], workdir: Option<&str>) -> Vec<SetupOp> {
+    let on_another_mount = |target: &str| {
+        OWN_MOUNTS
+            .iter()
+            .any(|m| target == *m || is_below(target, m))
+            || mounts.iter().any(|m| is_below(target, m.target()))
+    };
+    let mut ops: Vec<SetupOp> = OWN_MOUNTS
+        .iter()
+        .map(|t| SetupOp::MountPoint {
+            target: t.to_string(),
+            kind: PointKind::Dir,
+        })
+        .collect();
+    for m in mounts {
+        if !on_another_mount(m.target()) {
+            ops.push(SetupOp::MountPoint {
+                target: m.target().to_string(),
+                kind: m.source().map_or(PointKind::Dir, PointKind::LikeSource),
+            });
+        }
+    }
+    if let Some(w) = workdir.filter(|w| *w != "/" && !on_another_mount(w)) {
+        if !mounts.iter().any(|m| m.target() == w) {
+            ops.push(SetupOp::MountPoint {
+                target: w.to_string(),
+                kind: PointKind::Dir,
+            });
+        }
+    }
+    ops
 }
 
 /// A container path shown on the host, for messages and scripts.
@@ -326,6 +526,34 @@ impl SetupOp {
                 };
                 format!("mkdir -p {t} && mount --rbind {from} {t}{ro}")
             }
+            SetupOp::MountPoint { target, kind } => {
+                let t = under(rootfs, target);
+                match kind {
+                    PointKind::Dir => format!("mkdir -p {t}"),
+                    PointKind::LikeSource(src) => {
+                        format!("mkdir -p {t} # or touch {t} when {} is a file", src.path())
+                    }
+                }
+            }
+            SetupOp::ReadOnlyRoot => format!("mount -o remount,bind,ro {rootfs}"),
+            SetupOp::Sysfs => {
+                let t = under(rootfs, "/sys");
+                format!(
+                    "mount -t sysfs -o ro,nosuid,nodev,noexec sysfs {t} \
+                     || {{ mount --rbind /sys {t} && mount -o remount,bind,ro {t}; }}"
+                )
+            }
+            SetupOp::Mask { target } => {
+                let t = under(rootfs, target);
+                format!(
+                    "if [ -d {t} ]; then mount -t tmpfs -o ro tmpfs {t}; \
+                     elif [ -e {t} ]; then mount --bind /dev/null {t}; fi"
+                )
+            }
+            SetupOp::ReadOnlyPath { target } => {
+                let t = under(rootfs, target);
+                format!("[ -e {t} ] && mount --rbind {t} {t} && mount -o remount,bind,ro {t}")
+            }
             SetupOp::PivotRoot => format!("cd {rootfs} && pivot_root . . && umount -l . && cd /"),
         }
     }
@@ -353,6 +581,13 @@ impl fmt::Display for SetupOp {
             SetupOp::Volume { source, target, .. } => {
                 write!(f, "volume {}:{target}", source.path())
             }
+            SetupOp::MountPoint { target, .. } => {
+                write!(f, "create the mount point {target} (--read-only)")
+            }
+            SetupOp::ReadOnlyRoot => write!(f, "make the rootfs read-only (--read-only)"),
+            SetupOp::Sysfs => write!(f, "mount a read-only /sys"),
+            SetupOp::Mask { target } => write!(f, "mask {target}"),
+            SetupOp::ReadOnlyPath { target } => write!(f, "make {target} read-only"),
             SetupOp::PivotRoot => write!(f, "pivot_root into the rootfs"),
         }
     }
@@ -511,7 +746,7 @@ mod tests {
             .iter()
             .rposition(|op| matches!(op, SetupOp::Symlink { .. } | SetupOp::Mount { .. }));
         assert!(first_vol > last_dev);
-        assert_eq!(plan[plan.len() - 2].to_string(), "volume /h/deep:/a/b/c");
+        assert_eq!(vols[3].to_string(), "volume /h/deep:/a/b/c");
         assert_eq!(
             vols[2],
             &SetupOp::Volume {
@@ -576,5 +811,164 @@ mod tests {
             container_root(&opts)[1],
             SetupOp::BindRootfs { tree: Some(5) }
         );
+    }
+
+    fn tmpfs(s: &str) -> Tmpfs {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn tmpfs_sorts_among_volumes_and_is_nosuid_nodev() {
+        let opts = RootOptions {
+            volumes: vec![(vol("/h/a", "/a/b", false), None)],
+            tmpfs: vec![tmpfs("/a:size=1m,exec"), tmpfs("/a/b/c:ro")],
+            ..Default::default()
+        };
+        let plan = container_root(&opts);
+        let order: Vec<String> = plan
+            .iter()
+            .filter(|op| {
+                matches!(op, SetupOp::Volume { .. })
+                    || matches!(op, SetupOp::Mount { fstype: "tmpfs", target, .. } if target.starts_with("/a"))
+            })
+            .map(|op| op.to_string())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "mount tmpfs on /a",
+                "volume /h/a:/a/b",
+                "mount tmpfs on /a/b/c"
+            ]
+        );
+        let shells: Vec<String> = plan
+            .iter()
+            .filter(|op| matches!(op, SetupOp::Mount { target, .. } if target.starts_with("/a")))
+            .map(|op| op.shell("/r"))
+            .collect();
+        assert_eq!(
+            shells,
+            [
+                "mkdir -p /r/a && mount -t tmpfs -o nosuid,nodev,size=1m tmpfs /r/a",
+                "mkdir -p /r/a/b/c && mount -t tmpfs -o ro,nosuid,nodev,noexec tmpfs /r/a/b/c",
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_paths_are_masked_and_read_only_after_every_other_mount() {
+        let opts = RootOptions {
+            volumes: vec![(vol("/h/p", "/proc2", false), None)],
+            tmpfs: vec![tmpfs("/run")],
+            ..Default::default()
+        };
+        let plan = container_root(&opts);
+        let pos = |want: &SetupOp| plan.iter().position(|op| op == want).unwrap();
+        let first_mask = plan
+            .iter()
+            .position(|op| matches!(op, SetupOp::Mask { .. }))
+            .unwrap();
+        let last_mount = plan
+            .iter()
+            .rposition(|op| matches!(op, SetupOp::Volume { .. } | SetupOp::Mount { .. }))
+            .unwrap();
+        assert!(first_mask > last_mount);
+        assert!(pos(&SetupOp::Sysfs) < first_mask);
+        for t in [
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/timer_list",
+            "/proc/sched_debug",
+            "/sys/firmware",
+        ] {
+            assert!(pos(&SetupOp::Mask { target: t.into() }) < plan.len() - 1);
+        }
+        for t in [
+            "/proc/sys",
+            "/proc/sysrq-trigger",
+            "/proc/irq",
+            "/proc/bus",
+            "/proc/fs",
+        ] {
+            let at = pos(&SetupOp::ReadOnlyPath { target: t.into() });
+            assert!(at > first_mask && at < plan.len() - 1);
+        }
+        assert_eq!(plan.last(), Some(&SetupOp::PivotRoot));
+        assert!(!plan.contains(&SetupOp::ReadOnlyRoot));
+        assert_eq!(
+            SetupOp::Mask {
+                target: "/proc/kcore".into()
+            }
+            .to_string(),
+            "mask /proc/kcore"
+        );
+    }
+
+    #[test]
+    fn read_only_makes_the_mount_points_first_then_the_rootfs_read_only() {
+        let opts = RootOptions {
+            read_only: true,
+            volumes: vec![
+                (vol("/h/data", "/data", false), Some(9)),
+                (vol("/h/in", "/data/in", true), None),
+                (vol("/h/f", "/etc/hosts", true), None),
+                (vol("/h/x", "/dev/x", false), None),
+            ],
+            tmpfs: vec![tmpfs("/run"), tmpfs("/run/lock"), tmpfs("/sys/x")],
+            workdir: Some("/srv/app".into()),
+            ..Default::default()
+        };
+        let plan = container_root(&opts);
+        let ro = plan
+            .iter()
+            .position(|op| *op == SetupOp::ReadOnlyRoot)
+            .unwrap();
+        assert!(matches!(plan[1], SetupOp::BindRootfs { .. }));
+        let points: Vec<&SetupOp> = plan[2..ro].iter().collect();
+        let dir = |t: &str| SetupOp::MountPoint {
+            target: t.into(),
+            kind: PointKind::Dir,
+        };
+        assert_eq!(
+            points,
+            [
+                &dir("/proc"),
+                &dir("/dev"),
+                &dir("/sys"),
+                &SetupOp::MountPoint {
+                    target: "/data".into(),
+                    kind: PointKind::LikeSource(Source::Tree {
+                        fd: 9,
+                        path: "/h/data".into()
+                    })
+                },
+                &dir("/run"),
+                &SetupOp::MountPoint {
+                    target: "/etc/hosts".into(),
+                    kind: PointKind::LikeSource(Source::Path("/h/f".into()))
+                },
+                &dir("/srv/app"),
+            ]
+        );
+        // Nothing else is created before the rootfs is read-only.
+        assert!(plan[..ro].iter().all(|op| matches!(
+            op,
+            SetupOp::MakeRootPrivate | SetupOp::BindRootfs { .. } | SetupOp::MountPoint { .. }
+        )));
+        // A workdir on a volume, or none, adds nothing.
+        for w in [None, Some("/data/w"), Some("/"), Some("/run")] {
+            let o = RootOptions {
+                workdir: w.map(String::from),
+                ..opts.clone()
+            };
+            let n = container_root(&o)
+                .iter()
+                .filter(|op| matches!(op, SetupOp::MountPoint { .. }))
+                .count();
+            assert_eq!(n, 6, "{w:?}");
+        }
+        assert!(!container_root(&RootOptions::default())
+            .iter()
+            .any(|op| matches!(op, SetupOp::MountPoint { .. } | SetupOp::ReadOnlyRoot)));
     }
 }

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use argh::FromArgs;
 
 use crate::caps::CapSet;
+use crate::tmpfs::Tmpfs;
 use crate::volume::Volume;
 
 /// nsinit: a PID 1 for containers. Runs CMD as its child, reaps every zombie
@@ -136,6 +137,35 @@ pub struct InitArgs {
     #[argh(option, arg_name = "FD")]
     pub overlay_dir_fd: Option<i32>,
 
+    // Isolation (issue 5).
+    /// mount the rootfs read-only (its missing mount points are made
+    /// first); /dev, /proc, volumes and tmpfs keep their own modes (needs
+    /// --rootfs)
+    #[argh(switch)]
+    pub read_only: bool,
+
+    /// mount a new tmpfs on DST inside the rootfs, resolved there like a
+    /// volume; OPTIONS: size=, mode=, nr_inodes=, uid=, gid=, ro, exec
+    /// (repeatable; needs --rootfs)
+    #[argh(option, arg_name = "DST[:OPTIONS]")]
+    pub tmpfs: Vec<Tmpfs>,
+
+    /// bring the loopback interface up (for a network namespace of the
+    /// container's own; nslaunch passes it with --unshare-net)
+    #[argh(switch)]
+    pub loopback: bool,
+
+    /// set no_new_privs for the command: setuid files and file
+    /// capabilities give it nothing
+    #[argh(switch)]
+    pub no_new_privileges: bool,
+
+    /// pass descriptors 3 to 3+N-1 to the command and no other above 2
+    /// (nsinit closes its own copies once the command runs); without it,
+    /// every inherited descriptor passes, as with tini
+    #[argh(option, arg_name = "N")]
+    pub preserve_fds: Option<u32>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -220,6 +250,17 @@ impl InitArgs {
             argv.push("--caps".to_string());
             argv.push(caps.to_string());
         }
+        flag_on(&mut argv, self.read_only, "--read-only");
+        for t in &self.tmpfs {
+            argv.push("--tmpfs".to_string());
+            argv.push(t.to_string());
+        }
+        flag_on(&mut argv, self.loopback, "--loopback");
+        flag_on(&mut argv, self.no_new_privileges, "--no-new-privileges");
+        if let Some(n) = self.preserve_fds {
+            argv.push("--preserve-fds".to_string());
+            argv.push(n.to_string());
+        }
         if self.version {
             argv.push("--version".to_string());
         }
@@ -233,6 +274,12 @@ impl InitArgs {
     pub fn parse(program: &str, args: &[String]) -> Result<InitArgs, argh::EarlyExit> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         InitArgs::from_args(&[program], &args)
+    }
+}
+
+fn flag_on(argv: &mut Vec<String>, on: bool, name: &str) {
+    if on {
+        argv.push(name.to_string());
     }
 }
 
@@ -337,6 +384,19 @@ mod tests {
                 command: strings(&["help"]),
                 ..Default::default()
             },
+            InitArgs {
+                rootfs: Some("/r".into()),
+                read_only: true,
+                tmpfs: vec![
+                    "/run:size=64m,mode=755".parse().unwrap(),
+                    "/tmp:exec".parse().unwrap(),
+                ],
+                loopback: true,
+                no_new_privileges: true,
+                preserve_fds: Some(2),
+                command: strings(&["sh"]),
+                ..Default::default()
+            },
         ];
         for case in cases {
             let parsed = InitArgs::parse("nsinit", &case.render()).unwrap();
@@ -364,6 +424,8 @@ mod tests {
             (&["--tree", "/x=fd", "sh"][..], "/x=fd"),
             (&["--tree", "x=3", "sh"][..], "x=3"),
             (&["--caps", "CHOWN,FLY", "sh"][..], "FLY"),
+            (&["--tmpfs", "/x:size=big", "sh"][..], "size=big"),
+            (&["--preserve-fds", "-1", "sh"][..], "--preserve-fds"),
         ] {
             let e = InitArgs::parse("nsinit", &strings(args)).unwrap_err();
             assert!(e.status.is_err());

@@ -439,6 +439,81 @@ pub fn move_mount_to(tree: RawFd, to: &CStr) -> Result<(), Errno> {
     Ok(())
 }
 
+/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_EMPTY_PATH [| AT_RECURSIVE])`:
+/// a detached bind mount of exactly the file or directory open on `fd`
+/// (an `O_PATH` fd), close-on-exec. Async-signal-safe.
+pub fn raw_open_tree_fd(fd: RawFd, recursive: bool) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let mut flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: the empty path is a valid C string; the kernel returns a new
+    // fd or an error, and touches no memory of ours otherwise.
+    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just gave us this descriptor; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// `unshare(flags)`: with `CLONE_NEWTIME`, the children and the next
+/// `execve` of this process enter a new time namespace.
+pub fn raw_unshare(flags: c_int) -> Result<(), Errno> {
+    // SAFETY: unshare takes an integer.
+    if unsafe { libc::unshare(flags) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `prctl(PR_SET_DUMPABLE, on)`. A process that is not dumpable has its
+/// /proc/PID files (fd, cwd, root, exe, mem, environ) owned by root and
+/// closed to everyone without CAP_SYS_PTRACE over it, whatever the uid.
+pub fn raw_set_dumpable(on: bool) -> Result<(), Errno> {
+    raw_prctl(libc::PR_SET_DUMPABLE, on.into(), 0)
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no `execve` of this process or its
+/// descendants can gain privileges (setuid bits and file capabilities
+/// are ignored). It cannot be undone.
+pub fn raw_set_no_new_privs() -> Result<(), Errno> {
+    raw_prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
+}
+
+/// Bring the loopback interface of this network namespace up
+/// (`ioctl(SIOCSIFFLAGS)`, as `ip link set lo up` does), leaving its other
+/// flags as they are.
+pub fn loopback_up() -> Result<(), Errno> {
+    // SAFETY: socket takes integers; the kernel returns a new fd we own.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: as above.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+    use std::os::fd::AsRawFd;
+    // SAFETY: ifreq is plain data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name from and writes the flags into
+    // the valid ifreq we pass.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } != 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: ifru_flags is the union member SIOCGIFFLAGS filled in.
+    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the valid ifreq we pass.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
 pub fn openat2(
     dirfd: RawFd,
@@ -629,7 +704,7 @@ pub fn raw_hung_up(fd: RawFd) -> bool {
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr)` on the
 /// mount open on `fd` (Linux 5.12): set and clear `MOUNT_ATTR_*` flags;
 /// with `userns`, make it an idmapped mount through that user namespace's
-/// maps (the mount must still be detached).
+/// maps (the mount must still be detached). Async-signal-safe.
 pub fn mount_setattr(
     fd: RawFd,
     recursive: bool,

@@ -84,6 +84,12 @@ pub fn normalize_dst(dst: &str) -> Result<String, String> {
     if out.is_empty() {
         return Err("DST cannot be / (the container's root)".into());
     }
+    if out == "/proc" || out.starts_with("/proc/") {
+        return Err(format!(
+            "DST {dst}: /proc is the container's own (a proc of its PID namespace, \
+             with the kernel's settings read-only)"
+        ));
+    }
     Ok(out)
 }
 
@@ -171,10 +177,13 @@ mod tests {
             ("d:/a/../../b", ".."),
             ("d:/", "/"),
             ("d:/./", "/"),
+            ("d:/proc", "/proc is the container's own"),
+            ("d:/proc/sys/kernel/", "/proc is the container's own"),
         ] {
             let e = Volume::parse_cli(spec).unwrap_err();
             assert!(e.contains(want), "{spec:?}: {e}");
         }
+        assert_eq!(Volume::parse_cli("d:/procfs").unwrap().dst, "/procfs");
     }
 
     #[test]

@@ -1,0 +1,541 @@
+//! The known ways out of a container, attacked for real: descriptors and
+//! a working directory leaked from the caller (runc CVE-2024-21626), the
+//! host's binaries overwritten through /proc/1/exe (runc CVE-2019-5736),
+//! mount targets swapped for symlinks while containers start (runc
+//! CVE-2021-30465), the article's /proc/1/root path, and a launcher killed
+//! with SIGKILL, each with many option combinations. Every scenario runs
+//! as root and as an unprivileged user.
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nslaunch_tests::*;
+
+/// The `--userns` modes `who` can use ("" is the default).
+fn modes(who: &Who) -> Vec<&'static str> {
+    if who.is_root() {
+        vec!["", "auto", "root", "subids", "keep-id", "host"]
+    } else {
+        vec!["", "root", "subids", "keep-id"]
+    }
+}
+
+fn with_mode<'a>(mode: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = if mode.is_empty() {
+        vec![]
+    } else {
+        vec!["--userns", mode]
+    };
+    v.extend_from_slice(rest);
+    v
+}
+
+/// A host directory with a file `marker` holding `HOST-SECRET`.
+fn secret_dir(f: &Fixture, who: &Who, name: &str) -> std::path::PathBuf {
+    let d = f.dir(who, name);
+    write_as(who, &d.join("marker"), "HOST-SECRET\n");
+    d
+}
+
+/// `cmd` with the directory `dir` open on descriptors 3 to 10, without
+/// close-on-exec, and `dir` as its working directory: what a careless
+/// caller hands nslaunch.
+fn with_leaked_fds(mut cmd: Command, dir: &Path) -> Command {
+    let file = fs::File::open(dir).unwrap();
+    cmd.current_dir(dir);
+    // SAFETY: between fork and exec only fcntl and dup2, which are
+    // async-signal-safe; `file` outlives the spawn (moved into the closure).
+    unsafe {
+        cmd.pre_exec(move || {
+            let high = libc::fcntl(file.as_raw_fd(), libc::F_DUPFD, 100);
+            if high < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for fd in 3..=10 {
+                if libc::dup2(high, fd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            libc::close(high);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// What a container process tries with descriptors and directories it
+/// may have been given; each line it prints is a way out that worked.
+const USE_LEAKS: &str = r#"
+    for n in 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+        cat /proc/self/fd/$n/marker 2>/dev/null && echo "LEAK via /proc/self/fd/$n"
+        cat /proc/1/fd/$n/marker 2>/dev/null && echo "LEAK via /proc/1/fd/$n"
+        cat /proc/1/fd/$n/../marker 2>/dev/null && echo "LEAK via /proc/1/fd/$n/.."
+    done
+    for p in /proc/self/cwd /proc/1/cwd /proc/self/root /proc/1/root /proc/2/cwd; do
+        cat $p/marker 2>/dev/null && echo "LEAK via $p"
+        cat $p/../marker 2>/dev/null && echo "LEAK via $p/.."
+    done
+    cat /proc/1/fd/*/marker /proc/1/fd/*/../marker 2>/dev/null && echo "LEAK via a glob"
+    for n in $(ls /proc/$$/fd); do [ -d /proc/$$/fd/$n ] && echo "DIR on fd $n"; done
+    echo "pwd=$(pwd)"
+"#;
+
+#[test]
+fn the_callers_descriptors_and_directory_never_reach_the_container() {
+    each(|f, who| {
+        let host = secret_dir(f, who, "leak");
+        for mode in modes(who) {
+            for extra in [&[][..], &["--unshare-all", "--cap-add", "SYS_ADMIN"][..]] {
+                let mut args = with_mode(mode, extra);
+                args.extend(["sh", "-c", USE_LEAKS]);
+                let r = run(with_leaked_fds(f.nslaunch(who, &args), &host), None);
+                let ctx = format!("--userns {mode:?} {extra:?}: {r:?}");
+                assert_eq!(r.code(), 0, "{ctx}");
+                assert!(!r.stdout.contains("HOST-SECRET"), "{ctx}");
+                assert!(!r.stdout.contains("LEAK"), "{ctx}");
+                assert_eq!(lines(&r.stdout), ["pwd=/"], "{ctx}");
+            }
+        }
+        // A working directory named through a descriptor gets nowhere:
+        // nsinit holds none of the caller's.
+        for dir in [
+            "/proc/self/fd/3",
+            "/proc/self/fd/7",
+            "/proc/1/fd/7",
+            "/proc/1/cwd",
+        ] {
+            let r = run(
+                with_leaked_fds(
+                    f.nslaunch(who, &["-w", dir, "sh", "-c", "cat marker; pwd"]),
+                    &host,
+                ),
+                None,
+            );
+            assert!(!r.stdout.contains("HOST-SECRET"), "-w {dir}: {r:?}");
+            if r.code() == 0 {
+                assert_eq!(r.stdout, "/\n", "-w {dir}: {r:?}");
+            } else {
+                assert_eq!(r.code(), 125, "-w {dir}: {r:?}");
+                assert_eq!(lines(&r.stderr).len(), 1, "-w {dir}: {r:?}");
+            }
+        }
+    });
+}
+
+#[test]
+fn nsinit_holds_no_host_directory_and_keeps_only_kill() {
+    each(|f, who| {
+        let host = secret_dir(f, who, "leak-init");
+        for extra in [&[][..], &["--unshare-all", "-v", "/etc:/hostetc:ro"][..]] {
+            let mut args = extra.to_vec();
+            args.extend(["sh", "-c", "echo ready; exec sleep 100"]);
+            let mut c = Running::start(with_leaked_fds(f.nslaunch(who, &args), &host));
+            c.wait_line("ready");
+            let init = *children_of(c.pid()).first().expect("nslaunch has no child");
+            // The command (sleep, which opens nothing) has 0, 1 and 2.
+            let cmd = *children_of(init).first().expect("nsinit has no child");
+            let sleep = children_of(cmd).first().copied().unwrap_or(cmd);
+            assert_eq!(
+                fd_numbers(sleep),
+                [0, 1, 2],
+                "{extra:?}: the command's descriptors"
+            );
+            let mut dirs = Vec::new();
+            for e in fs::read_dir(format!("/proc/{init}/fd")).unwrap().flatten() {
+                if fs::metadata(e.path()).is_ok_and(|m| m.is_dir()) {
+                    dirs.push(fs::read_link(e.path()).unwrap());
+                }
+            }
+            assert!(
+                dirs.is_empty(),
+                "{extra:?}: nsinit holds directories {dirs:?}"
+            );
+            let cwd = fs::read_link(format!("/proc/{init}/cwd")).unwrap();
+            assert_ne!(cwd, host, "{extra:?}: nsinit's cwd is the caller's");
+            let status = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+            let cap = |key: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .unwrap()
+                    .trim()
+                    .to_string()
+            };
+            // CAP_KILL alone, to stop every process in the container.
+            assert_eq!(cap("CapEff:"), "0000000000000020", "{extra:?}");
+            assert_eq!(cap("CapPrm:"), "0000000000000020", "{extra:?}");
+            c.signal(libc::SIGTERM);
+            let (st, _) = c.finish();
+            assert_eq!(st.code(), Some(143));
+        }
+    });
+}
+
+/// The open descriptor numbers of `pid`, ascending.
+fn fd_numbers(pid: i32) -> Vec<i32> {
+    let mut v: Vec<i32> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn preserve_fds_passes_exactly_the_first_n() {
+    each(|f, who| {
+        let host = secret_dir(f, who, "preserve");
+        let r = run(
+            with_leaked_fds(
+                f.nslaunch(who, &["--preserve-fds", "2", "sh", "-c", USE_LEAKS]),
+                &host,
+            ),
+            None,
+        );
+        assert_eq!(r.code(), 0, "{r:?}");
+        // fds 3 and 4 are the caller's directory, passed on purpose (that
+        // is what --preserve-fds gives up); 5 to 10 never arrive, and
+        // nsinit keeps no copy of any.
+        let l = lines(&r.stdout);
+        let leaks: Vec<&str> = l
+            .iter()
+            .copied()
+            .filter(|x| x.starts_with("LEAK"))
+            .collect();
+        assert_eq!(
+            leaks,
+            ["LEAK via /proc/self/fd/3", "LEAK via /proc/self/fd/4"],
+            "{r:?}"
+        );
+        let dirs: Vec<&str> = l.iter().copied().filter(|x| x.starts_with("DIR")).collect();
+        assert_eq!(dirs, ["DIR on fd 3", "DIR on fd 4"], "{r:?}");
+        assert!(l.contains(&"pwd=/"), "{r:?}");
+        // Seen from the host: the command has 0 to 4, nsinit none of 3, 4.
+        let mut c = Running::start(with_leaked_fds(
+            f.nslaunch(
+                who,
+                &[
+                    "--preserve-fds",
+                    "2",
+                    "sh",
+                    "-c",
+                    "echo ready; exec sleep 100",
+                ],
+            ),
+            &host,
+        ));
+        c.wait_line("ready");
+        let init = *children_of(c.pid()).first().expect("nslaunch has no child");
+        let cmd = *children_of(init).first().expect("nsinit has no child");
+        assert_eq!(fd_numbers(cmd), [0, 1, 2, 3, 4]);
+        let own = fd_numbers(init);
+        assert!(
+            !own.contains(&3) && !own.contains(&4),
+            "nsinit keeps {own:?}"
+        );
+        c.signal(libc::SIGTERM);
+        assert_eq!(c.finish().0.code(), Some(143));
+    });
+}
+
+/// Tries to write nsinit's binary through every path to it a container
+/// process has; each line printed is a write that worked.
+const WRITE_BINARIES: &str = r#"
+    echo x >> /proc/1/exe 2>/dev/null && echo WROTE-EXE
+    (exec 3<>/proc/1/exe) 2>/dev/null && echo OPENED-EXE-RW
+    (exec 3</proc/1/exe && echo x >> /proc/self/fd/3) 2>/dev/null && echo WROTE-EXE-REOPENED
+    for m in /proc/1/map_files/*; do echo x >> "$m" && echo "WROTE $m"; done 2>/dev/null
+    for p in "$@"; do
+        [ -e "$p" ] || continue
+        echo x >> "$p" 2>/dev/null && echo "WROTE $p"
+        (exec 3<>"$p") 2>/dev/null && echo "OPENED-RW $p"
+    done
+    echo end
+"#;
+
+#[test]
+fn the_hosts_binaries_cannot_be_overwritten_from_inside() {
+    let Some(f) = fixture() else { return };
+    let (nsinit, nslaunch) = (
+        f.nsinit.display().to_string(),
+        f.nslaunch.display().to_string(),
+    );
+    let originals = (fs::read(&f.nsinit).unwrap(), fs::read(&f.nslaunch).unwrap());
+    each(|f, who| {
+        for mode in modes(who) {
+            for extra in [
+                &[][..],
+                &["--cap-add", "SYS_PTRACE"][..],
+                &["--cap-add", "ALL"][..],
+                // The host itself as the rootfs: the binaries' own paths
+                // are inside.
+                &["--rootfs", "/"][..],
+            ] {
+                let mut args = with_mode(mode, extra);
+                args.extend(["sh", "-c", WRITE_BINARIES, "sh", &nsinit, &nslaunch]);
+                let cmd = if extra.contains(&"--rootfs") {
+                    f.nslaunch_raw(who, &args)
+                } else {
+                    f.nslaunch(who, &args)
+                };
+                let r = run(cmd, None);
+                let ctx = format!("--userns {mode:?} {extra:?}: {r:?}");
+                assert_eq!(r.code(), 0, "{ctx}");
+                assert_eq!(lines(&r.stdout), ["end"], "{ctx}");
+                assert!(
+                    fs::read(&f.nsinit).unwrap() == originals.0,
+                    "nsinit changed: {ctx}"
+                );
+                assert!(
+                    fs::read(&f.nslaunch).unwrap() == originals.1,
+                    "nslaunch changed: {ctx}"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn a_mount_target_swapped_for_a_symlink_while_containers_start_never_lands_on_the_host() {
+    const LAUNCHES: usize = 200;
+    each(|f, who| {
+        let rootfs = f.own_rootfs(who, "race");
+        let decoy = secret_dir(f, who, "race-decoy");
+        let decoy_before = snapshot(&decoy);
+        let src = f.dir(who, "race-src");
+        let d = decoy.display().to_string();
+        // Each swapped pair: a real directory (with "in" below it) and a
+        // symlink to the decoy, absolute or climbing with "..".
+        let climb = format!("../../../../../../../../..{d}");
+        for (name, link) in [("vol", d.as_str()), ("tmpd", climb.as_str())] {
+            let dir = rootfs.join(name);
+            fs::create_dir_all(dir.join("in")).unwrap();
+            for p in [dir.clone(), dir.join("in")] {
+                nix::unistd::chown(
+                    &p,
+                    Some(nix::unistd::Uid::from_raw(who.uid())),
+                    Some(nix::unistd::Gid::from_raw(who.gid())),
+                )
+                .unwrap();
+            }
+            std::os::unix::fs::symlink(link, rootfs.join(format!("{name}.alt"))).unwrap();
+        }
+        let mounts_before = host_mounts();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            let root = fs::File::open(&rootfs).unwrap();
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for name in ["vol", "tmpd"] {
+                        let alt = format!("{name}.alt");
+                        nix::fcntl::renameat2(
+                            &root,
+                            name,
+                            &root,
+                            alt.as_str(),
+                            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                        )
+                        .unwrap();
+                        swaps += 1;
+                    }
+                }
+                swaps
+            })
+        };
+        let v = format!("{}:/vol/in", src.display());
+        let (mut ok, mut refused) = (0, 0);
+        for i in 0..LAUNCHES {
+            // The command writes through both mounts. While the host keeps
+            // swapping, the path may lead nowhere when it runs (that write
+            // fails); it must never lead anywhere but the mounts.
+            let script = format!("echo {i} > /vol/in/w{i}; echo {i} > /tmpd/in/t{i}; true");
+            let r = run(
+                f.nslaunch_on(
+                    who,
+                    &rootfs,
+                    &["-v", &v, "--tmpfs", "/tmpd/in", "sh", "-c", &script],
+                ),
+                None,
+            );
+            match r.code() {
+                0 => ok += 1,
+                // The swap made a target a symlink to nothing inside the
+                // rootfs: refused, with one line.
+                125 => {
+                    assert_eq!(lines(&r.stderr).len(), 1, "{r:?}");
+                    refused += 1;
+                }
+                _ => panic!("launch {i}: {r:?}"),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        eprintln!("{LAUNCHES} launches, {swaps} swaps: {ok} ran, {refused} refused");
+        assert!(swaps > LAUNCHES as u64, "the swapper barely ran");
+        assert!(ok > 0, "no launch succeeded");
+        assert_eq!(snapshot(&decoy), decoy_before, "the decoy changed");
+        assert_eq!(host_mounts(), mounts_before, "a mount was left on the host");
+        // Every write that worked went through the mounts: into the
+        // volume's source, or into the tmpfs (gone). None reached the
+        // directories under the mount points: no mount went elsewhere.
+        let written = fs::read_dir(&src).unwrap().count();
+        assert!(written > 0, "nothing was written through the volume");
+        for name in ["vol", "vol.alt", "tmpd", "tmpd.alt"] {
+            let under = rootfs.join(name).join("in");
+            if fs::symlink_metadata(rootfs.join(name)).is_ok_and(|m| m.is_dir()) {
+                let left: Vec<_> = fs::read_dir(&under)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path())
+                    .collect();
+                assert!(left.is_empty(), "written beside a mount: {left:?}");
+            }
+        }
+        fs::remove_dir_all(&rootfs).unwrap();
+    });
+}
+
+#[test]
+fn the_articles_proc_root_escape_stays_closed_with_every_option_combination() {
+    each(|f, who| {
+        let secret = secret_dir(f, who, "proc-root");
+        let marker = secret.join("marker").display().to_string();
+        let rootfs = f.rootfs(who).display().to_string();
+        let vol = f.dir(who, "proc-root-vol");
+        let v = format!("{}:/vol", vol.display());
+        let script = format!(
+            r#"ls /proc/1/root{rootfs}/.. >/dev/null 2>&1 && echo "ARTICLE ESCAPE"
+               for p in "{marker}" "/proc/1/root{marker}" "/proc/self/root{marker}" \
+                        "/proc/1/cwd{marker}" "/proc/1/root{rootfs}/../../{marker}" "/../../..{marker}"; do
+                   cat "$p" 2>/dev/null && echo "LEAK via $p"
+               done
+               echo "procs=$(ls /proc | grep -c '^[0-9]')""#
+        );
+        let sets: Vec<Vec<&str>> = vec![
+            vec![],
+            vec!["--unshare-all"],
+            vec!["--read-only"],
+            vec!["-v", &v],
+            vec!["--cap-add", "ALL"],
+            vec![
+                "--unshare-all",
+                "--read-only",
+                "-v",
+                &v,
+                "--tmpfs",
+                "/run",
+                "--cap-add",
+                "SYS_ADMIN",
+                "--no-new-privileges",
+            ],
+        ];
+        for mode in modes(who) {
+            for set in &sets {
+                let mut args = with_mode(mode, set);
+                args.extend(["sh", "-c", &script]);
+                let r = run(f.nslaunch(who, &args), None);
+                let ctx = format!("--userns {mode:?} {set:?}: {r:?}");
+                assert_eq!(r.code(), 0, "{ctx}");
+                assert!(!r.stdout.contains("HOST-SECRET"), "{ctx}");
+                assert!(!r.stdout.contains("LEAK"), "{ctx}");
+                assert!(!r.stdout.contains("ESCAPE"), "{ctx}");
+                let procs: u32 = r
+                    .stdout
+                    .trim()
+                    .strip_prefix("procs=")
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                // nsinit, sh, and ls's pipeline.
+                assert!(procs <= 5, "host processes visible: {ctx}");
+            }
+        }
+    });
+}
+
+#[test]
+fn sigkill_to_nslaunch_ends_every_container_process_with_every_option() {
+    each(|f, who| {
+        let vol = f.dir(who, "sigkill-vol");
+        let v = format!("{}:/vol", vol.display());
+        let mut sets: Vec<Vec<&str>> = vec![
+            vec![],
+            vec!["--unshare-all"],
+            vec!["--cap-add", "SYS_ADMIN"],
+            vec![
+                "--read-only",
+                "--tmpfs",
+                "/run",
+                "-v",
+                &v,
+                "--no-new-privileges",
+            ],
+            vec!["--userns", "keep-id"],
+        ];
+        if who.is_root() {
+            sets.push(vec!["--userns", "host", "--unshare-all"]);
+            sets.push(vec!["--userns", "root", "--cap-add", "ALL"]);
+        }
+        for set in &sets {
+            let mut args = set.clone();
+            args.extend([
+                "sh",
+                "-c",
+                "sleep 1000 & sleep 1000 & (sleep 1000 &); echo ready; wait",
+            ]);
+            let mut c = Running::start(f.nslaunch(who, &args));
+            c.wait_line("ready");
+            let init = *children_of(c.pid()).first().expect("nslaunch has no child");
+            let ns = pid_ns_of(init).expect("cannot read the container's pid namespace");
+            assert!(
+                processes_in_ns(&ns).len() >= 4,
+                "{set:?}: container not running"
+            );
+            c.signal(libc::SIGKILL);
+            let (st, _) = c.finish();
+            assert_eq!(
+                st.code(),
+                None,
+                "{set:?}: nslaunch should have died by SIGKILL"
+            );
+            let deadline = Instant::now() + Duration::from_secs(1);
+            loop {
+                let left = processes_in_ns(&ns);
+                if left.is_empty() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{set:?}: still running: {left:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    });
+}
+
+#[test]
+fn leaked_directory_fds_are_really_open_in_the_wrapper() {
+    // The check that the attack above is real: without nslaunch in
+    // between, the same wrapper does reach the host directory.
+    each(|f, who| {
+        let host = secret_dir(f, who, "leak-self-check");
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", "cat /proc/self/fd/7/marker; pwd"]);
+        let r = run(with_leaked_fds(as_who(who, &mut c), &host), None);
+        assert_eq!(r.code(), 0, "{r:?}");
+        assert_eq!(
+            lines(&r.stdout),
+            ["HOST-SECRET", host.display().to_string().as_str()]
+        );
+    });
+}
