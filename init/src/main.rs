@@ -161,8 +161,14 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
     let cmd = command::prepare(&args.command, &env, args.rootfs.is_some())?;
     let tty = foreground_terminal();
+    // The command always gets a process group of its own, as tini gives
+    // it: nsinit's own group is often orphaned (its parent is outside its
+    // session or PID namespace, as in a container or a CI job), and the
+    // kernel discards SIGTSTP, SIGTTIN and SIGTTOU sent to a process of an
+    // orphaned group whose action is to stop. The command's group has its
+    // parent, nsinit, in another group of the same session: not orphaned.
     let place = Placement {
-        own_group: cfg.process_group || tty.is_some(),
+        own_group: true,
         foreground: tty,
     };
     // Warn only once everything is checked: a refused run says one line.
@@ -174,6 +180,9 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     }
     let gate = confine::Gate::prepare(args)?;
     let child = command::spawn(&cmd, sink, &creds, place, gate)?;
+    // The command started where we were started; we need no directory,
+    // so we do not keep the caller's busy (an unmountable filesystem).
+    let _ = nix::unistd::chdir("/");
     confine::release_preserved(args);
     log.info(format_args!(
         "started {:?} as pid {child}{}{}",
@@ -193,9 +202,6 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         // Our copy of the report pipe; the child's closes at its exec.
         sys::raw_close(fd);
     }
-    // The command started where we were started; we need no directory,
-    // so we do not keep the caller's busy (an unmountable filesystem).
-    let _ = nix::unistd::chdir("/");
     let command = supervise::Command {
         pid: child,
         own_group: place.own_group,
