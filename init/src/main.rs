@@ -8,6 +8,7 @@
 //! with CMD's status.
 
 mod command;
+mod console;
 mod error;
 mod identity;
 mod log;
@@ -15,7 +16,7 @@ mod setup;
 mod supervise;
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::process::exit;
 
 use command::{Placement, Sink};
@@ -125,6 +126,17 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     }
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // Taken (close-on-exec) before anything else can run.
+    let console_socket = args
+        .console_socket
+        .map(|fd| {
+            sys::take_inherited_fd(fd).map_err(|_| {
+                Error::Usage(format!(
+                    "--console-socket {fd}: not an open file descriptor"
+                ))
+            })
+        })
+        .transpose()?;
     let trees = setup::take_trees(&args.tree, &args.volume)?;
     match &args.rootfs {
         Some(rootfs) => setup::build_root(rootfs, &args.volume, &args.tree, trees)?,
@@ -152,10 +164,39 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let creds = identity::Credentials::prepare(who.as_ref(), args)?;
     let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
     let cmd = command::prepare(&args.command, &env, args.rootfs.is_some())?;
-    let tty = foreground_terminal();
+    let console = match console_socket {
+        Some(socket) => Some(console::Console::attach(
+            socket,
+            args.console_size,
+            args.rootfs.is_some(),
+            who.as_ref(),
+        )?),
+        None => None,
+    };
+    let null = if args.null_stdin {
+        let null = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys("--null-stdin: open /dev/null", e))?;
+        Some(null)
+    } else {
+        None
+    };
+    let tty = match &console {
+        Some(c) => Some(c.fd()),
+        None => foreground_terminal(),
+    };
+    // A group of its own when a terminal is involved, or when we lead our
+    // session: our group then has no parent in the session (it is
+    // orphaned), and the kernel would discard the SIGTSTP we forward.
+    let leader = sys::raw_getsid() == sys::raw_getpid();
     let place = Placement {
-        own_group: cfg.process_group || tty.is_some(),
+        own_group: cfg.process_group || tty.is_some() || leader,
         foreground: tty,
+        stdio: console.as_ref().map(|c| c.fd()),
+        stdin: null.as_ref().map(|n| n.as_raw_fd()),
     };
     let child = command::spawn(&cmd, sink, &creds, place)?;
     log.info(format_args!(
@@ -176,6 +217,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         // Our copy of the report pipe; the child's closes at its exec.
         sys::raw_close(fd);
     }
+    drop(null);
     // The command started where we were started; we need no directory,
     // so we do not keep the caller's busy (an unmountable filesystem).
     let _ = nix::unistd::chdir("/");
@@ -185,13 +227,16 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         tty,
         job_fd: args.job_control_fd,
     };
-    Ok(supervise::Supervisor::new(sfd, command, cfg, log).run())
+    let status = supervise::Supervisor::new(sfd, command, cfg, log).run();
+    drop(console);
+    Ok(status)
 }
 
 /// Our stdin, when it is a terminal whose foreground group is ours: the
 /// command then gets a group of its own and the foreground (job control
-/// for an interactive shell). Under nslaunch our group belongs to the
-/// launcher, outside our PID namespace, and reads as 0: not ours to give.
+/// for an interactive shell), as under `docker run -it`. Under nslaunch
+/// we lead a session of our own, without a controlling terminal (or with
+/// the `--console-socket` one, handled apart): none to give.
 fn foreground_terminal() -> Option<RawFd> {
     let stdin = std::io::stdin();
     if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
