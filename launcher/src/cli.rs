@@ -81,6 +81,25 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "NAME")]
     pub hostname: Option<String>,
 
+    /// give the command a pseudo-terminal of its own (the default when
+    /// stdin and stdout are both terminals, with -i implied); your
+    /// terminal is raw while it runs and restored after; its stdin is
+    /// /dev/null unless -i
+    #[argh(switch, short = 't')]
+    pub tty: bool,
+
+    /// no pseudo-terminal even on a terminal: the command gets your stdin,
+    /// stdout and stderr as they are (in a session of its own, so it can
+    /// never push input into your terminal)
+    #[argh(switch, short = 'T')]
+    pub no_tty: bool,
+
+    /// with -t, copy your stdin to the command's terminal (implied when
+    /// the terminal is the default); without a pseudo-terminal the command
+    /// always reads your stdin
+    #[argh(switch, short = 'i')]
+    pub interactive: bool,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,

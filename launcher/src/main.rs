@@ -8,6 +8,7 @@ mod cli;
 mod container;
 mod error;
 mod idmapped;
+mod tty;
 mod userns;
 mod volumes;
 
@@ -117,7 +118,12 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default(),
     };
-    let env = environment(&args, &hostname)?;
+    let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
+    let mut env = environment(&args, &hostname)?;
+    if mode.pty && !env.iter().any(|(k, _)| k == "TERM") {
+        // A terminal needs a type; docker's -t gives xterm.
+        env::set(&mut env, "TERM", "xterm");
+    }
     let init_path = find_init(args.init.as_deref())?;
     let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
@@ -135,11 +141,10 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         _ => Vec::new(),
     };
     let (report_r, report_w) = container::pipe()?;
-    let terminal = container::Terminal::capture();
-    let job = if terminal.foreground {
-        Some(container::pipe()?)
+    let (job, console) = if mode.pty {
+        (Some(container::pipe()?), Some(tty::ConsoleSocket::new()?))
     } else {
-        None
+        (None, None)
     };
     let spec = InitArgs {
         rootfs: Some(rootfs),
@@ -160,6 +165,10 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         workdir: args.workdir.clone(),
         hostname: args.hostname.clone(),
         caps: Some(keep),
+        console_socket: console.as_ref().map(|c| c.theirs_raw()),
+        console_size: console.as_ref().and_then(|_| tty::initial_size()),
+        null_stdin: mode.pty && !mode.stdin,
+        process_group: mode.group_signals,
         command: args.command,
         ..Default::default()
     };
@@ -177,7 +186,8 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             report_w,
             report_r,
             job,
-            terminal,
+            console,
+            tty: mode,
             pass_fds: trees.into_iter().map(|(_, fd)| fd).collect(),
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some()),
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
