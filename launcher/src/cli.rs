@@ -10,6 +10,8 @@ use argh::FromArgs;
 /// invoking user is root inside (uid_map "0 <uid> 1"); run by real root,
 /// container ids are an unprivileged host block (--userns auto). Container
 /// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount).
+/// On a terminal the command gets a terminal of its own, as with docker
+/// run -it (-T: none); with pipes it gets yours, byte for byte.
 ///
 /// Exit status: the command's own; 125 if nslaunch or the container setup
 /// failed; 126 if the command cannot be executed; 127 if it is not found in
