@@ -135,13 +135,35 @@ pub struct Placement {
     pub own_group: bool,
     /// Make that group the foreground of the terminal open on this fd.
     pub foreground: Option<RawFd>,
+    /// Make this fd (the `--console-socket` terminal) the command's
+    /// stdin, stdout and stderr.
+    pub stdio: Option<RawFd>,
+    /// Then make this fd (/dev/null, `--null-stdin`) its stdin.
+    pub stdin: Option<RawFd>,
+}
+
+impl Placement {
+    /// In the forked child: the terminal on 0, 1 and 2, then /dev/null on
+    /// 0 (raw syscalls only; the sources stay close-on-exec).
+    fn redirect(&self) -> Result<(), Errno> {
+        if let Some(tty) = self.stdio {
+            for to in 0..3 {
+                sys::raw_dup2(tty, to)?;
+            }
+        }
+        if let Some(null) = self.stdin {
+            sys::raw_dup2(null, 0)?;
+        }
+        Ok(())
+    }
 }
 
 /// Fork and exec the command. The child gets default signal dispositions
-/// and an empty signal mask, then its process group and the terminal's
-/// foreground (`place`), then its user, groups, capabilities and working
-/// directory (`creds`; a failure there is reported through `sink` with
-/// 125); if `execve` fails it reports through `sink` and exits 126 or 127.
+/// and an empty signal mask, then its process group, the terminal's
+/// foreground and its stdio (`place`), then its user, groups,
+/// capabilities and working directory (`creds`; a failure there is
+/// reported through `sink` with 125); if `execve` fails it reports through
+/// `sink` and exits 126 or 127.
 pub fn spawn(
     cmd: &Prepared,
     sink: Sink,
@@ -172,6 +194,13 @@ pub fn spawn(
                     // stop us while we take the foreground.
                     let _ = sys::raw_tcsetpgrp(tty, sys::raw_getpid());
                 }
+            }
+            if let Err(errno) = place.redirect() {
+                sink.send_raw(
+                    exit::FAILED,
+                    &[b"give the command its stdio: ", errno.desc().as_bytes()],
+                );
+                sys::raw_exit(exit::FAILED);
             }
             sys::raw_reset_signals();
             if let Err((what, errno)) = gate.child_side() {

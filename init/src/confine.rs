@@ -56,12 +56,13 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
         .iter()
         .chain(args.job_control_fd.iter())
         .chain(args.tree.iter().map(|t| &t.fd))
-        .chain(args.overlay_dir_fd.iter());
+        .chain(args.overlay_dir_fd.iter())
+        .chain(args.console_socket.iter());
     for fd in named {
         if i64::from(*fd) < first_own {
             return Err(Error::Usage(format!(
                 "--preserve-fds {n}: descriptor {fd} is one of nsinit's own (--report-fd, \
-                 --job-control-fd, --tree or --overlay-dir-fd)"
+                 --job-control-fd, --tree, --overlay-dir-fd or --console-socket)"
             )));
         }
     }

@@ -9,6 +9,7 @@
 
 mod command;
 mod confine;
+mod console;
 mod error;
 mod identity;
 mod log;
@@ -17,7 +18,7 @@ mod setup;
 mod supervise;
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::process::exit;
 
 use command::{Placement, Sink};
@@ -122,6 +123,17 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     }
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // Taken (close-on-exec) before anything else can run.
+    let console_socket = args
+        .console_socket
+        .map(|fd| {
+            sys::take_inherited_fd(fd).map_err(|_| {
+                Error::Usage(format!(
+                    "--console-socket {fd}: not an open file descriptor"
+                ))
+            })
+        })
+        .transpose()?;
     let mut trees = setup::take_trees(&args.tree, &args.volume)?;
     let overlay = setup::overlay(args, &mut trees)?;
     match &args.rootfs {
@@ -160,16 +172,42 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let creds = identity::Credentials::prepare(who.as_ref(), args)?;
     let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
     let cmd = command::prepare(&args.command, &env, args.rootfs.is_some())?;
-    let tty = foreground_terminal();
+    let console = match console_socket {
+        Some(socket) => Some(console::Console::attach(
+            socket,
+            args.console_size,
+            args.rootfs.is_some(),
+            who.as_ref(),
+        )?),
+        None => None,
+    };
+    let null = if args.null_stdin {
+        let null = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| Error::sys("--null-stdin: open /dev/null", e))?;
+        Some(null)
+    } else {
+        None
+    };
+    let tty = match &console {
+        Some(c) => Some(c.fd()),
+        None => foreground_terminal(),
+    };
     // The command always gets a process group of its own, as tini gives
     // it: nsinit's own group is often orphaned (its parent is outside its
-    // session or PID namespace, as in a container or a CI job), and the
-    // kernel discards SIGTSTP, SIGTTIN and SIGTTOU sent to a process of an
-    // orphaned group whose action is to stop. The command's group has its
-    // parent, nsinit, in another group of the same session: not orphaned.
+    // session or PID namespace, as in a container or a CI job, or nsinit
+    // leads its session), and the kernel discards SIGTSTP, SIGTTIN and
+    // SIGTTOU sent to a process of an orphaned group whose action is to
+    // stop. The command's group has its parent, nsinit, in another group of
+    // the same session: not orphaned.
     let place = Placement {
         own_group: true,
         foreground: tty,
+        stdio: console.as_ref().map(|c| c.fd()),
+        stdin: null.as_ref().map(|n| n.as_raw_fd()),
     };
     // Warn only once everything is checked: a refused run says one line.
     let pid1 = sys::raw_getpid() == 1;
@@ -202,19 +240,23 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         // Our copy of the report pipe; the child's closes at its exec.
         sys::raw_close(fd);
     }
+    drop(null);
     let command = supervise::Command {
         pid: child,
         own_group: place.own_group,
         tty,
         job_fd: args.job_control_fd,
     };
-    Ok(supervise::Supervisor::new(sfd, command, cfg, log).run())
+    let status = supervise::Supervisor::new(sfd, command, cfg, log).run();
+    drop(console);
+    Ok(status)
 }
 
 /// Our stdin, when it is a terminal whose foreground group is ours: the
 /// command then gets a group of its own and the foreground (job control
-/// for an interactive shell). Under nslaunch our group belongs to the
-/// launcher, outside our PID namespace, and reads as 0: not ours to give.
+/// for an interactive shell), as under `docker run -it`. Under nslaunch
+/// we lead a session of our own, without a controlling terminal (or with
+/// the `--console-socket` one, handled apart): none to give.
 fn foreground_terminal() -> Option<RawFd> {
     let stdin = std::io::stdin();
     if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {

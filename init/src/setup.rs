@@ -9,6 +9,9 @@
 //! the host's /proc is still there to name the fds and to satisfy the
 //! kernel's "a proc is already fully visible" rule for mounting a new one.
 //!
+//! The one exception, [`bind_console`], runs after pivot_root, when the
+//! command's terminal exists.
+//!
 //! Volumes are bound the way the rootfs is: a recursive clone of the
 //! source (`open_tree`), or a tree nslaunch made and passed by fd
 //! (`--tree`, idmapped), attached with `move_mount` onto the target's fd.
@@ -141,6 +144,34 @@ pub fn build_root(
         })?;
     }
     Ok(())
+}
+
+/// Bind the command's terminal (`--console-socket`) on /dev/console, as
+/// docker does for `-t`. The one mount made after pivot_root: the terminal
+/// exists only now (it comes from the container's own devpts). The target
+/// is resolved inside the new root like every other, and the bind goes
+/// through `/proc/self/fd`, the container's own /proc by now.
+pub fn bind_console(slave: &OwnedFd) -> Result<(), Error> {
+    const WHAT: &str = "bind the terminal on /dev/console";
+    let step = |e: Step| match e {
+        Step::Errno(errno) => Error::sys(WHAT, errno),
+        Step::Refused(why) => Error::Usage(format!("{WHAT}: {why}")),
+    };
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(WHAT, e))?;
+    let target = ensure_file(&root, "/dev/console").map_err(step)?;
+    mount(
+        Some(fd_path(slave).as_str()),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys(WHAT, e))
 }
 
 /// Why a step failed: a syscall's errno, or a refusal of ours.

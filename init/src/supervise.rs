@@ -24,7 +24,8 @@ pub struct Command {
     pub pid: Pid,
     /// Its process group, when it has one of its own.
     pub own_group: bool,
-    /// The terminal (our stdin) whose foreground we handed to it.
+    /// The terminal whose foreground we handed to it: our stdin, or the
+    /// `--console-socket` terminal.
     pub tty: Option<RawFd>,
     /// Where to ask for the job to be stopped (nslaunch's --job-control-fd)
     /// instead of stopping ourselves.
@@ -373,7 +374,7 @@ impl<'a> Supervisor<'a> {
     /// would let us.
     fn move_terminal(&self, from: i32, to: i32) {
         let Some(tty) = self.cmd.tty else { return };
-        if nix::unistd::tcgetpgrp(std::io::stdin().as_fd()).is_ok_and(|g| g.as_raw() == from) {
+        if sys::raw_tcgetpgrp(tty) == Ok(from) {
             let _ = sys::raw_tcsetpgrp(tty, to);
         }
     }

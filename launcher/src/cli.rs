@@ -10,7 +10,9 @@ use argh::FromArgs;
 /// invoking user is root inside (uid_map "0 <uid> 1"); run by real root,
 /// container ids are an unprivileged host block (--userns auto). Container
 /// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount),
-/// and the kernel's settings (/proc/sys, /sys) are read-only.
+/// and the kernel's settings (/proc/sys, /sys) are read-only. On a terminal
+/// the command gets a terminal of its own, as with docker run -it (-T:
+/// none); with pipes it gets yours, byte for byte.
 ///
 /// A tarball rootfs is unpacked once into ~/.cache/nslaunch and always run
 /// on an overlay; "nslaunch cache ls|prune|rm HASH" manages that cache.
@@ -163,6 +165,25 @@ pub struct LaunchArgs {
     /// ever reaches it)
     #[argh(option, arg_name = "N")]
     pub preserve_fds: Option<u32>,
+
+    /// give the command a pseudo-terminal of its own (the default when
+    /// stdin and stdout are both terminals, with -i implied); your
+    /// terminal is raw while it runs and restored after; its stdin is
+    /// /dev/null unless -i
+    #[argh(switch, short = 't')]
+    pub tty: bool,
+
+    /// no pseudo-terminal even on a terminal: the command gets your stdin,
+    /// stdout and stderr as they are (in a session of its own, so it can
+    /// never push input into your terminal)
+    #[argh(switch, short = 'T')]
+    pub no_tty: bool,
+
+    /// with -t, copy your stdin to the command's terminal (implied when
+    /// the terminal is the default); without a pseudo-terminal the command
+    /// always reads your stdin
+    #[argh(switch, short = 'i')]
+    pub interactive: bool,
 
     /// print the version and exit
     #[argh(switch)]

@@ -10,24 +10,32 @@
 //!   parent did not die in between.
 //! - `report`: carries a failure from the container side back to us; its
 //!   end of file means the command has exec'd (see `shared::report`).
-//! - `job` (only when we run in the foreground of a terminal): nsinit
-//!   writes one byte when the command was stopped from the terminal
-//!   (Ctrl-Z); we then stop too, as the job the caller's shell knows, and
-//!   hand the terminal back to the container when continued.
+//! - `job` (pty mode only): nsinit writes one byte when the command was
+//!   stopped from its terminal (Ctrl-Z); we then give the caller's
+//!   terminal its settings back and stop too, as the job the caller's
+//!   shell knows, and SIGCONT nsinit when continued (`tty::Relay`).
+//! - `console` (pty mode only, a socket pair): nsinit sends the master end
+//!   of the container's terminal over it (`tty.rs`).
+//!
+//! The child starts a session of its own (`setsid`) before it execs
+//! nsinit: the container never shares the caller's session, so nothing in
+//! it can use the caller's terminal as a controlling terminal (TIOCSTI).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::{getpgid, getpgrp, isatty, pipe2, read, tcgetpgrp, tcsetpgrp, write, Pid};
+use nix::unistd::{pipe2, read, write};
 use shared::report::Report;
 use shared::sys::{self, CStringArray};
 use shared::{exit, signals};
 
 use crate::error::Error;
+use crate::tty::{self, ConsoleSocket, Relay, Want};
 use crate::userns::{self, ChildIds, Plan};
 
 /// Everything the child needs, prepared before `clone`.
@@ -55,9 +63,11 @@ pub struct Launch {
     pub preserve_fds: u32,
     /// What the child does to its own ids before it execs nsinit.
     pub child_ids: ChildIds,
-    /// The job-control pipe (read, write), when `terminal.foreground`.
+    /// The job-control pipe (read, write), in pty mode.
     pub job: Option<(OwnedFd, OwnedFd)>,
-    pub terminal: Terminal,
+    /// The console socket, in pty mode.
+    pub console: Option<ConsoleSocket>,
+    pub tty: tty::Mode,
 }
 
 /// The namespaces a container gets: mount and PID always, user unless
@@ -91,7 +101,11 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
     for sig in signals::FORWARDED_BY_LAUNCHER {
         mask.add(Signal::try_from(sig).map_err(|e| Error::sys("signal set", e))?);
     }
-    mask.add(Signal::SIGCHLD);
+    // SIGTSTP and SIGCONT too: we stop and continue with the container
+    // (relay_and_wait).
+    for sig in [Signal::SIGCHLD, Signal::SIGTSTP, Signal::SIGCONT] {
+        mask.add(sig);
+    }
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
         .map_err(|e| Error::sys("block signals", e))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -114,20 +128,28 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         report_r,
         pass_fds,
         job,
-        terminal,
+        console,
+        tty: mode,
         ..
     } = launch;
     drop(report_w);
     drop(pass_fds);
     let job_r = job.map(|(r, _w)| r);
-    if terminal.foreground {
-        // The container becomes a process group of its own and takes the
-        // terminal's foreground: Ctrl-C and Ctrl-Z go to it alone, and a
-        // shell inside sees its own groups (nsinit's is visible to it).
-        // The child makes the same setpgid call; whichever runs first wins.
-        let _ = sys::raw_setpgid(pid, pid);
-        terminal.give_to(pid);
-    }
+    // Restores the caller's terminal when dropped, on every way out.
+    let mut relay = match console {
+        Some(c) => {
+            drop(c.theirs);
+            match Relay::new(c.ours, mode) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let _ = sys::raw_kill(pid, libc::SIGKILL);
+                    let _ = sys::raw_waitpid(pid, 0);
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
 
     if let Some(plan) = ids {
         if let Err(e) = userns::install(pid, plan) {
@@ -146,9 +168,9 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         ));
     }
 
-    let result = relay_and_wait(pid, &sfd, report_r, job_r);
+    let result = relay_and_wait(pid, &sfd, report_r, job_r, relay.as_mut());
     drop(release_w);
-    terminal.restore();
+    drop(relay);
     result
 }
 
@@ -195,20 +217,26 @@ fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
     if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() || sys::raw_hung_up(release_r) {
         sys::raw_exit(exit::FAILED);
     }
-    if launch.terminal.foreground {
-        let _ = sys::raw_setpgid(0, 0);
+    // A session of our own, without a controlling terminal: the caller's
+    // terminal is never the container's (see the module's notes).
+    if let Err(errno) = sys::raw_setsid() {
+        fail(b"start a session for the container (setsid)", errno);
     }
     // No descriptor of the caller's but stdin, stdout and stderr reaches
-    // the container; the report and job pipes and the trees go to nsinit
-    // on purpose.
+    // the container; the report, job and console fds and the trees go to
+    // nsinit on purpose.
     let all_cloexec = sys::raw_cloexec_from(3).is_ok();
-    let job_ok = match &launch.job {
-        Some((_, w)) => sys::raw_set_cloexec(w.as_raw_fd(), false).is_ok(),
-        None => true,
-    };
+    let keep = |fd: Option<RawFd>| fd.map_or(true, |fd| sys::raw_set_cloexec(fd, false).is_ok());
+    let job_ok = keep(launch.job.as_ref().map(|(_, w)| w.as_raw_fd()));
+    let console_ok = keep(launch.console.as_ref().map(|c| c.theirs_raw()));
     let preserved_ok =
         (3..3 + launch.preserve_fds as i32).all(|fd| sys::raw_set_cloexec(fd, false).is_ok());
-    if !all_cloexec || sys::raw_set_cloexec(report_w, false).is_err() || !job_ok || !preserved_ok {
+    if !all_cloexec
+        || sys::raw_set_cloexec(report_w, false).is_err()
+        || !job_ok
+        || !console_ok
+        || !preserved_ok
+    {
         sys::raw_write_all(report_w, &[b"125\tmark descriptors close-on-exec failed\n"]);
         sys::raw_exit(exit::FAILED);
     }
@@ -306,17 +334,32 @@ fn clone_hint(errno: Errno) -> Option<&'static str> {
     }
 }
 
-/// Relay signals to nsinit, collect its report, and wait for it to exit.
+/// How long we keep reading the container's terminal after nsinit exited.
+/// Every process of the container is gone by then, so the master reports
+/// EIO as soon as its last output is read; this only bounds a terminal
+/// that something outside the container holds open.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Relay signals to nsinit, collect its report, relay the container's
+/// terminal (pty mode), and wait for nsinit to exit.
 fn relay_and_wait(
     pid: i32,
     sfd: &SignalFd,
     report_r: OwnedFd,
     mut job_r: Option<OwnedFd>,
+    mut relay: Option<&mut Relay>,
 ) -> Result<i32, Error> {
     let mut report = Vec::new();
     let mut report_r = Some(report_r);
     let mut status = None;
-    while status.is_none() {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        if status.is_some() {
+            let drained = relay.as_ref().map_or(true, |r| r.done());
+            if drained || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
         let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         let report_at = report_r.as_ref().map(|r| {
@@ -327,33 +370,84 @@ fn relay_and_wait(
             fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
-        match poll(&mut fds, PollTimeout::NONE) {
+        let relay_at = fds.len();
+        let wants: Vec<Want> = match relay.as_deref() {
+            Some(r) => r
+                .interests()
+                .into_iter()
+                .map(|(fd, flags, want)| {
+                    fds.push(PollFd::new(fd, flags));
+                    want
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let recheck = relay.as_deref().and_then(|r| r.recheck_in());
+        let wait = match (deadline, recheck) {
+            (Some(d), r) => {
+                let left = d.saturating_duration_since(Instant::now());
+                Some(r.map_or(left, |r| r.min(left)))
+            }
+            (None, r) => r,
+        };
+        let timeout = match wait {
+            Some(w) => {
+                PollTimeout::try_from(w.as_millis().max(1) as u64).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("poll", e)),
         }
         let report_ready = report_at.is_some_and(|i| ready(&fds[i]));
         let job_ready = job_at.is_some_and(|i| ready(&fds[i]));
+        let relay_ready: Vec<Want> = wants
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| ready(&fds[relay_at + i]))
+            .map(|(_, w)| *w)
+            .collect();
         drop(fds);
+        if let Some(r) = relay.as_deref_mut() {
+            r.recheck();
+            for want in relay_ready {
+                r.ready(want);
+            }
+        }
         if job_ready {
             if let Some(r) = &job_r {
                 let mut byte = [0u8; 16];
                 match read(r, &mut byte) {
-                    Ok(n) if n > 0 => suspend_as_job(pid),
-                    Ok(_) => job_r = None,
+                    Ok(n) if n > 0 => {
+                        if let (Some(relay), None) = (relay.as_deref_mut(), status) {
+                            relay.suspend_as_job(pid);
+                        }
+                    }
                     Err(Errno::EINTR) => {}
-                    Err(_) => job_r = None,
+                    _ => job_r = None,
                 }
             }
         }
         while let Ok(Some(info)) = sfd.read_signal() {
             let sig = info.ssi_signo as i32;
             if sig == libc::SIGCHLD {
+                if status.is_some() {
+                    continue;
+                }
                 if let Ok(Some((_, raw))) = sys::raw_waitpid(pid, libc::WNOHANG) {
                     status = exit::from_raw_wait(raw);
+                    if status.is_some() {
+                        deadline = Some(Instant::now() + DRAIN);
+                        if let Some(r) = relay.as_deref_mut() {
+                            r.finish();
+                        }
+                    }
                 }
-            } else if !(signals::already_delivered_to_group(info.ssi_code) && shares_our_group(pid))
-            {
-                let _ = sys::raw_kill(pid, sig);
+            } else if status.is_some() {
+                // nsinit is reaped: its pid may already be someone else's.
+            } else {
+                on_signal(pid, sig, relay.as_deref_mut());
             }
         }
         if report_ready {
@@ -364,6 +458,9 @@ fn relay_and_wait(
             }
         }
     }
+    if let Some(r) = relay {
+        r.flush();
+    }
     // nsinit is gone; whatever it wrote is in the pipe already.
     if let Some(r) = &report_r {
         let _ = nix::fcntl::fcntl(r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
@@ -372,6 +469,36 @@ fn relay_and_wait(
     match Report::decode(&report) {
         Some(r) => Err(Error::Report(r)),
         None => Ok(status.unwrap_or(exit::FAILED)),
+    }
+}
+
+/// A signal for us while nsinit (`init`) runs. The container is never in
+/// our process group, so whatever reaches us is relayed, once:
+/// - SIGWINCH in pty mode resizes the container's terminal instead (the
+///   kernel then signals its foreground group);
+/// - SIGTSTP (Ctrl-Z on the caller's terminal without a pty, or a `kill`)
+///   goes to nsinit, which stops the command; without a pty we then stop
+///   too, so that the caller's shell sees one stopped job. In pty mode we
+///   stop when nsinit says the command stopped (the job pipe): a command
+///   that ignores SIGTSTP, like an interactive shell, goes on;
+/// - SIGCONT (`fg`, `bg`) goes to nsinit, which continues the command,
+///   after the relay has taken the caller's terminal back if it is ours.
+fn on_signal(init: i32, sig: i32, relay: Option<&mut Relay>) {
+    match (sig, relay) {
+        (libc::SIGWINCH, Some(r)) => r.sync_size(),
+        (libc::SIGTSTP, relay) => {
+            let _ = sys::raw_kill(init, sig);
+            if relay.is_none() {
+                tty::stop_self();
+            }
+        }
+        (libc::SIGCONT, Some(r)) => {
+            r.continued();
+            let _ = sys::raw_kill(init, sig);
+        }
+        _ => {
+            let _ = sys::raw_kill(init, sig);
+        }
     }
 }
 
@@ -390,76 +517,5 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
         }
         Err(Errno::EINTR) => true,
         Err(_) => false,
-    }
-}
-
-/// The command was stopped from the terminal: take the terminal back and
-/// stop, so the caller's shell sees its job stopped. When continued, pass
-/// the terminal back to the container if it is ours again (`fg`, not `bg`)
-/// and continue nsinit, which continues the command.
-fn suspend_as_job(pid: i32) {
-    let tty = Terminal { foreground: true };
-    let ours = getpgrp().as_raw();
-    tty.move_from(pid, ours);
-    // SIGTSTP's default action stops us; the kernel discards it if our
-    // group is orphaned (no job-control shell above), and we go on.
-    let _ = sys::raw_kill(sys::raw_getpid(), libc::SIGTSTP);
-    tty.move_from(ours, pid);
-    let _ = sys::raw_kill(pid, libc::SIGCONT);
-}
-
-fn shares_our_group(pid: i32) -> bool {
-    getpgid(Some(Pid::from_raw(pid))).is_ok_and(|g| g == getpgrp())
-}
-
-/// The caller's terminal (our stdin), when nslaunch runs in its
-/// foreground. The container then gets the foreground, and nslaunch takes
-/// it back when the container ends.
-pub struct Terminal {
-    pub foreground: bool,
-}
-
-impl Terminal {
-    pub fn capture() -> Self {
-        let stdin = std::io::stdin();
-        let foreground = isatty(stdin.as_fd()).unwrap_or(false)
-            && tcgetpgrp(stdin.as_fd()).is_ok_and(|g| g == getpgrp());
-        Terminal { foreground }
-    }
-
-    /// Move the foreground from group `from` to `to`, only if `from` has
-    /// it: never take the terminal from someone else (the caller's shell
-    /// after `bg`), which a blocked SIGTTOU would let us do.
-    fn move_from(&self, from: i32, to: i32) {
-        if tcgetpgrp(std::io::stdin().as_fd()).is_ok_and(|g| g.as_raw() == from) {
-            self.give_to(to);
-        }
-    }
-
-    /// Make `pgid` the terminal's foreground group.
-    fn give_to(&self, pgid: i32) {
-        if !self.foreground {
-            return;
-        }
-        // From a background group tcsetpgrp raises SIGTTOU; block it.
-        let mut ttou = SigSet::empty();
-        ttou.add(Signal::SIGTTOU);
-        let mut old = SigSet::empty();
-        if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old)).is_ok() {
-            let _ = tcsetpgrp(std::io::stdin().as_fd(), Pid::from_raw(pgid));
-            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-        }
-    }
-
-    /// The container is gone: take the foreground back if it is still
-    /// with a group of the container (all of which are empty now), as a
-    /// shell inside may have left it on one of its own job groups.
-    fn restore(&self) {
-        let Ok(fg) = tcgetpgrp(std::io::stdin().as_fd()) else {
-            return;
-        };
-        if fg != getpgrp() && sys::raw_kill(-fg.as_raw(), 0) == Err(Errno::ESRCH) {
-            self.give_to(getpgrp().as_raw());
-        }
     }
 }

@@ -11,6 +11,7 @@ mod error;
 mod idmapped;
 mod isolation;
 mod overlay;
+mod tty;
 mod unpack;
 mod userns;
 mod volumes;
@@ -137,7 +138,12 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default(),
     };
-    let env = environment(&args, &hostname)?;
+    let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
+    let mut env = environment(&args, &hostname)?;
+    if mode.pty && !env.iter().any(|(k, _)| k == "TERM") {
+        // A terminal needs a type; docker's -t gives xterm.
+        env::set(&mut env, "TERM", "xterm");
+    }
     let init_path = find_init(args.init.as_deref())?;
     let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
@@ -180,11 +186,10 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         .position(|(key, _)| key == idmapped::OVERLAY_DIR)
         .map(|i| trees.remove(i).1);
     let (report_r, report_w) = container::pipe()?;
-    let terminal = container::Terminal::capture();
-    let job = if terminal.foreground {
-        Some(container::pipe()?)
+    let (job, console) = if mode.pty {
+        (Some(container::pipe()?), Some(tty::ConsoleSocket::new()?))
     } else {
-        None
+        (None, None)
     };
     let spec = InitArgs {
         rootfs: Some(rootfs),
@@ -213,6 +218,10 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
         overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
         overlay_dir_fd: overlay_dir_tree.as_ref().map(|fd| fd.as_raw_fd()),
+        console_socket: console.as_ref().map(|c| c.theirs_raw()),
+        console_size: console.as_ref().and_then(|_| tty::initial_size()),
+        null_stdin: mode.pty && !mode.stdin,
+        process_group: mode.group_signals,
         command: args.command,
         ..Default::default()
     };
@@ -231,7 +240,8 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             report_w,
             report_r,
             job,
-            terminal,
+            console,
+            tty: mode,
             pass_fds: trees
                 .into_iter()
                 .map(|(_, fd)| fd)

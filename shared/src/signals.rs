@@ -3,9 +3,11 @@
 use libc::c_int;
 
 /// The signals nslaunch relays to the container's init (and the init on to
-/// the command). Terminal-generated copies of these also reach the
-/// container directly when it shares the caller's process group; see
-/// [`already_delivered_to_group`].
+/// the command; SIGWINCH only without a pty, which gets the new size
+/// instead). nslaunch also relays SIGTSTP and SIGCONT, stopping and
+/// continuing with the container. The container never shares the caller's
+/// process group (it runs in a session of its own), so nothing the
+/// terminal sends reaches it twice.
 pub const FORWARDED_BY_LAUNCHER: [c_int; 7] = [
     libc::SIGINT,
     libc::SIGTERM,
@@ -19,7 +21,8 @@ pub const FORWARDED_BY_LAUNCHER: [c_int; 7] = [
 /// `si_code` of a signal the kernel generated for a whole process group
 /// (Ctrl-C, Ctrl-\, a window resize). Such a signal already reached every
 /// process of the group, the command included when it shares the group, so
-/// relaying it again would deliver it twice.
+/// relaying it again would deliver it twice (nsinit run alone on a
+/// terminal, its command in its group).
 pub fn already_delivered_to_group(si_code: i32) -> bool {
     si_code == libc::SI_KERNEL
 }

@@ -166,6 +166,24 @@ pub struct InitArgs {
     #[argh(option, arg_name = "N")]
     pub preserve_fds: Option<u32>,
 
+    /// give the command a pseudo-terminal: open /dev/ptmx (under --rootfs,
+    /// the container's own devpts, after pivot_root), make the terminal
+    /// nsinit's controlling terminal and the command's stdin, stdout and
+    /// stderr, in the foreground; bind it on /dev/console (with --rootfs);
+    /// and send its master end over the unix socket FD (SCM_RIGHTS), as
+    /// runc's --console-socket (nslaunch passes it)
+    #[argh(option, arg_name = "FD")]
+    pub console_socket: Option<i32>,
+
+    /// the initial window size of the --console-socket terminal
+    #[argh(option, arg_name = "ROWSxCOLS")]
+    pub console_size: Option<ConsoleSize>,
+
+    /// give the command /dev/null as its stdin (with --console-socket,
+    /// stdout and stderr stay on the terminal: docker's -t without -i)
+    #[argh(switch)]
+    pub null_stdin: bool,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -211,6 +229,7 @@ impl InitArgs {
         for (name, fd) in [
             ("--report-fd", self.report_fd),
             ("--job-control-fd", self.job_control_fd),
+            ("--console-socket", self.console_socket),
         ] {
             if let Some(fd) = fd {
                 argv.push(name.to_string());
@@ -261,6 +280,13 @@ impl InitArgs {
             argv.push("--preserve-fds".to_string());
             argv.push(n.to_string());
         }
+        if let Some(size) = self.console_size {
+            argv.push("--console-size".to_string());
+            argv.push(size.to_string());
+        }
+        if self.null_stdin {
+            argv.push("--null-stdin".to_string());
+        }
         if self.version {
             argv.push("--version".to_string());
         }
@@ -280,6 +306,32 @@ impl InitArgs {
 fn flag_on(argv: &mut Vec<String>, on: bool, name: &str) {
     if on {
         argv.push(name.to_string());
+    }
+}
+
+/// `--console-size ROWSxCOLS`: a terminal's window size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl FromStr for ConsoleSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ConsoleSize, String> {
+        let bad = || format!("{s}: expected ROWSxCOLS, such as 24x80");
+        let (rows, cols) = s.split_once('x').ok_or_else(bad)?;
+        Ok(ConsoleSize {
+            rows: rows.parse().map_err(|_| bad())?,
+            cols: cols.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl fmt::Display for ConsoleSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.rows, self.cols)
     }
 }
 
@@ -333,6 +385,9 @@ mod tests {
                 rootfs: Some("/home/u/alpine root".into()),
                 report_fd: Some(3),
                 job_control_fd: Some(4),
+                console_socket: Some(5),
+                console_size: Some(ConsoleSize { rows: 24, cols: 80 }),
+                null_stdin: true,
                 command: strings(&["sh", "-c", "echo hi", "--rootfs", "-v"]),
                 ..Default::default()
             },
@@ -426,6 +481,8 @@ mod tests {
             (&["--caps", "CHOWN,FLY", "sh"][..], "FLY"),
             (&["--tmpfs", "/x:size=big", "sh"][..], "size=big"),
             (&["--preserve-fds", "-1", "sh"][..], "--preserve-fds"),
+            (&["--console-size", "24", "sh"][..], "24"),
+            (&["--console-size", "24x-1", "sh"][..], "24x-1"),
         ] {
             let e = InitArgs::parse("nsinit", &strings(args)).unwrap_err();
             assert!(e.status.is_err());

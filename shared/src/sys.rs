@@ -332,6 +332,17 @@ pub fn raw_tcsetpgrp(fd: RawFd, pgid: i32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// `tcgetpgrp(fd)` (ioctl TIOCGPGRP): the terminal's foreground process
+/// group.
+pub fn raw_tcgetpgrp(fd: RawFd) -> Result<i32, Errno> {
+    let mut pgid: i32 = 0;
+    // SAFETY: TIOCGPGRP writes a pid_t into a valid local.
+    if unsafe { libc::ioctl(fd, libc::TIOCGPGRP, &mut pgid as *mut i32) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(pgid)
+}
+
 /// `getpid()`.
 pub fn raw_getpid() -> i32 {
     // SAFETY: no arguments.
@@ -859,6 +870,241 @@ pub fn take_inherited_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `setsid()`: a new session and process group, led by the caller, with
+/// no controlling terminal.
+pub fn raw_setsid() -> Result<(), Errno> {
+    // SAFETY: no arguments.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `getsid(0)`: the caller's session id.
+pub fn raw_getsid() -> i32 {
+    // SAFETY: plain integer argument.
+    unsafe { libc::getsid(0) }
+}
+
+/// `dup2(from, to)` (`to` loses close-on-exec, as with dup2).
+pub fn raw_dup2(from: RawFd, to: RawFd) -> Result<(), Errno> {
+    loop {
+        // SAFETY: plain integers.
+        if unsafe { libc::dup2(from, to) } >= 0 {
+            return Ok(());
+        }
+        if Errno::last() != Errno::EBUSY && Errno::last() != Errno::EINTR {
+            return Err(Errno::last());
+        }
+    }
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: make the terminal open on `fd` the caller's
+/// controlling terminal (the caller must lead a session that has none).
+pub fn raw_set_controlling_terminal(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
+    if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// A terminal's window size (`struct winsize`, pixels left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WinSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+/// `ioctl(fd, TIOCGWINSZ)`: the window size of the terminal open on `fd`.
+pub fn window_size(fd: RawFd) -> Result<WinSize, Errno> {
+    // SAFETY: winsize is plain data; the kernel fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into a valid local.
+    if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(WinSize {
+        rows: ws.ws_row,
+        cols: ws.ws_col,
+    })
+}
+
+/// `ioctl(fd, TIOCSWINSZ)`: set the window size of the terminal open on
+/// `fd`; when it changes, the kernel sends SIGWINCH to the terminal's
+/// foreground process group.
+pub fn set_window_size(fd: RawFd, size: WinSize) -> Result<(), Errno> {
+    let ws = libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from a valid local.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws as *const libc::winsize) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Unlock the slave of the pseudo-terminal master open on `master`
+/// (`unlockpt`: ioctl TIOCSPTLCK with 0).
+pub fn unlock_pty(master: RawFd) -> Result<(), Errno> {
+    let unlock: c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a valid local.
+    if unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &unlock as *const c_int) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// The number N of the pseudo-terminal (its slave is `pts/N` of the devpts
+/// instance the master came from): ioctl TIOCGPTN.
+pub fn pty_number(master: RawFd) -> Result<u32, Errno> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int into a valid local.
+    if unsafe { libc::ioctl(master, libc::TIOCGPTN, &mut n as *mut libc::c_uint) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(n)
+}
+
+/// Open the slave of the pseudo-terminal master open on `master`, by the
+/// master itself (ioctl TIOCGPTPEER, Linux 4.13): no path lookup, so no
+/// other devpts mount can be swapped in. Close-on-exec, not made a
+/// controlling terminal.
+pub fn open_pty_peer(master: RawFd) -> Result<OwnedFd, Errno> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as an integer and returns
+    // a new descriptor.
+    let fd = unsafe { libc::ioctl(master, libc::TIOCGPTPEER, flags) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just gave us this descriptor; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A connected pair of close-on-exec unix stream sockets.
+pub fn socket_pair() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds: [c_int; 2] = [-1, -1];
+    // SAFETY: socketpair writes two descriptors into a valid array.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: both descriptors are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Room for one SCM_RIGHTS control message carrying one descriptor
+/// (CMSG_SPACE(sizeof(int)) is 24 on every Linux ABI; 64 is plenty),
+/// aligned as `struct cmsghdr` requires.
+#[repr(C, align(8))]
+struct CmsgBuf([u8; 64]);
+
+/// Send the descriptor `fd` over the unix socket `sock` (one byte of data
+/// and an SCM_RIGHTS message), as runc's `--console-socket` does.
+pub fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
+    let mut byte = [b'T'];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut cmsg = CmsgBuf([0; 64]);
+    // SAFETY: msghdr is plain data; zeroed then filled is its valid form.
+    // CMSG_SPACE/CMSG_LEN are pure arithmetic; CMSG_FIRSTHDR points into
+    // `cmsg`, which is large and aligned enough for one header and one
+    // int (checked against CMSG_SPACE), and CMSG_DATA points just past
+    // that header inside the same buffer.
+    let r = unsafe {
+        let space = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as usize;
+        if space > cmsg.0.len() {
+            return Err(Errno::EINVAL);
+        }
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cmsg.0.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let hdr = libc::CMSG_FIRSTHDR(&msg);
+        (*hdr).cmsg_level = libc::SOL_SOCKET;
+        (*hdr).cmsg_type = libc::SCM_RIGHTS;
+        (*hdr).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<c_int>(), fd);
+        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL)
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Receive one descriptor sent with [`send_fd`] on the unix socket
+/// `sock`, close-on-exec. `Ok(None)` at end of file (the sender closed
+/// its end without sending one).
+pub fn recv_fd(sock: RawFd) -> Result<Option<OwnedFd>, Errno> {
+    let mut byte = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut cmsg = CmsgBuf([0; 64]);
+    loop {
+        // SAFETY: as in send_fd; the kernel writes at most msg_controllen
+        // bytes of control data into `cmsg`, and every header we read is
+        // one CMSG_FIRSTHDR/CMSG_NXTHDR handed us inside that length.
+        // Each descriptor we find is new in this process (the kernel
+        // installed it), so we own it.
+        let got = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cmsg.0.as_mut_ptr().cast();
+            msg.msg_controllen = cmsg.0.len() as _;
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n < 0 {
+                Err(Errno::last())
+            } else {
+                let mut found: Option<OwnedFd> = None;
+                let mut hdr = libc::CMSG_FIRSTHDR(&msg);
+                while !hdr.is_null() {
+                    if (*hdr).cmsg_level == libc::SOL_SOCKET && (*hdr).cmsg_type == libc::SCM_RIGHTS
+                    {
+                        let data = libc::CMSG_DATA(hdr);
+                        let len = (*hdr).cmsg_len as usize - (data as usize - hdr as usize);
+                        for i in 0..len / std::mem::size_of::<c_int>() {
+                            let fd = std::ptr::read_unaligned(data.cast::<c_int>().add(i));
+                            // Keep the first; any other closes when dropped.
+                            let owned = OwnedFd::from_raw_fd(fd);
+                            if found.is_none() {
+                                found = Some(owned);
+                            }
+                        }
+                    }
+                    hdr = libc::CMSG_NXTHDR(&msg, hdr);
+                }
+                Ok((n, found))
+            }
+        };
+        match got {
+            Ok((_, Some(fd))) => return Ok(Some(fd)),
+            Ok((0, None)) => return Ok(None),
+            // A byte without a descriptor: not what we were promised.
+            Ok((_, None)) => return Err(Errno::EBADMSG),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -882,6 +1128,45 @@ mod tests {
         assert!(caps.effective & !caps.permitted == 0);
         raw_capset(&caps).unwrap();
         assert_eq!(raw_capget().unwrap(), caps);
+    }
+
+    #[test]
+    fn a_descriptor_crosses_a_socket_pair() {
+        use std::io::{Read, Write};
+        use std::os::fd::AsRawFd;
+        let (a, b) = socket_pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        send_fd(a.as_raw_fd(), w.as_raw_fd()).unwrap();
+        drop(w);
+        let got = recv_fd(b.as_raw_fd()).unwrap().expect("a descriptor");
+        let mut got = std::fs::File::from(got);
+        got.write_all(b"through").unwrap();
+        drop(got);
+        let mut text = String::new();
+        std::fs::File::from(r).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "through");
+        drop(a);
+        assert!(recv_fd(b.as_raw_fd()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_pty_has_a_peer_and_a_window_size() {
+        use std::os::fd::AsRawFd;
+        let master = nix::fcntl::open(
+            "/dev/ptmx",
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        unlock_pty(master.as_raw_fd()).unwrap();
+        let _n = pty_number(master.as_raw_fd()).unwrap();
+        let slave = open_pty_peer(master.as_raw_fd()).unwrap();
+        let size = WinSize {
+            rows: 33,
+            cols: 101,
+        };
+        set_window_size(master.as_raw_fd(), size).unwrap();
+        assert_eq!(window_size(slave.as_raw_fd()).unwrap(), size);
     }
 
     #[test]

@@ -13,6 +13,31 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::{openpty, Winsize};
 
+/// An interactive bash on a new 80x24 terminal, as `who`, with the prompt
+/// `prompt$ ` and no rc files: a caller's shell. Returns the terminal and
+/// where the screen stands after the first prompt.
+pub fn bash(who: &crate::Who) -> (Pty, usize) {
+    let mut c = Command::new("bash");
+    c.args(["--norc", "--noprofile", "-i"])
+        .env("PS1", "prompt$ ");
+    let mut p = Pty::spawn(crate::as_who(who, &mut c));
+    let at = p.expect_from(0, "prompt$ ", crate::TIMEOUT);
+    (p, at)
+}
+
+/// Whether two terminal settings are the same, field by field (what
+/// `stty -g` prints, and the line discipline).
+pub fn same_settings(a: &libc::termios, b: &libc::termios) -> bool {
+    a.c_iflag == b.c_iflag
+        && a.c_oflag == b.c_oflag
+        && a.c_cflag == b.c_cflag
+        && a.c_lflag == b.c_lflag
+        && a.c_line == b.c_line
+        && a.c_cc == b.c_cc
+        && a.c_ispeed == b.c_ispeed
+        && a.c_ospeed == b.c_ospeed
+}
+
 pub struct Pty {
     master: File,
     pub child: Child,
@@ -99,6 +124,53 @@ impl Pty {
 
     pub fn raw_fd(&self) -> i32 {
         self.master.as_raw_fd()
+    }
+
+    /// Resize the terminal, as a terminal emulator does when its window
+    /// changes: the kernel sends SIGWINCH to the terminal's foreground
+    /// process group.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        let ws = Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from a valid local.
+        let r = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_eq!(r, 0, "TIOCSWINSZ: {}", std::io::Error::last_os_error());
+    }
+
+    /// The terminal's settings (those of its slave side, which termios
+    /// calls on the master reach).
+    pub fn termios(&self) -> libc::termios {
+        nix::sys::termios::tcgetattr(self.master.as_fd())
+            .expect("tcgetattr on the pty")
+            .into()
+    }
+
+    /// Whether the screen (since `from`) contains `text`, reading what
+    /// arrives for `wait` first.
+    pub fn saw_within(&mut self, from: usize, text: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            if self.screen[from.min(self.screen.len())..].contains(text) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(
+                &mut fds,
+                PollTimeout::try_from(left.as_millis().min(200) as u64).unwrap_or(PollTimeout::MAX),
+            );
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.master.read(&mut buf) {
+                self.screen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
     }
 }
 

@@ -238,6 +238,11 @@ fn process_group_mode_reaches_a_grandchild_the_default_does_not() {
             let mut c = Running::start(nsinit(f, who, Mode::Subreaper, &args));
             let child: i32 = c.wait_prefix("child=").parse().unwrap();
             assert!(running_state(child).is_some());
+            // Until the grandchild has exec'd sleep, it is a copy of sh
+            // that may still run sh's USR1 trap instead of dying of it.
+            wait_for("the grandchild to exec sleep", || {
+                fs::read_to_string(format!("/proc/{child}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            });
             send_signal(c.pid(), libc::SIGUSR1);
             c.wait_line("got-usr1");
             if group {

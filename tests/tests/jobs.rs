@@ -1,89 +1,114 @@
-//! Job control for nslaunch run from an interactive shell on a terminal
-//! (no -t): the container gets the terminal's foreground in a process
-//! group of its own; Ctrl-C reaches the command alone; Ctrl-Z stops the
-//! command and nslaunch with it, as one job of the caller's shell; `fg`
-//! resumes both; `bg` never takes the terminal from the shell.
+//! Job control for nslaunch run from an interactive shell on a terminal.
+//! By default the container has a terminal of its own (pty mode): Ctrl-C
+//! reaches its foreground job alone; Ctrl-Z on a plain command stops it
+//! and nslaunch with it, as one job of the caller's shell; `fg` resumes
+//! both; `bg` never takes the terminal from the shell. With `-T` (no pty)
+//! the keys reach nslaunch, which relays them to the container: the same
+//! job, the same statuses.
 
-use std::process::Command;
 use std::time::Duration;
 
-use nslaunch_tests::pty::Pty;
+use nslaunch_tests::pty;
 use nslaunch_tests::*;
-
-fn each(test: impl Fn(&Fixture, &Who)) {
-    let Some(f) = fixture() else { return };
-    for who in &f.who {
-        eprintln!("--- as {}", who.label());
-        test(f, who);
-    }
-}
-
-/// An interactive bash on a new terminal, as `who`, prompt `prompt$ `.
-fn shell(who: &Who) -> (Pty, usize) {
-    let mut c = Command::new("bash");
-    c.args(["--norc", "--noprofile", "-i"])
-        .env("PS1", "prompt$ ");
-    let mut p = Pty::spawn(as_who(who, &mut c));
-    let at = p.expect_from(0, "prompt$ ", TIMEOUT);
-    (p, at)
-}
 
 fn pause() {
     std::thread::sleep(Duration::from_millis(400));
 }
 
 #[test]
-fn ctrl_c_ctrl_z_and_fg_work_on_a_command_in_the_container() {
+fn ctrl_c_ctrl_z_fg_and_bg_work_on_a_command_in_the_container() {
     each(|f, who| {
-        let (mut p, mut at) = shell(who);
-        let launch = format!(
-            "{} --rootfs {}",
-            f.nslaunch.display(),
-            f.rootfs(who).display()
-        );
-        p.send(b"stty -g > /tmp/nsl-stty-$$; echo saved\n");
-        at = p.expect_from(at, "saved", TIMEOUT);
+        for flags in ["", "-T "] {
+            eprintln!("--- nslaunch {flags}");
+            let (mut p, mut at) = pty::bash(who);
+            let launch = format!(
+                "{} {flags}--rootfs {}",
+                f.nslaunch.display(),
+                f.rootfs(who).display()
+            );
+            // Every command is typed at a prompt: what is typed while
+            // nslaunch runs goes to the container.
+            p.send(b"stty -g > /tmp/nsl-stty-$$; echo saved\n");
+            at = p.expect_from(at, "saved", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
 
-        p.send(format!("{launch} sleep 100\n").as_bytes());
-        pause();
-        p.send(b"\x03");
-        at = p.expect_from(at, "prompt$ ", TIMEOUT);
-        p.send(b"echo rc=$?\n");
-        at = p.expect_from(at, "rc=130", TIMEOUT);
+            p.send(format!("{launch} sh -c 'echo started-$((6*7)); exec sleep 100'\n").as_bytes());
+            at = p.expect_from(at, "started-42", TIMEOUT);
+            p.send(b"\x03");
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
+            p.send(b"echo rc=$?\n");
+            at = p.expect_from(at, "rc=130", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
 
-        p.send(format!("{launch} sh -c 'sleep 1; echo woke-up'\n").as_bytes());
-        pause();
-        p.send(b"\x1a");
-        at = p.expect_from(at, "Stopped", TIMEOUT);
-        at = p.expect_from(at, "prompt$ ", TIMEOUT);
-        p.send(b"fg\n");
-        at = p.expect_from(at, "woke-up", TIMEOUT);
-        p.send(b"echo rc=$?\n");
-        at = p.expect_from(at, "rc=0", TIMEOUT);
+            // Ctrl-Z: the whole container stops while the caller's shell
+            // holds the job (sh -c and its sleep alike).
+            p.send(
+                format!("{launch} sh -c 'echo started-$((6*7)); sleep 2; echo woke-up'\n")
+                    .as_bytes(),
+            );
+            at = p.expect_from(at, "started-42", TIMEOUT);
+            pause(); // sh starts its sleep
+            p.send(b"\x1a");
+            at = p.expect_from(at, "Stopped", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
+            let nslaunch = *children_of(p.child.id() as i32)
+                .first()
+                .expect("the stopped nslaunch");
+            let init = *children_of(nslaunch).first().expect("nsinit");
+            let mut stopped = vec![nslaunch];
+            let mut todo = children_of(init);
+            while let Some(pid) = todo.pop() {
+                stopped.push(pid);
+                todo.extend(children_of(pid));
+            }
+            assert!(stopped.len() >= 3, "{stopped:?}");
+            // A stop takes effect when each process next runs: soon.
+            let deadline = std::time::Instant::now() + TIMEOUT;
+            while stopped.iter().any(|&pid| process_state(pid) != Some('T')) {
+                let states: Vec<_> = stopped.iter().map(|&p| process_state(p)).collect();
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "not all stopped: {stopped:?} {states:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(!p.saw_within(at, "woke-up", Duration::from_millis(2500)));
+            p.send(b"fg\n");
+            at = p.expect_from(at, "woke-up", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
+            p.send(b"echo rc=$?\n");
+            at = p.expect_from(at, "rc=0", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
 
-        // bg: the job finishes in the background; the shell keeps its
-        // terminal and goes on reading commands.
-        p.send(format!("{launch} sh -c 'sleep 1; echo bg-done'\n").as_bytes());
-        pause();
-        p.send(b"\x1a");
-        at = p.expect_from(at, "Stopped", TIMEOUT);
-        p.send(b"bg\n");
-        at = p.expect_from(at, "bg-done", TIMEOUT);
-        p.send(b"wait; echo still-here\n");
-        at = p.expect_from(at, "still-here", TIMEOUT);
+            // bg: the job finishes in the background; the shell keeps its
+            // terminal and goes on reading commands.
+            p.send(
+                format!("{launch} sh -c 'echo started-$((6*7)); sleep 1; echo bg-done'\n")
+                    .as_bytes(),
+            );
+            at = p.expect_from(at, "started-42", TIMEOUT);
+            p.send(b"\x1a");
+            at = p.expect_from(at, "Stopped", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
+            p.send(b"bg\n");
+            at = p.expect_from(at, "bg-done", TIMEOUT);
+            p.send(b"wait; echo still-$((6*7))\n");
+            at = p.expect_from(at, "still-42", TIMEOUT);
+            at = p.expect_from(at, "prompt$ ", TIMEOUT);
 
-        p.send(b"stty -g | cmp - /tmp/nsl-stty-$$ && echo same-stty; rm -f /tmp/nsl-stty-$$\n");
-        at = p.expect_from(at, "same-stty", TIMEOUT);
-        p.send(b"exit\n");
-        let _ = at;
-        wait_timeout(&mut p.child, TIMEOUT).expect("the shell did not exit");
+            p.send(b"stty -g | cmp - /tmp/nsl-stty-$$ && echo same-stty; rm -f /tmp/nsl-stty-$$\n");
+            at = p.expect_from(at, "same-stty", TIMEOUT);
+            p.send(b"exit\n");
+            let _ = at;
+            wait_timeout(&mut p.child, TIMEOUT).expect("the shell did not exit");
+        }
     });
 }
 
 #[test]
 fn an_interactive_shell_in_the_container_has_job_control_and_its_exit_status() {
     each(|f, who| {
-        let (mut p, mut at) = shell(who);
+        let (mut p, mut at) = pty::bash(who);
         let launch = format!(
             "{} --rootfs {}",
             f.nslaunch.display(),
@@ -100,6 +125,21 @@ fn an_interactive_shell_in_the_container_has_job_control_and_its_exit_status() {
         p.send(b"\x03");
         p.send(b"echo alive-$((6*7))\n");
         at = p.expect_from(at, "alive-42", TIMEOUT);
+        // A background job of the inner shell that reads its terminal is
+        // stopped by it (SIGTTIN), the inner shell's business alone.
+        p.send(b"cat &\n");
+        pause();
+        p.send(b"jobs\n");
+        at = p.expect_from(at, "Stopped", TIMEOUT);
+        // fg gives it the terminal: it reads, and ends at Ctrl-D.
+        p.send(b"fg\n");
+        pause();
+        p.send(b"meow\n");
+        at = p.expect_from(at, "meow", TIMEOUT); // the echo
+        at = p.expect_from(at, "meow", TIMEOUT); // cat
+        p.send(b"\x04");
+        p.send(b"echo done-$((6*7))\n");
+        at = p.expect_from(at, "done-42", TIMEOUT);
         p.send(b"exit 7\n");
         at = p.expect_from(at, "prompt$ ", TIMEOUT);
         p.send(b"echo rc=$?\n");
