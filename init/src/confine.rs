@@ -73,10 +73,10 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// After the command has started: nsinit's copies of the preserved
-/// descriptors go (the command has its own).
-pub fn release_preserved(args: &InitArgs) {
-    for fd in 3..3 + args.preserve_fds.unwrap_or(0).min(i32::MAX as u32 - 3) as i32 {
+/// Once the command is forked, before it may run: nsinit's copies of the
+/// preserved descriptors go (the command has its own).
+fn close_preserved(n: u32) {
+    for fd in 3..3 + n.min(i32::MAX as u32 - 3) as i32 {
         sys::raw_close(fd);
     }
 }
@@ -98,6 +98,9 @@ pub struct Gate {
     nested_maps: Option<(String, String)>,
     /// What nsinit keeps once the command is forked (under nslaunch).
     keep_own: Option<CapSet>,
+    /// `--preserve-fds N`: nsinit's copies of 3..3+N-1, closed before the
+    /// command may run (it has its own copies from the fork).
+    preserved: u32,
 }
 
 impl Gate {
@@ -125,6 +128,7 @@ impl Gate {
             go_w,
             nested_maps,
             keep_own,
+            preserved: args.preserve_fds.unwrap_or(0),
         })
     }
 
@@ -167,8 +171,10 @@ impl Gate {
             go_w,
             nested_maps,
             keep_own,
+            preserved,
         } = self;
         drop((ready_w, go_r));
+        close_preserved(preserved);
         if !matches!(sys::raw_read_byte(ready_r.as_raw_fd()), Ok(true)) {
             return Ok(());
         }

@@ -221,7 +221,6 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     // The command started where we were started; we need no directory,
     // so we do not keep the caller's busy (an unmountable filesystem).
     let _ = nix::unistd::chdir("/");
-    confine::release_preserved(args);
     log.info(format_args!(
         "started {:?} as pid {child}{}{}",
         args.command[0],
