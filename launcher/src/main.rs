@@ -5,6 +5,7 @@
 //! nsinit builds the container root and runs the command (see DESIGN.md).
 
 mod cache;
+mod check;
 mod cli;
 mod container;
 mod error;
@@ -30,14 +31,18 @@ use shared::sys::CStringArray;
 
 fn main() {
     ensure_standard_fds();
-    // `nslaunch cache ...`, only as the first word (`nslaunch --rootfs R
-    // cache` runs a command named cache).
+    // Subcommands, only as the very first argument (so that
+    // `nslaunch --rootfs R check` still runs a command named check, and
+    // `nslaunch --rootfs R cache` one named cache).
     if std::env::args_os().nth(1).is_some_and(|a| a == "cache") {
         let rest: Vec<String> = std::env::args_os()
             .skip(2)
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         exit(cache::command(&rest));
+    }
+    if let Some(code) = subcommand() {
+        exit(code);
     }
     let args = match parse_args() {
         Ok(a) => a,
@@ -54,6 +59,37 @@ fn main() {
             exit(e.status());
         }
     }
+}
+
+/// `nslaunch check` (alias `doctor`): `Some(exit status)` when argv[1]
+/// names a subcommand.
+fn subcommand() -> Option<i32> {
+    let argv: Vec<String> = std::env::args().skip(1).take(3).collect();
+    let first = argv.first()?;
+    if first != "check" && first != "doctor" {
+        return None;
+    }
+    match argv.get(1).map(String::as_str) {
+        None => {}
+        Some("-h" | "--help") => {
+            println!(
+                "Usage: nslaunch check\n\n\
+                 Inspect this machine: user namespaces and the sysctls that allow them, the\n\
+                 namespace kinds, /etc/subuid and /etc/subgid ranges, newuidmap/newgidmap,\n\
+                 overlayfs in a user namespace, cgroup v2 delegation, nsinit; then run a real\n\
+                 default container. Each line is OK, WARN or FAIL, with the fix.\n\n\
+                 Exit status: 0 when a default container can run here, 1 when it cannot."
+            );
+            return Some(0);
+        }
+        Some(other) => {
+            eprintln!("nslaunch: check: unexpected argument {other:?} (see nslaunch check --help)");
+            return Some(shared::exit::FAILED);
+        }
+    }
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("nslaunch"));
+    let nsinit = find_init(None).map_err(|e| e.to_string());
+    Some(check::run(&me, nsinit))
 }
 
 /// If the caller closed stdin, stdout or stderr, put /dev/null there, so a

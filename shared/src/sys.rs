@@ -1105,6 +1105,35 @@ pub fn recv_fd(sock: RawFd) -> Result<Option<OwnedFd>, Errno> {
     }
 }
 
+/// Run `f` in a child cloned into the new namespaces `flags` (like
+/// `fork`), and return the child's exit code (`f`'s return value, or
+/// 128+N if it died by signal N). For probes such as `nslaunch check`;
+/// the caller must be single-threaded.
+pub fn probe_in_child(flags: c_int, f: impl FnOnce() -> i32) -> Result<i32, Errno> {
+    match clone_like_fork(flags)? {
+        None => {
+            let code = f();
+            raw_exit(code)
+        }
+        Some(pid) => loop {
+            match raw_waitpid(pid, 0) {
+                Ok(Some((_, status))) => {
+                    return Ok(crate::exit::from_raw_wait(status).unwrap_or(crate::exit::FAILED))
+                }
+                Ok(None) => continue,
+                Err(e) => return Err(e),
+            }
+        },
+    }
+}
+
+/// Whether the file at `path` has the extended attribute `name`.
+pub fn has_xattr(path: &CStr, name: &CStr) -> bool {
+    // SAFETY: both are valid C strings; a NULL buffer of size 0 asks only
+    // for the value's size.
+    unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), ptr::null_mut(), 0) >= 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

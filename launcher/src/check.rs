@@ -1,0 +1,887 @@
+//! `nslaunch check`: can containers run on this machine, and if not, what
+//! to change. Each check prints OK, WARN or FAIL with the fix; the exit
+//! status is 0 only when a default container can run (the last check
+//! actually runs one).
+//!
+//! Gathering (syscalls, files, a real container) is kept apart from judging
+//! (`evaluate`, pure and unit-tested), so tests can feed it any machine.
+//! `NSLAUNCH_CHECK_SYSROOT=DIR` makes the file reads (sysctls under
+//! /proc/sys, /etc/subuid, /etc/subgid) come from DIR instead, so a test
+//! can present a machine with a disabled sysctl; the probes still run here.
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use shared::idmap;
+use shared::sys;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Ok => "OK",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        })
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub level: Level,
+    pub what: String,
+    pub fix: Option<String>,
+    /// A failure here means no default container can run.
+    pub essential: bool,
+}
+
+fn finding(level: Level, essential: bool, what: impl Into<String>, fix: Option<String>) -> Finding {
+    Finding {
+        level,
+        what: what.into(),
+        fix,
+        essential,
+    }
+}
+
+/// What the checks look at.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub uid: u32,
+    pub user: Option<String>,
+    /// `(name, value)` of each sysctl read; `None` when the file does not
+    /// exist on this kernel.
+    pub sysctls: Vec<(&'static str, Option<String>)>,
+    /// Creating a user namespace, tried for real.
+    pub userns: Result<(), Errno>,
+    /// Each namespace kind and whether /proc/self/ns has it.
+    pub ns_kinds: Vec<(&'static str, bool)>,
+    /// /etc/subuid and /etc/subgid text (None: the file is missing).
+    pub subuid: Option<String>,
+    pub subgid: Option<String>,
+    /// newuidmap and newgidmap: where, and whether they can do their job
+    /// (setuid root, or file capabilities).
+    pub helpers: Vec<(&'static str, Option<(PathBuf, bool)>)>,
+    /// Overlayfs in a user namespace, tried for real.
+    pub overlay: Result<(), String>,
+    pub cgroup: Cgroup,
+    /// nsinit: found where nslaunch looks, and statically linked.
+    pub nsinit: Result<(PathBuf, bool), String>,
+    /// A default container, run for real: Ok(milliseconds) or what it said.
+    pub container: Result<u128, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cgroup {
+    /// "unified" (cgroup2 on /sys/fs/cgroup), "hybrid", "legacy", or "none".
+    pub layout: String,
+    /// Our cgroup, from /proc/self/cgroup's `0::` line.
+    pub own: Option<String>,
+    /// Controllers available in our cgroup.
+    pub controllers: Vec<String>,
+    /// Whether we may create cgroups under our own (delegation).
+    pub delegated: bool,
+}
+
+const SYSCTLS: [&str; 5] = [
+    "kernel.unprivileged_userns_clone",
+    "user.max_user_namespaces",
+    "kernel.apparmor_restrict_unprivileged_userns",
+    "user.max_mnt_namespaces",
+    "user.max_pid_namespaces",
+];
+
+const NS_KINDS: [(&str, bool); 8] = [
+    ("user", true),
+    ("mnt", true),
+    ("pid", true),
+    ("uts", false),
+    ("ipc", false),
+    ("net", false),
+    ("cgroup", false),
+    ("time", false),
+];
+
+fn sysctl<'a>(facts: &'a Facts, name: &str) -> Option<&'a str> {
+    facts
+        .sysctls
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.as_deref())
+        .map(str::trim)
+}
+
+/// Judge the facts: one finding per check, in the order they print.
+pub fn evaluate(facts: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let root = facts.uid == 0;
+    let who = facts
+        .user
+        .clone()
+        .unwrap_or_else(|| format!("uid {}", facts.uid));
+
+    // User namespaces: the sysctls that can forbid them, then the real try.
+    match sysctl(facts, "kernel.unprivileged_userns_clone") {
+        Some("0") if !root => out.push(finding(
+            Level::Fail,
+            true,
+            "kernel.unprivileged_userns_clone = 0: ordinary users may not create user namespaces",
+            Some("sudo sysctl -w kernel.unprivileged_userns_clone=1 (and add it to /etc/sysctl.d/ to keep it)".into()),
+        )),
+        Some(v) => out.push(finding(
+            Level::Ok,
+            true,
+            format!("kernel.unprivileged_userns_clone = {v}"),
+            None,
+        )),
+        None => {}
+    }
+    match sysctl(facts, "user.max_user_namespaces").map(str::parse::<u64>) {
+        Some(Ok(0)) => out.push(finding(
+            Level::Fail,
+            true,
+            "user.max_user_namespaces = 0: user namespaces are disabled",
+            Some("sudo sysctl -w user.max_user_namespaces=15000".into()),
+        )),
+        Some(Ok(n)) if n < 100 => out.push(finding(
+            Level::Warn,
+            false,
+            format!("user.max_user_namespaces = {n}: few containers can run at once"),
+            Some("sudo sysctl -w user.max_user_namespaces=15000".into()),
+        )),
+        Some(Ok(n)) => out.push(finding(
+            Level::Ok,
+            true,
+            format!("user.max_user_namespaces = {n}"),
+            None,
+        )),
+        _ => {}
+    }
+    for name in ["user.max_mnt_namespaces", "user.max_pid_namespaces"] {
+        if sysctl(facts, name) == Some("0") {
+            out.push(finding(
+                Level::Fail,
+                true,
+                format!("{name} = 0: containers need one each"),
+                Some(format!("sudo sysctl -w {name}=15000")),
+            ));
+        }
+    }
+    match sysctl(facts, "kernel.apparmor_restrict_unprivileged_userns") {
+        Some("1") if !root => out.push(finding(
+            Level::Fail,
+            true,
+            "kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu 23.10+): AppArmor denies ordinary users the capabilities of their user namespaces",
+            Some(
+                "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor \
+                 profile for nslaunch with the `userns,` rule (see the README)"
+                    .into(),
+            ),
+        )),
+        Some(v) => out.push(finding(
+            Level::Ok,
+            false,
+            format!("kernel.apparmor_restrict_unprivileged_userns = {v}"),
+            None,
+        )),
+        None => {}
+    }
+    out.push(match facts.userns {
+        Ok(()) => finding(
+            Level::Ok,
+            true,
+            format!("{who} can create a user namespace"),
+            None,
+        ),
+        Err(e) => finding(
+            Level::Fail,
+            true,
+            format!("{who} cannot create a user namespace: {}", e.desc()),
+            Some(match e {
+                Errno::ENOSPC => "raise sysctl user.max_user_namespaces".to_string(),
+                Errno::EINVAL => "use a kernel built with CONFIG_USER_NS".to_string(),
+                _ => "check the sysctls above; inside a container, its seccomp profile may forbid \
+                      namespaces"
+                    .to_string(),
+            }),
+        ),
+    });
+
+    // Namespace kinds.
+    let missing: Vec<&str> = facts
+        .ns_kinds
+        .iter()
+        .filter(|(_, present)| !present)
+        .map(|(k, _)| *k)
+        .collect();
+    let present: Vec<&str> = facts
+        .ns_kinds
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(k, _)| *k)
+        .collect();
+    let essential_missing: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|k| NS_KINDS.iter().any(|(n, e)| n == k && *e))
+        .collect();
+    out.push(if !essential_missing.is_empty() {
+        finding(
+            Level::Fail,
+            true,
+            format!(
+                "namespaces missing from this kernel: {}",
+                missing.join(", ")
+            ),
+            Some("use a kernel with CONFIG_USER_NS, CONFIG_PID_NS and mount namespaces".into()),
+        )
+    } else if !missing.is_empty() {
+        finding(
+            Level::Warn,
+            false,
+            format!(
+                "namespaces: {} (missing: {}; the --unshare options for them will fail)",
+                present.join(" "),
+                missing.join(", ")
+            ),
+            None,
+        )
+    } else {
+        finding(
+            Level::Ok,
+            false,
+            format!("namespaces: {}", present.join(" ")),
+            None,
+        )
+    });
+
+    // Subordinate ids, for --userns subids and keep-id.
+    for (file, text, kind) in [
+        ("/etc/subuid", &facts.subuid, "--add-subuids"),
+        ("/etc/subgid", &facts.subgid, "--add-subgids"),
+    ] {
+        let ranges = text
+            .as_deref()
+            .map(|t| idmap::subids_of(t, facts.user.as_deref(), facts.uid))
+            .unwrap_or_default();
+        let total: u64 = ranges.iter().map(|r| u64::from(r.count)).sum();
+        let free = idmap::free_block(&[
+            facts.subuid.as_deref().unwrap_or(""),
+            facts.subgid.as_deref().unwrap_or(""),
+        ]);
+        let name = facts.user.clone().unwrap_or_else(|| facts.uid.to_string());
+        let fix = format!(
+            "sudo usermod --add-subuids {free}-{end} --add-subgids {free}-{end} {name}",
+            end = u64::from(free) + u64::from(idmap::SUBIDS) - 1
+        );
+        let _ = kind;
+        out.push(if root {
+            let detail = if total > 0 {
+                format!("{file}: root has {total} subordinate ids (--userns auto uses them)")
+            } else {
+                format!(
+                    "{file}: no line for root; --userns auto uses {}-{} (see the README)",
+                    idmap::AUTO_BLOCK.start,
+                    u64::from(idmap::AUTO_BLOCK.start) + u64::from(idmap::AUTO_BLOCK.count) - 1
+                )
+            };
+            finding(Level::Ok, false, detail, None)
+        } else if total >= u64::from(idmap::SUBIDS) {
+            finding(
+                Level::Ok,
+                false,
+                format!("{file}: {name} has {total} subordinate ids"),
+                None,
+            )
+        } else if text.is_none() {
+            finding(
+                Level::Fail,
+                false,
+                format!("{file} does not exist: --userns subids and keep-id (beyond your own id) are unavailable"),
+                Some(fix),
+            )
+        } else {
+            finding(
+                Level::Fail,
+                false,
+                format!(
+                    "{file}: {name} has {} subordinate ids, 65536 are needed: --userns subids is unavailable",
+                    total
+                ),
+                Some(fix),
+            )
+        });
+    }
+
+    // The setuid helpers that install subordinate maps.
+    for (name, found) in &facts.helpers {
+        out.push(match found {
+            Some((path, true)) => finding(Level::Ok, false, format!("{name}: {}", path.display()), None),
+            Some((path, false)) => finding(
+                Level::Fail,
+                false,
+                format!(
+                    "{name}: {} is neither setuid root nor has file capabilities: it cannot install maps",
+                    path.display()
+                ),
+                Some(format!("sudo chmod u+s {} (or reinstall: sudo apt-get install --reinstall uidmap)", path.display())),
+            ),
+            None if root => finding(
+                Level::Ok,
+                false,
+                format!("{name}: not installed (root writes its maps itself)"),
+                None,
+            ),
+            None => finding(
+                Level::Fail,
+                false,
+                format!("{name}: not installed: --userns subids and keep-id are unavailable"),
+                Some("sudo apt-get install uidmap (Fedora: shadow-utils)".into()),
+            ),
+        });
+    }
+
+    // Overlayfs in a user namespace, for --overlay.
+    out.push(match &facts.overlay {
+        Ok(()) => finding(
+            Level::Ok,
+            false,
+            "overlayfs works in a user namespace",
+            None,
+        ),
+        Err(why) => finding(
+            Level::Fail,
+            false,
+            format!("overlayfs in a user namespace: {why}: --overlay is unavailable"),
+            Some("use Linux 5.11 or later (overlayfs with userxattr in user namespaces)".into()),
+        ),
+    });
+
+    // cgroups: not used yet, reported for what comes.
+    let c = &facts.cgroup;
+    out.push(match c.layout.as_str() {
+        "unified" if c.delegated => finding(
+            Level::Ok,
+            false,
+            format!(
+                "cgroup v2, delegated to you at {} (controllers: {})",
+                c.own.as_deref().unwrap_or("?"),
+                if c.controllers.is_empty() { "none".to_string() } else { c.controllers.join(" ") }
+            ),
+            None,
+        ),
+        "unified" => finding(
+            Level::Warn,
+            false,
+            format!(
+                "cgroup v2, but {} is not delegated to you: resource limits would need root",
+                c.own.as_deref().unwrap_or("your cgroup")
+            ),
+            Some("with systemd: run under `systemd-run --user --scope -p Delegate=yes`, or enable Delegate=yes for user@.service".into()),
+        ),
+        "hybrid" => finding(
+            Level::Warn,
+            false,
+            "cgroups: hybrid v1/v2 layout; resource limits need the unified (v2) hierarchy",
+            Some("boot with systemd.unified_cgroup_hierarchy=1".into()),
+        ),
+        other => finding(
+            Level::Warn,
+            false,
+            format!("cgroups: {other} (no cgroup v2 on /sys/fs/cgroup)"),
+            Some("boot with systemd.unified_cgroup_hierarchy=1".into()),
+        ),
+    });
+
+    out.push(match &facts.nsinit {
+        Ok((path, true)) => finding(
+            Level::Ok,
+            true,
+            format!("nsinit: {} (static)", path.display()),
+            None,
+        ),
+        Ok((path, false)) => finding(
+            Level::Warn,
+            false,
+            format!(
+                "nsinit: {} is dynamically linked: it runs only in a rootfs with its libc",
+                path.display()
+            ),
+            Some("build it with `make` (static) and install both with `make install`".into()),
+        ),
+        Err(why) => finding(
+            Level::Fail,
+            true,
+            format!("nsinit: {why}"),
+            Some("build it with `make`, or pass --init PATH".into()),
+        ),
+    });
+
+    out.push(match &facts.container {
+        Ok(ms) => finding(
+            Level::Ok,
+            true,
+            format!("a default container runs ({ms} ms, rootfs holding only nsinit)"),
+            None,
+        ),
+        Err(why) => finding(
+            Level::Fail,
+            true,
+            format!("a default container does not run: {why}"),
+            None,
+        ),
+    });
+    out
+}
+
+/// Whether the machine can run a default container: no essential FAIL.
+pub fn can_run(findings: &[Finding]) -> bool {
+    !findings
+        .iter()
+        .any(|f| f.essential && f.level == Level::Fail)
+}
+
+/// Print the report and return the exit status (0: a default container
+/// can run here; 1: it cannot).
+pub fn run(nslaunch: &Path, nsinit: Result<PathBuf, String>) -> i32 {
+    let facts = gather(nslaunch, nsinit);
+    let findings = evaluate(&facts);
+    println!(
+        "nslaunch check, as {} (uid {})",
+        facts.user.as_deref().unwrap_or("?"),
+        facts.uid
+    );
+    for f in &findings {
+        println!("  {:<5} {}", f.level.to_string(), f.what);
+        if let Some(fix) = &f.fix {
+            println!("        fix: {fix}");
+        }
+    }
+    let failed = findings.iter().filter(|f| f.level == Level::Fail).count();
+    if can_run(&findings) {
+        if failed == 0 {
+            println!("Result: containers can run here, with every feature checked.");
+        } else {
+            println!(
+                "Result: a default container can run here; {failed} check(s) failed: the features they name are unavailable."
+            );
+        }
+        0
+    } else {
+        println!("Result: no container can run here until the FAIL lines above are fixed.");
+        1
+    }
+}
+
+fn sysroot() -> PathBuf {
+    std::env::var_os("NSLAUNCH_CHECK_SYSROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn read_under(root: &Path, path: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(path.trim_start_matches('/'))).ok()
+}
+
+fn gather(nslaunch: &Path, nsinit: Result<PathBuf, String>) -> Facts {
+    let root = sysroot();
+    let uid = nix::unistd::getuid().as_raw();
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    let sysctls = SYSCTLS
+        .iter()
+        .map(|name| {
+            let path = format!("proc/sys/{}", name.replace('.', "/"));
+            (*name, read_under(&root, &path))
+        })
+        .collect();
+    let ns_kinds = NS_KINDS
+        .iter()
+        .map(|(k, _)| (*k, Path::new("/proc/self/ns").join(k).exists()))
+        .collect();
+    let helpers = ["newuidmap", "newgidmap"]
+        .into_iter()
+        .map(|name| (name, find_helper(name)))
+        .collect();
+    let nsinit = nsinit.map(|p| {
+        let is_static = std::fs::read(&p).ok().is_some_and(|b| !elf_has_interp(&b));
+        (p, is_static)
+    });
+    let container = match &nsinit {
+        Ok((p, _)) => try_container(nslaunch, p),
+        Err(_) => Err("nsinit not found".into()),
+    };
+    Facts {
+        uid,
+        user,
+        sysctls,
+        userns: probe_userns(),
+        ns_kinds,
+        subuid: read_under(&root, "/etc/subuid"),
+        subgid: read_under(&root, "/etc/subgid"),
+        helpers,
+        overlay: probe_overlay(),
+        cgroup: gather_cgroup(),
+        nsinit,
+        container,
+    }
+}
+
+/// newuidmap/newgidmap on PATH (or the usual places), and whether it is
+/// setuid root or carries file capabilities.
+fn find_helper(name: &str) -> Option<(PathBuf, bool)> {
+    let path_var = std::env::var("PATH").unwrap_or_default();
+    let dirs = path_var
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .chain(["/usr/bin", "/usr/sbin", "/bin", "/sbin"].map(PathBuf::from));
+    for dir in dirs {
+        let p = dir.join(name);
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.is_file() {
+                let setuid_root = m.uid() == 0 && m.permissions().mode() & 0o4000 != 0;
+                let has_caps = has_file_caps(&p);
+                return Some((p, setuid_root || has_caps));
+            }
+        }
+    }
+    None
+}
+
+fn has_file_caps(p: &Path) -> bool {
+    let Ok(c) = CString::new(p.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    sys::has_xattr(&c, c"security.capability")
+}
+
+/// Whether an ELF file names a program interpreter (is dynamically linked).
+fn elf_has_interp(bytes: &[u8]) -> bool {
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap_or([0; 8])) as usize;
+    let (size, num) = (u16_at(0x36), u16_at(0x38));
+    (0..num).any(|i| {
+        let o = phoff + i * size;
+        bytes.get(o..o + 4) == Some(&3u32.to_le_bytes())
+    })
+}
+
+/// Create a user namespace in a throwaway child.
+fn probe_userns() -> Result<(), Errno> {
+    sys::probe_in_child(libc::CLONE_NEWUSER, || 0).map(|_| ())
+}
+
+/// In a throwaway child: a user and mount namespace, our own id mapped to
+/// root, a tmpfs, and an overlay on it.
+fn probe_overlay() -> Result<(), String> {
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let maps = [
+        ("/proc/self/setgroups", "deny".to_string()),
+        ("/proc/self/uid_map", format!("0 {uid} 1")),
+        ("/proc/self/gid_map", format!("0 {gid} 1")),
+    ];
+    let code = sys::probe_in_child(libc::CLONE_NEWUSER | libc::CLONE_NEWNS, move || {
+        for (file, text) in &maps {
+            if std::fs::write(file, text).is_err() {
+                return 2;
+            }
+        }
+        use nix::mount::{mount, MsFlags};
+        let none: Option<&str> = None;
+        if mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).is_err()
+            || mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::empty(), none).is_err()
+        {
+            return 3;
+        }
+        for d in ["/tmp/l", "/tmp/u", "/tmp/w", "/tmp/m"] {
+            if std::fs::create_dir(d).is_err() {
+                return 4;
+            }
+        }
+        let data = "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr";
+        match mount(
+            Some("overlay"),
+            "/tmp/m",
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data),
+        ) {
+            Ok(()) => 0,
+            Err(_) => 5,
+        }
+    });
+    match code {
+        Ok(0) => Ok(()),
+        Ok(2) => Err("could not map ids in a new user namespace".into()),
+        Ok(3) => Err("could not mount a tmpfs in a new mount namespace".into()),
+        Ok(4) => Err("could not make directories on that tmpfs".into()),
+        Ok(_) => Err("the kernel refused the overlay mount".into()),
+        Err(e) => Err(format!("cannot create the namespaces ({})", e.desc())),
+    }
+}
+
+fn gather_cgroup() -> Cgroup {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let fstype_at = |mp: &str| {
+        mounts.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let sep = f.iter().position(|x| *x == "-")?;
+            (f.get(4) == Some(&mp)).then(|| f.get(sep + 1).map(|s| s.to_string()))?
+        })
+    };
+    let layout = match fstype_at("/sys/fs/cgroup").as_deref() {
+        Some("cgroup2") => "unified",
+        Some("tmpfs") if fstype_at("/sys/fs/cgroup/unified").as_deref() == Some("cgroup2") => {
+            "hybrid"
+        }
+        Some("tmpfs") => "legacy",
+        _ => "none",
+    }
+    .to_string();
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string));
+    let (mut controllers, mut delegated) = (Vec::new(), false);
+    if layout == "unified" {
+        if let Some(own) = &own {
+            let dir = Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
+            controllers = std::fs::read_to_string(dir.join("cgroup.controllers"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            let c = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
+            delegated = nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::W_OK).is_ok();
+        }
+    }
+    Cgroup {
+        layout,
+        own,
+        controllers,
+        delegated,
+    }
+}
+
+/// Run a real default container: a rootfs holding only a copy of the
+/// static nsinit, which runs itself with --version.
+fn try_container(nslaunch: &Path, nsinit: &Path) -> Result<u128, String> {
+    let dir = std::env::temp_dir().join(format!("nslaunch-check-{}", std::process::id()));
+    let cleanup = |d: &Path| {
+        let _ = std::fs::remove_dir_all(d);
+    };
+    cleanup(&dir);
+    std::fs::create_dir(&dir).map_err(|e| format!("make {}: {e}", dir.display()))?;
+    let result = (|| {
+        std::fs::copy(nsinit, dir.join("nsinit")).map_err(|e| format!("copy nsinit: {e}"))?;
+        let t0 = Instant::now();
+        let out = Command::new(nslaunch)
+            .arg("--rootfs")
+            .arg(&dir)
+            .args(["/nsinit", "--version"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("run {}: {e}", nslaunch.display()))?;
+        let ms = t0.elapsed().as_millis();
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("nsinit ") {
+            Ok(ms)
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            Err(err
+                .lines()
+                .next()
+                .unwrap_or("it failed without a message")
+                .to_string())
+        }
+    })();
+    cleanup(&dir);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Facts {
+        Facts {
+            uid: 1000,
+            user: Some("alice".into()),
+            sysctls: vec![
+                ("kernel.unprivileged_userns_clone", None),
+                ("user.max_user_namespaces", Some("63000\n".into())),
+                ("kernel.apparmor_restrict_unprivileged_userns", None),
+            ],
+            userns: Ok(()),
+            ns_kinds: NS_KINDS.iter().map(|(k, _)| (*k, true)).collect(),
+            subuid: Some("alice:100000:65536\n".into()),
+            subgid: Some("alice:100000:65536\n".into()),
+            helpers: vec![
+                ("newuidmap", Some(("/usr/bin/newuidmap".into(), true))),
+                ("newgidmap", Some(("/usr/bin/newgidmap".into(), true))),
+            ],
+            overlay: Ok(()),
+            cgroup: Cgroup {
+                layout: "unified".into(),
+                own: Some("/user.slice".into()),
+                controllers: vec!["cpu".into(), "memory".into()],
+                delegated: true,
+            },
+            nsinit: Ok(("/usr/local/bin/nsinit".into(), true)),
+            container: Ok(3),
+        }
+    }
+
+    fn levels(f: &[Finding]) -> Vec<Level> {
+        f.iter().map(|x| x.level).collect()
+    }
+
+    #[test]
+    fn a_good_machine_is_all_ok() {
+        let f = evaluate(&good());
+        assert!(levels(&f).iter().all(|l| *l == Level::Ok), "{f:#?}");
+        assert!(can_run(&f));
+    }
+
+    #[test]
+    fn a_disabled_sysctl_fails_with_its_name_and_fix() {
+        let mut facts = good();
+        facts.sysctls[0].1 = Some("0\n".into());
+        facts.userns = Err(Errno::EPERM);
+        facts.container = Err("nslaunch: create user ... namespaces".into());
+        let f = evaluate(&facts);
+        let bad = f
+            .iter()
+            .find(|x| x.what.contains("unprivileged_userns_clone"))
+            .unwrap();
+        assert_eq!(bad.level, Level::Fail);
+        assert!(bad
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("sysctl -w kernel.unprivileged_userns_clone=1"));
+        assert!(!can_run(&f));
+    }
+
+    #[test]
+    fn ubuntus_apparmor_restriction_is_named() {
+        let mut facts = good();
+        facts.sysctls[2].1 = Some("1".into());
+        let f = evaluate(&facts);
+        let bad = f
+            .iter()
+            .find(|x| x.what.contains("apparmor_restrict"))
+            .unwrap();
+        assert_eq!(bad.level, Level::Fail);
+        assert!(bad
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("apparmor_restrict_unprivileged_userns=0"));
+        // Root is not restricted.
+        facts.uid = 0;
+        let f = evaluate(&facts);
+        assert_eq!(
+            f.iter()
+                .find(|x| x.what.contains("apparmor"))
+                .unwrap()
+                .level,
+            Level::Ok
+        );
+    }
+
+    #[test]
+    fn missing_subordinate_ids_fail_their_feature_but_not_the_machine() {
+        let mut facts = good();
+        facts.subuid = Some("bob:100000:65536\n".into());
+        facts.subgid = None;
+        let f = evaluate(&facts);
+        let uid = f
+            .iter()
+            .find(|x| x.what.starts_with("/etc/subuid"))
+            .unwrap();
+        assert_eq!(uid.level, Level::Fail);
+        assert!(
+            uid.fix
+                .as_deref()
+                .unwrap()
+                .contains("usermod --add-subuids 165536-231071"),
+            "{uid:?}"
+        );
+        assert!(uid.fix.as_deref().unwrap().ends_with(" alice"));
+        let gid = f
+            .iter()
+            .find(|x| x.what.starts_with("/etc/subgid"))
+            .unwrap();
+        assert_eq!(gid.level, Level::Fail);
+        assert!(can_run(&f), "a default container needs no subordinate ids");
+    }
+
+    #[test]
+    fn helpers_missing_or_not_setuid() {
+        let mut facts = good();
+        facts.helpers[0].1 = None;
+        facts.helpers[1].1 = Some(("/usr/bin/newgidmap".into(), false));
+        let f = evaluate(&facts);
+        let u = f.iter().find(|x| x.what.starts_with("newuidmap")).unwrap();
+        assert_eq!(u.level, Level::Fail);
+        assert!(u.fix.as_deref().unwrap().contains("apt-get install uidmap"));
+        let g = f.iter().find(|x| x.what.starts_with("newgidmap")).unwrap();
+        assert!(g.fix.as_deref().unwrap().contains("chmod u+s"));
+        assert!(can_run(&f));
+    }
+
+    #[test]
+    fn missing_essential_namespaces_or_nsinit_stop_everything() {
+        let mut facts = good();
+        facts.ns_kinds[2].1 = false; // pid
+        assert!(!can_run(&evaluate(&facts)));
+        let mut facts = good();
+        facts.ns_kinds[7].1 = false; // time
+        let f = evaluate(&facts);
+        assert!(can_run(&f));
+        assert!(f
+            .iter()
+            .any(|x| x.level == Level::Warn && x.what.contains("missing: time")));
+        let mut facts = good();
+        facts.nsinit = Err("not found beside /x/nslaunch".into());
+        assert!(!can_run(&evaluate(&facts)));
+    }
+
+    #[test]
+    fn cgroup_layouts() {
+        let mut facts = good();
+        facts.cgroup.delegated = false;
+        let f = evaluate(&facts);
+        assert!(f
+            .iter()
+            .any(|x| x.level == Level::Warn && x.what.contains("not delegated")));
+        facts.cgroup.layout = "hybrid".into();
+        let f = evaluate(&facts);
+        assert!(f
+            .iter()
+            .any(|x| x.level == Level::Warn && x.what.contains("hybrid")));
+        assert!(can_run(&f));
+    }
+}
