@@ -12,7 +12,6 @@ mod confine;
 mod console;
 mod error;
 mod identity;
-mod log;
 mod netns;
 mod setup;
 mod supervise;
@@ -23,7 +22,7 @@ use std::process::exit;
 
 use command::{Placement, Sink};
 use error::Error;
-use log::Log;
+use shared::log::Log;
 use shared::spec::InitArgs;
 use shared::supervision::Supervision;
 use shared::sys;
@@ -64,7 +63,7 @@ fn main() {
     let result = Supervision::resolve(&args, |k| std::env::var(k).ok())
         .map_err(Error::Usage)
         .and_then(|cfg| {
-            let log = Log::new(cfg.verbose);
+            let log = Log::new("nsinit", cfg.verbose);
             run(&args, &cfg, &log, sink)
         });
     match result {
@@ -137,7 +136,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let mut trees = setup::take_trees(&args.tree, &args.volume)?;
     let overlay = setup::overlay(args, &mut trees)?;
     match &args.rootfs {
-        Some(rootfs) => setup::build_root(rootfs, args, overlay, trees)?,
+        Some(rootfs) => setup::build_root(rootfs, args, overlay, trees, log)?,
         None if !args.volume.is_empty()
             || !args.tree.is_empty()
             || !args.tmpfs.is_empty()

@@ -34,6 +34,7 @@ use shared::sys;
 use shared::volume::Volume;
 
 use crate::error::Error;
+use shared::log::Log;
 
 const RESOLVE: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
 
@@ -114,6 +115,7 @@ pub fn build_root(
     args: &InitArgs,
     overlay: Option<Overlay>,
     mut fds: HashMap<i32, OwnedFd>,
+    log: &Log,
 ) -> Result<(), Error> {
     let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
     let tty_gid = idmap::maps_inside(&idmap::parse_map(&gid_map), 5).then_some(5);
@@ -134,7 +136,10 @@ pub fn build_root(
     let mut root: Option<OwnedFd> = None;
     let mut root_at: Option<CString> = None;
     for op in plan::container_root(&opts) {
-        apply(&op, rootfs, &mut root, &mut root_at, &mut fds).map_err(|e| match e {
+        log.step(&op, || {
+            apply(&op, rootfs, &mut root, &mut root_at, &mut fds)
+        })
+        .map_err(|e| match e {
             Step::Errno(errno) => Error::Sys {
                 hint: hint_for(&op, errno),
                 op: op.to_string(),

@@ -17,7 +17,7 @@ use nix::unistd::{getpgid, getpgrp, Pid};
 use shared::supervision::Supervision;
 use shared::{exit, signals, sys};
 
-use crate::log::Log;
+use shared::log::Log;
 
 /// Where the command lives.
 pub struct Command {

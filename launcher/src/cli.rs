@@ -185,6 +185,18 @@ pub struct LaunchArgs {
     #[argh(switch, short = 'i')]
     pub interactive: bool,
 
+    // Explain (issue 9).
+    /// print, without running anything, what nslaunch would do, as the
+    /// shell commands of the article (unshare, mount, pivot_root ...) and
+    /// the exact nsinit command line
+    #[argh(switch)]
+    pub dry_run: bool,
+
+    /// log each setup step with its duration on stderr, from nslaunch and
+    /// nsinit (also NSLAUNCH_LOG=1); -v is --volume, as in docker
+    #[argh(switch)]
+    pub verbose: bool,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,

@@ -37,6 +37,7 @@ use shared::{exit, signals};
 use crate::error::Error;
 use crate::tty::{self, ConsoleSocket, Relay, Want};
 use crate::userns::{self, ChildIds, Plan};
+use shared::log::Log;
 
 /// Everything the child needs, prepared before `clone`.
 pub struct Launch {
@@ -91,7 +92,7 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 
 /// Run the container to the end, with the id maps of `ids` (none for
 /// `--userns host`); returns the exit status.
-pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
+pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> {
     let (release_r, release_w) = pipe()?;
 
     // Block the signals we relay (and SIGCHLD) before the child exists, so
@@ -111,6 +112,7 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::sys("create a signalfd", e))?;
 
+    let clone_t0 = std::time::Instant::now();
     let pid = match sys::clone_like_fork(launch.namespaces) {
         Ok(Some(pid)) => pid,
         Ok(None) => child(&launch, release_r.as_raw_fd(), release_w.as_raw_fd()),
@@ -123,6 +125,11 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         }
     };
     drop(release_r);
+    log.info(format_args!(
+        "clone into new namespaces ({}): {:.3} ms, the child is {pid}",
+        namespace_names(launch.namespaces),
+        clone_t0.elapsed().as_secs_f64() * 1000.0
+    ));
     let Launch {
         report_w,
         report_r,
@@ -152,7 +159,7 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
     };
 
     if let Some(plan) = ids {
-        if let Err(e) = userns::install(pid, plan) {
+        if let Err(e) = log.step("install the id maps", || userns::install(pid, plan)) {
             let _ = sys::raw_kill(pid, libc::SIGKILL);
             let _ = sys::raw_waitpid(pid, 0);
             return Err(e);
@@ -168,10 +175,33 @@ pub fn run(launch: Launch, ids: Option<&Plan>) -> Result<i32, Error> {
         ));
     }
 
+    log.info(format_args!("id maps written; nsinit released"));
     let result = relay_and_wait(pid, &sfd, report_r, job_r, relay.as_mut());
+    match &result {
+        Ok(status) => log.info(format_args!("the container ended: status {status}")),
+        Err(e) => log.info(format_args!("the container failed: {e}")),
+    }
     drop(release_w);
     drop(relay);
     result
+}
+
+/// "user, mount, pid, ..." for `--verbose`.
+fn namespace_names(flags: libc::c_int) -> String {
+    [
+        (libc::CLONE_NEWUSER, "user"),
+        (libc::CLONE_NEWNS, "mount"),
+        (libc::CLONE_NEWPID, "pid"),
+        (libc::CLONE_NEWUTS, "uts"),
+        (libc::CLONE_NEWIPC, "ipc"),
+        (libc::CLONE_NEWNET, "net"),
+        (libc::CLONE_NEWCGROUP, "cgroup"),
+    ]
+    .iter()
+    .filter(|(f, _)| flags & f != 0)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The cloned child: still our code, in the new namespaces. Only raw

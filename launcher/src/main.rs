@@ -8,6 +8,7 @@ mod cache;
 mod check;
 mod cli;
 mod container;
+mod dryrun;
 mod error;
 mod idmapped;
 mod isolation;
@@ -52,7 +53,8 @@ fn main() {
         println!("nslaunch {}", env!("CARGO_PKG_VERSION"));
         exit(0);
     }
-    match launch(args) {
+    let log = shared::log::Log::new("nslaunch", args.verbose || log_from_env());
+    match launch(args, &log) {
         Ok(status) => exit(status),
         Err(e) => {
             eprintln!("nslaunch: {e}");
@@ -134,7 +136,7 @@ fn parse_args() -> Result<LaunchArgs, i32> {
     })
 }
 
-fn launch(args: LaunchArgs) -> Result<i32, Error> {
+fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     // First, before any descriptor of ours takes a number.
     let preserve_fds = isolation::preserved_fds(args.preserve_fds)?;
     let rootfs = args
@@ -194,13 +196,49 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         })?;
     let init_path = init_path.display().to_string();
 
+    if args.dry_run {
+        let rootfs = match &archive {
+            Some(file) => dryrun::Rootfs::Archive {
+                file: std::fs::canonicalize(file)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| file.clone()),
+                cache: cache::base_dir()
+                    .map_err(|why| Error::Usage(format!("--rootfs {file}: {why}")))?
+                    .display()
+                    .to_string(),
+            },
+            None => dryrun::Rootfs::Dir(rootfs),
+        };
+        let overlay_dir = args.overlay_dir.as_ref().map(|d| {
+            std::path::absolute(d)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| d.clone())
+        });
+        return dry_run(
+            &args,
+            rootfs,
+            &env,
+            Setup {
+                volumes,
+                ids: ids.as_ref(),
+                iso: &iso,
+                preserve_fds,
+                overlay: args.overlay || overlay_dir.is_some() || archive.is_some(),
+                overlay_dir,
+                mode,
+            },
+        );
+    }
     // Root filesystems from tarballs, and copy-on-write runs: a cached
     // rootfs is shared by every run of its archive and never changed, so
     // it always runs on an overlay. Real root keeps the archive's owners
     // (its default --userns auto maps them through an idmapped mount).
     // `entry` and `overlay_dir` hold locks until the container is over.
+    log.info(format_args!("options and paths checked"));
     let entry = match &archive {
-        Some(file) => Some(cache::rootfs_for(file, nix::unistd::geteuid().is_root())?),
+        Some(file) => Some(log.step("find or unpack the tarball in the cache", || {
+            cache::rootfs_for(file, nix::unistd::geteuid().is_root())
+        })?),
         None => None,
     };
     let rootfs = entry.as_ref().map_or(rootfs, |e| e.root.clone());
@@ -209,12 +247,16 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
         None => None,
     };
     let mut trees = match &ids {
-        Some(plan) if plan.idmapped => idmapped::trees(
-            plan,
-            &rootfs,
-            &volumes,
-            overlay_dir.as_ref().map(|d| d.path.as_str()),
-        )?,
+        Some(plan) if plan.idmapped => {
+            log.step("make the idmapped mounts (--userns auto)", || {
+                idmapped::trees(
+                    plan,
+                    &rootfs,
+                    &volumes,
+                    overlay_dir.as_ref().map(|d| d.path.as_str()),
+                )
+            })?
+        }
         _ => Vec::new(),
     };
     let overlay_dir_tree = trees
@@ -227,40 +269,33 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
     } else {
         (None, None)
     };
-    let spec = InitArgs {
-        rootfs: Some(rootfs),
-        report_fd: Some(report_w.as_raw_fd()),
-        job_control_fd: job.as_ref().map(|(_, w)| w.as_raw_fd()),
-        volume: volumes,
-        tree: trees
+    let fds = InitFds {
+        report: report_w.as_raw_fd(),
+        job: job.as_ref().map(|(_, w)| w.as_raw_fd()),
+        console: console.as_ref().map(|c| c.theirs_raw()),
+        trees: trees
             .iter()
             .map(|(dst, fd)| TreeFd {
                 dst: dst.clone(),
                 fd: fd.as_raw_fd(),
             })
             .collect(),
-        user: args
-            .user
-            .clone()
-            .or_else(|| ids.as_ref().and_then(|p| p.default_user.clone())),
-        workdir: args.workdir.clone(),
-        hostname: args.hostname.clone(),
-        caps: Some(iso.caps),
-        read_only: args.read_only,
-        tmpfs: iso.tmpfs.clone(),
-        loopback: iso.net,
-        no_new_privileges: args.no_new_privileges,
-        preserve_fds: Some(preserve_fds),
-        overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
-        overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
-        overlay_dir_fd: overlay_dir_tree.as_ref().map(|fd| fd.as_raw_fd()),
-        console_socket: console.as_ref().map(|c| c.theirs_raw()),
-        console_size: console.as_ref().and_then(|_| tty::initial_size()),
-        null_stdin: mode.pty && !mode.stdin,
-        process_group: mode.group_signals,
-        command: args.command,
-        ..Default::default()
+        overlay_dir: overlay_dir_tree.as_ref().map(|fd| fd.as_raw_fd()),
     };
+    let spec = init_args(
+        &args,
+        rootfs,
+        &fds,
+        Setup {
+            volumes,
+            ids: ids.as_ref(),
+            iso: &iso,
+            preserve_fds,
+            overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
+            overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
+            mode,
+        },
+    );
     let argv = CStringArray::new(std::iter::once("nsinit".to_string()).chain(spec.render()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
     let envp = CStringArray::new(env.iter().map(|(k, v)| format!("{k}={v}")))
@@ -290,6 +325,7 @@ fn launch(args: LaunchArgs) -> Result<i32, Error> {
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
         ids.as_ref(),
+        log,
     )
 }
 
@@ -331,6 +367,127 @@ fn check_hostname(name: &str) -> Result<&str, Error> {
             "--hostname {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
         )))
     }
+}
+
+/// The descriptors nsinit gets by number (see [`init_args`]).
+struct InitFds {
+    report: i32,
+    job: Option<i32>,
+    console: Option<i32>,
+    trees: Vec<TreeFd>,
+    overlay_dir: Option<i32>,
+}
+
+/// What the checks decided, for nsinit's command line.
+struct Setup<'a> {
+    volumes: Vec<shared::volume::Volume>,
+    ids: Option<&'a userns::Plan>,
+    iso: &'a isolation::Isolation,
+    preserve_fds: u32,
+    overlay: bool,
+    overlay_dir: Option<String>,
+    mode: tty::Mode,
+}
+
+/// nsinit's command line: the container spec (shared by the real run and
+/// `--dry-run`).
+fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> InitArgs {
+    InitArgs {
+        rootfs: Some(rootfs),
+        report_fd: Some(fds.report),
+        job_control_fd: fds.job,
+        volume: setup.volumes,
+        tree: fds.trees.clone(),
+        user: args
+            .user
+            .clone()
+            .or_else(|| setup.ids.and_then(|p| p.default_user.clone())),
+        workdir: args.workdir.clone(),
+        hostname: args.hostname.clone(),
+        caps: Some(setup.iso.caps),
+        read_only: args.read_only,
+        tmpfs: setup.iso.tmpfs.clone(),
+        loopback: setup.iso.net,
+        no_new_privileges: args.no_new_privileges,
+        preserve_fds: Some(setup.preserve_fds),
+        overlay: setup.overlay,
+        overlay_dir: setup.overlay_dir,
+        overlay_dir_fd: fds.overlay_dir,
+        console_socket: fds.console,
+        console_size: fds.console.and_then(|_| tty::initial_size()),
+        null_stdin: setup.mode.pty && !setup.mode.stdin,
+        process_group: setup.mode.group_signals,
+        verbose: args.verbose || log_from_env(),
+        command: args.command.clone(),
+        ..Default::default()
+    }
+}
+
+/// `NSLAUNCH_LOG` set to anything but empty or 0 means --verbose.
+fn log_from_env() -> bool {
+    std::env::var("NSLAUNCH_LOG").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `--dry-run`: print the script (see `dryrun.rs`) instead of running.
+fn dry_run(
+    args: &LaunchArgs,
+    rootfs: dryrun::Rootfs,
+    env: &[(String, String)],
+    setup: Setup,
+) -> Result<i32, Error> {
+    let idmapped = setup.ids.is_some_and(|p| p.idmapped);
+    // Placeholders for descriptor numbers that do not exist yet.
+    let fds = InitFds {
+        report: 3,
+        job: setup.mode.pty.then_some(4),
+        console: setup.mode.pty.then_some(5),
+        trees: if idmapped {
+            std::iter::once("/".to_string())
+                .chain(setup.volumes.iter().map(|v| v.dst.clone()))
+                .zip(6..)
+                .map(|(dst, fd)| TreeFd { dst, fd })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        overlay_dir: None,
+    };
+    let root_word = match &rootfs {
+        dryrun::Rootfs::Dir(d) => d.clone(),
+        dryrun::Rootfs::Archive { .. } => "$ROOTFS".to_string(),
+    };
+    let volumes = setup.volumes.clone();
+    let (ids, iso, mode) = (setup.ids, setup.iso, setup.mode);
+    let overlay = (setup.overlay).then(|| shared::plan::Overlay {
+        upper: match &setup.overlay_dir {
+            Some(path) => shared::plan::Upper::Dir {
+                path: path.clone(),
+                tree: None,
+            },
+            None => shared::plan::Upper::Tmpfs,
+        },
+        userxattr: ids.is_some(),
+    });
+    let spec = init_args(args, root_word, &fds, setup);
+    let input = dryrun::Input {
+        invocation: std::env::args().collect(),
+        rootfs,
+        ids,
+        caller_root: nix::unistd::geteuid().is_root(),
+        iso,
+        hostname_uts: args.hostname.is_some(),
+        volumes: &volumes,
+        overlay,
+        read_only: args.read_only,
+        workdir: args.workdir.as_deref(),
+        user: spec.user.as_deref(),
+        hostname: args.hostname.as_deref(),
+        tty: mode,
+        env,
+        spec: &spec,
+    };
+    print!("{}", dryrun::script(&input));
+    Ok(0)
 }
 
 /// The rootfs must be an existing directory; nsinit gets its absolute,

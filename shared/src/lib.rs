@@ -10,6 +10,7 @@ pub mod caps;
 pub mod env;
 pub mod exit;
 pub mod idmap;
+pub mod log;
 pub mod passwd;
 pub mod plan;
 pub mod report;

@@ -450,28 +450,44 @@ fn read_only_mount_points(mounts: &[UserMount], workdir: Option<&str>) -> Vec<Se
     ops
 }
 
-/// A container path shown on the host, for messages and scripts.
+/// A container path shown on the host, for messages and scripts: the
+/// rootfs expression (already shell-quoted) followed by the quoted target.
 fn under(rootfs: &str, target: &str) -> String {
-    format!("{}{}", rootfs.trim_end_matches('/'), target)
+    format!("{}{}", rootfs.trim_end_matches('/'), quote(target))
+}
+
+/// `s` as one shell word: as is when it holds only characters no shell
+/// treats specially, else in single quotes.
+pub fn quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 impl SetupOp {
     /// The shell command that does this step (as in the article), for
-    /// `--dry-run` scripts and error messages. `rootfs` is the host path.
+    /// `--dry-run` scripts. `rootfs` is the host path as a shell word,
+    /// already quoted ([`quote`]) or a variable such as `"$ROOTFS"`.
     pub fn shell(&self, rootfs: &str) -> String {
         match self {
             SetupOp::MakeRootPrivate => "mount --make-rprivate /".into(),
             SetupOp::BindRootfs { tree: None } => format!("mount --rbind {rootfs} {rootfs}"),
-            SetupOp::BindRootfs { tree: Some(fd) } => {
-                format!("move_mount /proc/self/fd/{fd} / # {rootfs}, idmapped by nslaunch")
-            }
+            SetupOp::BindRootfs { tree: Some(_) } => format!(
+                "mount --rbind {rootfs} {rootfs} # nslaunch attaches an idmapped copy \
+                 (mount_setattr MOUNT_ATTR_IDMAP), which mount(8) here cannot make"
+            ),
             SetupOp::Overlay(Overlay { upper, userxattr }) => {
                 let (dir, scratch) = match upper {
                     Upper::Tmpfs => (
                         "$T".to_string(),
                         "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && ".to_string(),
                     ),
-                    Upper::Dir { path, .. } => (path.clone(), String::new()),
+                    Upper::Dir { path, .. } => (quote(path), String::new()),
                 };
                 let ux = if *userxattr { ",userxattr" } else { "" };
                 format!(
@@ -516,31 +532,55 @@ impl SetupOp {
             } => {
                 let t = under(rootfs, target);
                 let from = match source {
-                    Source::Path(p) => p.clone(),
-                    Source::Tree { fd, path } => format!("/proc/self/fd/{fd} # {path}, idmapped"),
+                    Source::Path(p) => quote(p),
+                    Source::Tree { path, .. } => quote(path),
                 };
                 let ro = if *read_only {
                     format!(" && mount -o remount,bind,ro {t}")
                 } else {
                     String::new()
                 };
-                format!("mkdir -p {t} && mount --rbind {from} {t}{ro}")
+                let idmapped = if matches!(source, Source::Tree { .. }) {
+                    " # nslaunch attaches an idmapped copy (mount_setattr MOUNT_ATTR_IDMAP)"
+                } else {
+                    ""
+                };
+                format!(
+                    "if [ -d {from} ]; then mkdir -p {t}; else mkdir -p \"$(dirname {t})\" && \
+                     touch {t}; fi && mount --rbind {from} {t}{ro}{idmapped}"
+                )
             }
             SetupOp::MountPoint { target, kind } => {
                 let t = under(rootfs, target);
                 match kind {
                     PointKind::Dir => format!("mkdir -p {t}"),
                     PointKind::LikeSource(src) => {
-                        format!("mkdir -p {t} # or touch {t} when {} is a file", src.path())
+                        format!(
+                            "mkdir -p {t} # or touch {t} when {} is a file",
+                            quote(src.path())
+                        )
                     }
                 }
             }
             SetupOp::ReadOnlyRoot => format!("mount -o remount,bind,ro {rootfs}"),
             SetupOp::Sysfs => {
                 let t = under(rootfs, "/sys");
+                // The host's /sys, when a fresh sysfs is refused, with the
+                // other filesystems mounted in it (debugfs ...) hidden.
+                let hide: Vec<String> = HOST_SYS_HIDDEN
+                    .iter()
+                    .map(|d| {
+                        let h = under(rootfs, d);
+                        format!(
+                            "if mountpoint -q {h}; then mount -t tmpfs -o ro,size=0,mode=555 \
+                             tmpfs {h}; fi"
+                        )
+                    })
+                    .collect();
                 format!(
                     "mount -t sysfs -o ro,nosuid,nodev,noexec sysfs {t} \
-                     || {{ mount --rbind /sys {t} && mount -o remount,bind,ro {t}; }}"
+                     || {{ mount --rbind /sys {t} && mount -o remount,bind,ro {t}; {}; }}",
+                    hide.join("; ")
                 )
             }
             SetupOp::Mask { target } => {
@@ -760,7 +800,8 @@ mod tests {
         );
         assert_eq!(
             vols[1].shell("/r"),
-            "mkdir -p /r/z && mount --rbind /h/z /r/z && mount -o remount,bind,ro /r/z"
+            "if [ -d /h/z ]; then mkdir -p /r/z; else mkdir -p \"$(dirname /r/z)\" && touch /r/z; \
+             fi && mount --rbind /h/z /r/z && mount -o remount,bind,ro /r/z"
         );
     }
 
@@ -970,5 +1011,15 @@ mod tests {
         assert!(!container_root(&RootOptions::default())
             .iter()
             .any(|op| matches!(op, SetupOp::MountPoint { .. } | SetupOp::ReadOnlyRoot)));
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(quote("/a/b-c_d.e"), "/a/b-c_d.e");
+        assert_eq!(quote("/my dir"), "'/my dir'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote("$HOME"), "'$HOME'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(under("\"$ROOTFS\"", "/my dir"), "\"$ROOTFS\"'/my dir'");
     }
 }
