@@ -66,7 +66,12 @@ fn main() {
 /// `nslaunch check` (alias `doctor`): `Some(exit status)` when argv[1]
 /// names a subcommand.
 fn subcommand() -> Option<i32> {
-    let argv: Vec<String> = std::env::args().skip(1).take(3).collect();
+    // args_os: a non-UTF-8 argument is parse_args's to refuse, not a panic.
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .take(3)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let first = argv.first()?;
     if first != "check" && first != "doctor" {
         return None;
@@ -470,7 +475,9 @@ fn dry_run(
     });
     let spec = init_args(args, root_word, &fds, setup);
     let input = dryrun::Input {
-        invocation: std::env::args().collect(),
+        invocation: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
         rootfs,
         ids,
         caller_root: nix::unistd::geteuid().is_root(),
