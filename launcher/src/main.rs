@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod container;
 mod error;
+mod help;
 mod idmapped;
 mod isolation;
 mod overlay;
@@ -121,7 +122,8 @@ fn parse_args() -> Result<LaunchArgs, i32> {
     }
     LaunchArgs::parse(&args).map_err(|early| match early.status {
         Ok(()) => {
-            print!("{}", early.output);
+            // argh's own text cannot group options: ours instead.
+            print!("{}", help::TEXT);
             0
         }
         Err(()) => {
