@@ -65,7 +65,12 @@ fn main() {
 /// `nslaunch check` (alias `doctor`): `Some(exit status)` when argv[1]
 /// names a subcommand.
 fn subcommand() -> Option<i32> {
-    let argv: Vec<String> = std::env::args().skip(1).take(3).collect();
+    // args_os: a non-UTF-8 argument is parse_args's to refuse, not a panic.
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .take(3)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let first = argv.first()?;
     if first != "check" && first != "doctor" {
         return None;

@@ -150,7 +150,10 @@ pub fn unescaped_dashes(roff: &str) -> Vec<String> {
         .filter(|l| {
             let b = l.as_bytes();
             (0..b.len()).any(|i| {
-                b[i] == b'-' && (i == 0 || matches!(b[i - 1], b' ' | b'(' | b'[' | b'|' | b'"'))
+                // Right after a font change (\fB-v) is a word's start too.
+                let font = i >= 3 && b[i - 3] == b'\\' && b[i - 2] == b'f';
+                b[i] == b'-'
+                    && (i == 0 || font || matches!(b[i - 1], b' ' | b'(' | b'[' | b'|' | b'"'))
             })
         })
         .map(str::to_string)
@@ -208,5 +211,6 @@ mod tests {
         assert!(unescaped_dashes("\\fB\\-\\-rootfs\\fR read-only\n.\\\" -x\n").is_empty());
         assert_eq!(unescaped_dashes("use --rootfs\n").len(), 1);
         assert_eq!(unescaped_dashes("-v\n").len(), 1);
+        assert_eq!(unescaped_dashes("\\fB-v\\fR\n").len(), 1);
     }
 }
