@@ -5,7 +5,8 @@
 #   make test            everything: unit tests and end-to-end containers, as
 #                        root and as an unprivileged user (as root, installs
 #                        what the tests need; see README)
-#   make install         install both into $(PREFIX)/bin (PREFIX=/usr/local)
+#   make install         install both into $(PREFIX)/bin (PREFIX=/usr/local),
+#                        their man pages into $(PREFIX)/share/man/man1
 #   make lint            cargo fmt --check and clippy -D warnings
 #   make bench           nslaunch and nsinit against their peers, as root
 #                        (BENCH_QUICK=1 for a smoke run); writes
@@ -59,9 +60,12 @@ install: build
 	install -d $(BINDIR)
 	install -m 755 $(OUT)/nslaunch $(BINDIR)/nslaunch
 	install -m 755 $(OUT)/nsinit $(BINDIR)/nsinit
+	install -d $(MANDIR)
+	install -m 644 docs/nslaunch.1 docs/nsinit.1 $(MANDIR)/
 
 uninstall:
 	rm -f $(BINDIR)/nslaunch $(BINDIR)/nsinit
+	rm -f $(MANDIR)/nslaunch.1 $(MANDIR)/nsinit.1
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,7 +2,7 @@
 # Make this machine ready for the demo or the tests.
 #
 #   scripts/test-deps.sh busybox   a static busybox (for the demo rootfs)
-#   scripts/test-deps.sh all       that, uidmap, and the unprivileged test users
+#   scripts/test-deps.sh all       that, uidmap, groff, and the unprivileged test users
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get and
 # creates the user $NSLAUNCH_TEST_USER (default nslaunch-test) with
@@ -38,6 +38,8 @@ if [ "$what" = all ]; then
     # ones with zstd.
     [ -x /usr/bin/python3 ] || missing="$missing python3"
     command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
+    # The man pages are rendered with groff -ww (no warning allowed).
+    command -v groff >/dev/null 2>&1 || missing="$missing groff-base"
 fi
 
 if [ -n "$missing" ]; then

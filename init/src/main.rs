@@ -11,6 +11,7 @@ mod command;
 mod confine;
 mod console;
 mod error;
+mod help;
 mod identity;
 mod netns;
 mod setup;
@@ -93,7 +94,8 @@ fn parse_args() -> Result<InitArgs, i32> {
     }
     InitArgs::parse("nsinit", &args).map_err(|early| match early.status {
         Ok(()) => {
-            print!("{}", early.output);
+            // argh's own text cannot group options: ours instead.
+            print!("{}", help::TEXT);
             0
         }
         Err(()) => {

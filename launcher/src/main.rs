@@ -10,6 +10,7 @@ mod cli;
 mod container;
 mod dryrun;
 mod error;
+mod help;
 mod idmapped;
 mod isolation;
 mod overlay;
@@ -128,7 +129,8 @@ fn parse_args() -> Result<LaunchArgs, i32> {
     }
     LaunchArgs::parse(&args).map_err(|early| match early.status {
         Ok(()) => {
-            print!("{}", early.output);
+            // argh's own text cannot group options: ours instead.
+            print!("{}", help::TEXT);
             0
         }
         Err(()) => {

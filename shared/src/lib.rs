@@ -9,6 +9,7 @@
 pub mod caps;
 pub mod env;
 pub mod exit;
+pub mod helpdoc;
 pub mod idmap;
 pub mod log;
 pub mod passwd;

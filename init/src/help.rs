@@ -1,0 +1,261 @@
+//! `nsinit --help`: written by hand, since argh cannot group options.
+//! argh still parses the command line; when it reports help, main prints
+//! [`TEXT`] instead of argh's own text. The tests below keep this text,
+//! `docs/nsinit.1` and the options argh accepts in step.
+
+/// What `nsinit -h` and `nsinit --help` print.
+pub const TEXT: &str = r#"Usage: nsinit [OPTIONS] [--] CMD [ARGS...]
+
+A PID 1 for containers: runs CMD as its child, reaps every zombie (orphans
+included), forwards every signal it gets to CMD, stops gracefully (SIGTERM to
+every process, a grace period, then SIGKILL) and exits with CMD's status. One
+static binary, needing no file in the image; nslaunch runs it in every
+container.
+
+Options come before CMD, each as its own word; everything from CMD on is
+CMD's, -h and --help included. Repeatable options are marked (+).
+
+As an init:
+  Each of these also has an environment variable, for an image whose
+  ENTRYPOINT fixes argv (a flag given wins over its variable).
+  -s, --subreaper       become a child subreaper (PR_SET_CHILD_SUBREAPER), so
+                        that orphans reach nsinit when it is not PID 1
+                        [NSINIT_SUBREAPER=1]
+  -g, --process-group   forward signals to CMD's whole process group, not to
+                        CMD alone [NSINIT_PROCESS_GROUP=1]
+  --rewrite FROM:TO     rewrite signal FROM to TO before forwarding it, names
+                        or numbers; TO 0 drops it (+)
+                        [NSINIT_REWRITE=TERM:QUIT,HUP:0]
+  -e, --success-status N
+                        exit 0 when CMD exits with N, which may be 128+signal,
+                        e.g. 143 for SIGTERM (+) [NSINIT_SUCCESS_STATUS=143,1]
+  -p, --pdeathsig SIG   the signal nsinit gets when its parent dies, handled
+                        like one sent to it (TERM: a graceful stop)
+                        [NSINIT_PDEATHSIG=TERM]
+  --grace DURATION      how long the other processes get between SIGTERM and
+                        SIGKILL when stopping: 10s (default), 500ms, 2m, 0
+                        [NSINIT_GRACE=30s]
+  -v, --verbose         log each step with the time since start on stderr
+                        (nsinit[+1.234s]: ...) [NSINIT_VERBOSE=1]
+  -w, --warn-orphans    name each orphan nsinit reaps (a process that was not
+                        its own child) [NSINIT_WARN_ORPHANS=1]
+
+Set by nslaunch:
+  The container's setup; --rootfs only as PID 1 of new PID and mount
+  namespaces. --no-new-privileges and --preserve-fds are of use alone too.
+  --rootfs DIR          build the container's root first: make every mount
+                        private, bind DIR (or an overlay of it), mount /proc,
+                        a minimal /dev and a read-only /sys, pivot_root into
+                        it and detach the old root
+  --report-fd FD        write a setup or exec failure as one line to FD, not
+                        to stderr
+  --job-control-fd FD   when CMD is stopped from the terminal, write a byte
+                        to FD instead of stopping nsinit (SIGCONT resumes)
+  --volume SRC:DST[:ro|:rw]
+                        bind SRC, an absolute host path, on DST inside the
+                        rootfs, resolved there, created if missing; :ro is
+                        read-only for everyone (+)
+  --tree DST=FD         attach the detached mount tree open on FD at DST ("/"
+                        for the rootfs, else a --volume's DST) instead of
+                        binding a path (+)
+  --overlay             run on an overlay: --rootfs is its lower layer, never
+                        changed; the changes go to a tmpfs, gone at exit
+  --overlay-dir DIR     keep the overlay's changes in DIR/upper (its work
+                        directory: DIR/work), an absolute host path
+  --overlay-dir-fd FD   the detached mount tree of --overlay-dir, open on FD
+  --read-only           mount the rootfs read-only (missing mount points are
+                        made first)
+  --tmpfs DST[:OPTIONS] mount a new tmpfs on DST inside the rootfs; OPTIONS:
+                        size=, mode=, nr_inodes=, uid=, gid=, ro, exec (+)
+  --user USER[:GROUP]   run CMD as USER, by name (from the container's own
+                        /etc/passwd and /etc/group) or number
+  --workdir DIR         run CMD in DIR, an absolute path, created if missing
+  --hostname NAME       set the hostname (in a UTS namespace of its own)
+  --caps CAPS           CMD's only capabilities, comma-separated (CHOWN,KILL)
+                        or none: the bounding set is cut to them, container
+                        root keeps them, any other user gets none
+  --loopback            bring the loopback interface up (in a network
+                        namespace of its own)
+  --no-new-privileges   set no_new_privs for CMD: setuid files and file
+                        capabilities give it nothing
+  --preserve-fds N      pass descriptors 3 to 3+N-1 to CMD and no other above
+                        2 (default: every inherited descriptor passes, as
+                        with tini)
+  --console-socket FD   give CMD a new pseudo-terminal (with --rootfs, of the
+                        container's devpts, also on /dev/console) as its
+                        stdin, stdout and stderr, in the foreground, and send
+                        its master end over the unix socket FD (SCM_RIGHTS)
+  --console-size ROWSxCOLS
+                        the initial window size of that terminal
+  --null-stdin          give CMD /dev/null as its stdin (with
+                        --console-socket: docker's -t without -i)
+
+Other:
+  --version             print the version and exit
+  -h, --help            print this help and exit (before CMD only)
+
+Environment:
+  The NSINIT_* variables above. CMD gets nsinit's environment as it is, plus
+  HOME from the container's /etc/passwd when unset under --rootfs.
+
+Examples:
+  ENTRYPOINT ["/sbin/nsinit", "--"]
+      in a Dockerfile: nsinit is the image's init, CMD its child
+  unshare --user --map-root-user --pid --fork --mount-proc nsinit -- sh
+      PID 1 of a new PID namespace, with no container runtime at all
+  nsinit -g --rewrite TERM:QUIT -- nginx -g 'daemon off;'
+      docker stop's SIGTERM reaches nginx's whole group as SIGQUIT (a
+      graceful stop for nginx)
+  nsinit -s --grace 30s -- ./run-my-service
+      not PID 1: a subreaper, so orphans still reach it; 30s to stop
+  docker run -e NSINIT_VERBOSE=1 IMAGE
+      with such an image: nsinit told by its environment
+
+Exit status:
+  CMD's own status, or 0 for a status given with -e
+  125    nsinit failed (a bad option, a setup step that failed)
+  126    CMD was found but could not be executed
+  127    CMD was not found
+  128+N  CMD was killed by signal N
+
+More: man nsinit.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use shared::helpdoc::{self, Opt};
+    use shared::spec::InitArgs;
+
+    use super::TEXT;
+
+    /// The man page, as `make install` installs it.
+    const MAN: &str = include_str!("../../docs/nsinit.1");
+
+    /// Options of other programs that the examples quote (unshare's).
+    const FOREIGN: &[&str] = &["--map-root-user", "--pid", "--fork", "--mount-proc"];
+
+    /// What argh accepts: the options of its own generated help.
+    fn argh_options() -> Vec<Opt> {
+        let e = InitArgs::parse("nsinit", &["--help".to_string()]).unwrap_err();
+        assert!(e.status.is_ok());
+        let opts = helpdoc::help_options(&e.output);
+        assert!(opts.len() >= 25, "argh's help changed shape: {}", e.output);
+        opts
+    }
+
+    fn accepted() -> BTreeSet<String> {
+        let mut known: BTreeSet<String> = argh_options().into_iter().map(|o| o.long).collect();
+        known.extend(FOREIGN.iter().map(|s| s.to_string()));
+        known
+    }
+
+    fn ungrouped(opts: &[Opt]) -> BTreeSet<(String, Option<String>)> {
+        opts.iter()
+            .map(|o| (o.long.clone(), o.short.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn help_defines_every_option_argh_accepts_and_no_other() {
+        let ours = helpdoc::help_options(TEXT);
+        let theirs = ungrouped(&argh_options());
+        let ours_set = ungrouped(&ours);
+        let only_ours: Vec<_> = ours_set.difference(&theirs).collect();
+        let only_argh: Vec<_> = theirs.difference(&ours_set).collect();
+        assert!(
+            only_ours.is_empty() && only_argh.is_empty(),
+            "--help defines {only_ours:?} that argh does not accept; argh accepts {only_argh:?} \
+             that --help does not define (option, short form)"
+        );
+        assert_eq!(ours.len(), theirs.len(), "an option listed twice");
+        for o in &ours {
+            assert!(o.group.is_some(), "{} has no group", o.long);
+        }
+        let unknown: Vec<_> = helpdoc::mentioned(TEXT)
+            .difference(&accepted())
+            .cloned()
+            .collect();
+        assert!(unknown.is_empty(), "--help mentions {unknown:?}");
+    }
+
+    #[test]
+    fn man_page_defines_what_help_does_in_the_same_groups() {
+        let key = |o: &Opt| (o.long.clone(), o.short.clone(), o.group.clone());
+        let help: BTreeSet<_> = helpdoc::help_options(TEXT).iter().map(key).collect();
+        let man: BTreeSet<_> = helpdoc::man_options(MAN).iter().map(key).collect();
+        let missing: Vec<_> = help.difference(&man).collect();
+        let extra: Vec<_> = man.difference(&help).collect();
+        assert!(missing.is_empty(), "not in docs/nsinit.1: {missing:?}");
+        assert!(extra.is_empty(), "only in docs/nsinit.1: {extra:?}");
+    }
+
+    #[test]
+    fn man_page_mentions_only_options_argh_accepts() {
+        let text = helpdoc::roff_text(MAN);
+        let unknown: Vec<_> = helpdoc::mentioned(&text)
+            .difference(&accepted())
+            .cloned()
+            .collect();
+        assert!(unknown.is_empty(), "docs/nsinit.1 mentions {unknown:?}");
+        let bare = helpdoc::unescaped_dashes(MAN);
+        assert!(bare.is_empty(), "write - as \\- in: {bare:#?}");
+        let version = format!("\"nsinit {}\"", env!("CARGO_PKG_VERSION"));
+        assert!(MAN.contains(&version), "docs/nsinit.1: .TH wants {version}");
+    }
+
+    /// Every NSINIT_* variable nsinit reads is in the help and the man page.
+    #[test]
+    fn variables_are_documented() {
+        let man = helpdoc::roff_text(MAN);
+        for var in [
+            "NSINIT_SUBREAPER",
+            "NSINIT_PROCESS_GROUP",
+            "NSINIT_REWRITE",
+            "NSINIT_SUCCESS_STATUS",
+            "NSINIT_PDEATHSIG",
+            "NSINIT_GRACE",
+            "NSINIT_VERBOSE",
+            "NSINIT_WARN_ORPHANS",
+        ] {
+            assert!(TEXT.contains(&format!("[{var}=")), "{var} not in --help");
+            assert!(man.contains(var), "{var} not in docs/nsinit.1");
+        }
+    }
+
+    #[test]
+    fn help_fits_80_columns() {
+        for line in TEXT.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line}");
+        }
+    }
+
+    /// The nsinit examples parse, with a command.
+    #[test]
+    fn examples_parse() {
+        let examples = TEXT.split("\nExamples:\n").nth(1).unwrap();
+        let examples = examples.split("\n\n").next().unwrap();
+        let mut n = 0;
+        // Example lines are indented by 2, their explanations by 6.
+        for line in examples.lines().filter(|l| !l.starts_with("   ")) {
+            let Some(rest) = line.split("nsinit ").nth(1) else {
+                continue;
+            };
+            // Its options, then a command of ours.
+            let words: Vec<String> = rest
+                .split("-- ")
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .chain(["--", "cmd"])
+                .map(String::from)
+                .collect();
+            let args = InitArgs::parse("nsinit", &words)
+                .unwrap_or_else(|e| panic!("{line}: {}", e.output));
+            assert_eq!(args.command, ["cmd"], "{line}");
+            n += 1;
+        }
+        assert!(n >= 3, "{n} examples");
+    }
+}

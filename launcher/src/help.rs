@@ -1,0 +1,340 @@
+//! `nslaunch --help`: written by hand, since argh cannot group options.
+//! argh still parses the command line; when it reports help, main prints
+//! [`TEXT`] instead of argh's own text. The tests below keep this text,
+//! `docs/nslaunch.1` and the options argh accepts in step.
+
+/// What `nslaunch -h` and `nslaunch --help` print.
+pub const TEXT: &str = r#"Usage: nslaunch [OPTIONS] --rootfs DIR|FILE.tar [--] CMD [ARGS...]
+       nslaunch check
+       nslaunch cache ls | prune | rm HASH...
+
+Run CMD in a rootless container: new user, mount and PID namespaces, the root
+filesystem pivot_rooted into, and nsinit as PID 1 to reap zombies and forward
+signals. No root, daemon or setuid helper of ours is needed.
+
+Options come before CMD, each as its own word (-v SRC:DST, not -vSRC:DST or
+--volume=SRC:DST); everything from CMD on is CMD's, -h and --help included.
+Put -- before a CMD that starts with "-". Repeatable options are marked (+).
+
+Root filesystem:
+  --rootfs DIR|FILE.tar[.gz|.xz|.zst]
+                        the container's / (required): a directory, used as
+                        it is; or a tar archive, unpacked once into your
+                        cache and run on an overlay, never changed
+  --overlay             run on a copy-on-write overlay of the rootfs: write
+                        anywhere, the rootfs stays unchanged, the changes
+                        are gone at exit
+  --overlay-dir DIR     like --overlay, but keep the changes in DIR/upper
+                        (overlayfs's work directory: DIR/work) for the next
+                        run; DIR is created if missing, not inside the rootfs
+
+Volumes:
+  -v, --volume SRC:DST[:ro|:rw]
+                        bind the host path SRC (it must exist; relative to
+                        the current directory allowed) on DST, an absolute
+                        path inside, created if missing; :ro is read-only
+                        for everyone inside, container root included (+)
+  --tmpfs DST[:OPTIONS] mount a new tmpfs on DST inside, created if missing;
+                        OPTIONS, comma-separated: size=N[k|m|g|%],
+                        mode=OCTAL, nr_inodes=N, uid=N, gid=N, ro, exec
+                        (default: rw, noexec; always nosuid, nodev) (+)
+
+Identity and environment:
+  --userns MODE         how ids map between the host and the container:
+                          root     you are root inside, alone: uid_map
+                                   "0 <uid> 1" (an ordinary user's default)
+                          keep-id  you keep your uid and gid inside
+                          subids   you are root, 1..65536 are your ranges in
+                                   /etc/subuid and /etc/subgid (newuidmap)
+                          auto     0..65535 are an unprivileged host block;
+                                   rootfs and volumes are idmapped mounts
+                                   (real root's default)
+                          host     no user namespace (real root only)
+  --uid-map INSIDE:OUTSIDE:COUNT
+                        map container uids INSIDE.. to host uids OUTSIDE..,
+                        COUNT of them, instead of --userns (with --gid-map);
+                        an ordinary user may map its own uid and its
+                        /etc/subuid ranges (+)
+  --gid-map INSIDE:OUTSIDE:COUNT
+                        the same for gids (with --uid-map; /etc/subgid) (+)
+  -u, --user USER[:GROUP]
+                        run CMD as USER, by name or number; names come from
+                        the container's own /etc/passwd and /etc/group
+  -e, --env KEY[=VALUE] set a variable in CMD's environment; KEY alone copies
+                        yours, if you have it (+; wins over --env-file)
+  --env-file FILE       read variables from FILE: KEY=VALUE lines (the value
+                        as is), KEY alone to copy yours, # comments and
+                        blank lines skipped (+)
+  -w, --workdir DIR     run CMD in DIR, an absolute path inside, created if
+                        missing (default: /)
+  --hostname NAME       a UTS namespace of its own with this hostname (and
+                        HOSTNAME=NAME in CMD's environment)
+
+Namespaces:
+  New user, mount and PID namespaces always (no user namespace: --userns host).
+  --unshare-net         a network namespace of its own, with only a loopback
+                        interface, up (no network beyond it)
+  --unshare-ipc         an IPC namespace of its own (System V IPC and POSIX
+                        message queues)
+  --unshare-uts         a UTS namespace of its own, with the host's hostname
+                        to begin with (implied by --hostname)
+  --unshare-cgroup      a cgroup namespace of its own: its cgroup is "/"
+  --unshare-time        a time namespace of its own (its own offsets for
+                        CLOCK_MONOTONIC and CLOCK_BOOTTIME)
+  --unshare-all         all five above
+
+Security:
+  Container root has docker's default capabilities (no SYS_ADMIN unless
+  asked); /proc/sys and /sys are read-only; no descriptor above 2 passes.
+  --cap-add CAP         give container root a capability beyond docker's
+                        default set, by name with or without CAP_, or ALL
+                        (+; with SYS_ADMIN, CMD runs in a nested user
+                        namespace, where every mount is locked)
+  --cap-drop CAP        take a capability from container root, or ALL (+;
+                        --cap-add names win)
+  --no-new-privileges   set no_new_privs for CMD: setuid files and file
+                        capabilities give it nothing
+  --read-only           mount the rootfs read-only (missing mount points are
+                        made first); /dev, /proc, volumes and tmpfs keep
+                        their own modes
+  --preserve-fds N      pass your descriptors 3 to 3+N-1 to CMD (no other
+                        above 2 ever reaches it)
+
+Terminal:
+  When stdin and stdout are both terminals, CMD gets a pseudo-terminal of its
+  own, as with docker run -it; else it gets your stdin, stdout and stderr.
+  -t, --tty             a pseudo-terminal of its own even without a terminal;
+                        its stdin is /dev/null unless -i
+  -i, --interactive     with -t, copy your stdin to CMD's terminal (implied
+                        when the terminal is the default)
+  -T, --no-tty          no pseudo-terminal even on a terminal: CMD gets your
+                        stdin, stdout and stderr as they are, in a session
+                        of its own
+  Short options do not combine: -t -i, not -it.
+
+Init:
+  --init PATH           the nsinit to run as PID 1 (default: nsinit beside
+                        nslaunch, else ../libexec/nslaunch/nsinit); see
+                        nsinit --help
+
+Explain:
+  --dry-run             print, without running anything, what nslaunch would
+                        do, as the shell commands of the article (unshare,
+                        mount, pivot_root ...) and the exact nsinit command
+                        line
+  --verbose             log each setup step with its duration on stderr,
+                        from nslaunch and nsinit (also NSLAUNCH_LOG=1); no
+                        short form: -v is --volume, as in docker
+
+Other:
+  --version             print the version and exit
+  -h, --help            print this help and exit (before CMD only)
+
+Subcommands:
+  Only as the first word: nslaunch --rootfs R check runs a CMD named check.
+  nslaunch check        inspect this machine (alias: doctor): user namespaces
+                        and their sysctls, /etc/subuid and /etc/subgid,
+                        newuidmap, overlayfs, cgroup v2; each OK, WARN or
+                        FAIL with the fix; exit 0 when a default container
+                        can run
+  nslaunch cache ls     list the root filesystems unpacked from tarballs
+  nslaunch cache prune  remove every entry no container is using
+  nslaunch cache rm HASH...
+                        remove these entries (a unique prefix will do)
+
+Environment:
+  NSLAUNCH_LOG=1        as --verbose
+  XDG_CACHE_HOME        the cache is $XDG_CACHE_HOME/nslaunch, else
+                        $HOME/.cache/nslaunch
+  NSLAUNCH_PROGRESS_DELAY_MS
+                        how long an unpack runs before its progress shows on
+                        a terminal (default: 700)
+  TERM                  passed on to CMD (xterm on a pseudo-terminal of its
+                        own when unset)
+  CMD's environment is clean: PATH (docker's default), HOSTNAME, TERM, HOME
+  (from the container's /etc/passwd), then --env-file, then -e.
+
+Examples:
+  nslaunch --rootfs ./alpine_root sh
+      the article's container: a shell, root inside, you outside
+  nslaunch --rootfs alpine-minirootfs-3.22.2-x86_64.tar.gz sh
+      from a tarball, unpacked once; apk add works and is gone at exit
+  nslaunch --rootfs ./rootfs -v ./data:/data -v ./conf:/etc/app:ro -w /data sh
+      two volumes, one read-only for everyone inside; start in /data
+  nslaunch --rootfs ./rootfs --userns subids -u 1000:1000 id
+      container ids 1..65536 from /etc/subuid and /etc/subgid; run as 1000
+  nslaunch --rootfs ./rootfs --unshare-all --read-only --cap-drop ALL \
+      --tmpfs /tmp:size=64m sh
+      every namespace, a read-only root, no capabilities, a small /tmp
+  nslaunch --rootfs ./rootfs --overlay-dir ./changes sh
+      write anywhere; the changes stay in ./changes/upper for the next run
+  nslaunch --rootfs ./rootfs --hostname box -e DEBUG=1 -- ls -la /
+      its own hostname and a variable; -- before the command
+  nslaunch --dry-run --rootfs ./alpine_root -v ./data:/data sh
+      print the unshare, mount and pivot_root script instead of running it
+
+Exit status:
+  125    nslaunch or the container setup failed (bad option, rootfs missing,
+         namespaces refused, a mount failed)
+  126    CMD was found but could not be executed
+  127    CMD was not found in the container
+  128+N  CMD was killed by signal N
+  other  CMD's own exit status
+
+More: man nslaunch, and the README.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use shared::helpdoc::{self, Opt};
+
+    use super::TEXT;
+    use crate::cli::LaunchArgs;
+
+    /// The man page, as `make install` installs it.
+    const MAN: &str = include_str!("../../docs/nslaunch.1");
+
+    /// Options this text and the man page describe that argh does not
+    /// know yet: issue 9's --dry-run and --verbose, which are added to
+    /// cli.rs on another branch. Empty this list when they are merged.
+    const PENDING: &[&str] = &["--dry-run", "--verbose"];
+
+    /// What argh accepts: the options of its own generated help.
+    fn argh_options() -> Vec<Opt> {
+        let e = LaunchArgs::parse(&["--help".to_string()]).unwrap_err();
+        assert!(e.status.is_ok());
+        let opts = helpdoc::help_options(&e.output);
+        assert!(opts.len() >= 25, "argh's help changed shape: {}", e.output);
+        opts
+    }
+
+    fn accepted() -> BTreeSet<String> {
+        let mut known: BTreeSet<String> = argh_options().into_iter().map(|o| o.long).collect();
+        known.extend(PENDING.iter().map(|s| s.to_string()));
+        known
+    }
+
+    fn ungrouped(opts: &[Opt]) -> BTreeSet<(String, Option<String>)> {
+        opts.iter()
+            .map(|o| (o.long.clone(), o.short.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn help_defines_every_option_argh_accepts_and_no_other() {
+        let ours = helpdoc::help_options(TEXT);
+        let mut theirs = ungrouped(&argh_options());
+        for p in PENDING {
+            if !theirs.iter().any(|(l, _)| l == p) {
+                theirs.insert((p.to_string(), None));
+            }
+        }
+        let ours_set = ungrouped(&ours);
+        let only_ours: Vec<_> = ours_set.difference(&theirs).collect();
+        let only_argh: Vec<_> = theirs.difference(&ours_set).collect();
+        assert!(
+            only_ours.is_empty() && only_argh.is_empty(),
+            "--help defines {only_ours:?} that argh does not accept; argh accepts {only_argh:?} \
+             that --help does not define (option, short form)"
+        );
+        // Each once, and each in a group.
+        assert_eq!(ours.len(), theirs.len(), "an option listed twice");
+        for o in &ours {
+            assert!(o.group.is_some(), "{} has no group", o.long);
+        }
+        let mentioned = helpdoc::mentioned(TEXT);
+        let unknown: Vec<_> = mentioned.difference(&accepted()).cloned().collect();
+        assert!(unknown.is_empty(), "--help mentions {unknown:?}");
+    }
+
+    #[test]
+    fn man_page_defines_what_help_does_in_the_same_groups() {
+        let help = helpdoc::help_options(TEXT);
+        let man = helpdoc::man_options(MAN);
+        let key = |o: &Opt| (o.long.clone(), o.short.clone(), o.group.clone());
+        let help: BTreeSet<_> = help.iter().map(key).collect();
+        let man: BTreeSet<_> = man.iter().map(key).collect();
+        let missing: Vec<_> = help.difference(&man).collect();
+        let extra: Vec<_> = man.difference(&help).collect();
+        assert!(missing.is_empty(), "not in docs/nslaunch.1: {missing:?}");
+        assert!(extra.is_empty(), "only in docs/nslaunch.1: {extra:?}");
+    }
+
+    #[test]
+    fn man_page_mentions_only_options_argh_accepts() {
+        let text = helpdoc::roff_text(MAN);
+        let unknown: Vec<_> = helpdoc::mentioned(&text)
+            .difference(&accepted())
+            .cloned()
+            .collect();
+        assert!(unknown.is_empty(), "docs/nslaunch.1 mentions {unknown:?}");
+        let bare = helpdoc::unescaped_dashes(MAN);
+        assert!(bare.is_empty(), "write - as \\- in: {bare:#?}");
+        let version = format!("\"nslaunch {}\"", env!("CARGO_PKG_VERSION"));
+        assert!(
+            MAN.contains(&version),
+            "docs/nslaunch.1: .TH wants {version}"
+        );
+    }
+
+    #[test]
+    fn help_fits_80_columns() {
+        for line in TEXT.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line}");
+        }
+    }
+
+    /// Every example parses as a container run with a command (the
+    /// subcommands aside), so none goes stale.
+    #[test]
+    fn examples_parse() {
+        let examples = TEXT.split("\nExamples:\n").nth(1).unwrap();
+        let examples = examples.split("\n\n").next().unwrap();
+        let mut n = 0;
+        let examples = examples.replace(" \\\n     ", "");
+        for line in examples.lines().filter(|l| l.starts_with("  nslaunch ")) {
+            let words: Vec<String> = shell_words(line)
+                .into_iter()
+                .skip(1)
+                .filter(|w| !PENDING.contains(&w.as_str()))
+                .collect();
+            let args = LaunchArgs::parse(&words).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+            assert!(args.rootfs.is_some() && !args.command.is_empty(), "{line}");
+            n += 1;
+        }
+        assert!(n >= 6, "{n} examples");
+        assert!(examples.contains("  nslaunch --rootfs ./alpine_root sh\n"));
+    }
+
+    /// Words split on spaces, '...' quoted; enough for the examples.
+    fn shell_words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut quoted = false;
+        let mut any = false;
+        for c in line.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    any = true;
+                }
+                ' ' if !quoted => {
+                    if any {
+                        words.push(std::mem::take(&mut word));
+                        any = false;
+                    }
+                }
+                c => {
+                    word.push(c);
+                    any = true;
+                }
+            }
+        }
+        if any {
+            words.push(word);
+        }
+        words
+    }
+}
