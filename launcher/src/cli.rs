@@ -2,29 +2,11 @@
 
 use argh::FromArgs;
 
-/// Run a command in a rootless container made from a directory.
-///
-/// The command runs in new user, mount and PID namespaces, pivot_rooted
-/// into DIR, as the child of nsinit (PID 1), which reaps zombies and
-/// forwards signals. No root, daemon or setuid helper is needed: the
-/// invoking user is root inside (uid_map "0 <uid> 1"); run by real root,
-/// container ids are an unprivileged host block (--userns auto). Container
-/// root keeps docker's default capabilities (no SYS_ADMIN: it cannot mount),
-/// and the kernel's settings (/proc/sys, /sys) are read-only. On a terminal
-/// the command gets a terminal of its own, as with docker run -it (-T:
-/// none); with pipes it gets yours, byte for byte.
-///
-/// A tarball rootfs is unpacked once into ~/.cache/nslaunch and always run
-/// on an overlay; "nslaunch cache ls|prune|rm HASH" manages that cache.
-///
-/// Exit status: the command's own; 125 if nslaunch or the container setup
-/// failed; 126 if the command cannot be executed; 127 if it is not found in
-/// the container; 128+N if it was killed by signal N.
+/// Run a command in a rootless container made from a directory. (What
+/// users see is the grouped text of `help.rs`; argh's own help from these
+/// comments is what the help tests compare it with.)
 #[derive(FromArgs, Debug, Default)]
-#[argh(
-    help_triggers("-h", "--help"),
-    example = "nslaunch --rootfs ./alpine_root sh\nnslaunch --rootfs ./rootfs sh -c 'id; cat /proc/self/uid_map'\nnslaunch --rootfs ./rootfs -v ./data:/data -v /etc/hosts:/etc/hosts:ro -w /data sh\nnslaunch --rootfs ./rootfs --userns subids -u 1000:1000 -e DEBUG=1 --hostname box id\nnslaunch --rootfs ./rootfs --unshare-all --read-only --tmpfs /tmp:size=64m --cap-drop ALL sh\nnslaunch --rootfs ./rootfs -- ls -la /\nnslaunch --rootfs alpine-minirootfs-3.22.2-x86_64.tar.gz sh\nnslaunch --rootfs ./rootfs --overlay-dir ./changes sh\nnslaunch cache ls"
-)]
+#[argh(help_triggers("-h", "--help"))]
 pub struct LaunchArgs {
     /// the container's root filesystem (required): a directory, or a tar
     /// archive (.tar, .tar.gz, .tar.xz, .tar.zst), unpacked once into

@@ -196,11 +196,6 @@ mod tests {
     /// The man page, as `make install` installs it.
     const MAN: &str = include_str!("../../docs/nslaunch.1");
 
-    /// Options this text and the man page describe that argh does not
-    /// know yet: issue 9's --dry-run and --verbose, which are added to
-    /// cli.rs on another branch. Empty this list when they are merged.
-    const PENDING: &[&str] = &["--dry-run", "--verbose"];
-
     /// What argh accepts: the options of its own generated help.
     fn argh_options() -> Vec<Opt> {
         let e = LaunchArgs::parse(&["--help".to_string()]).unwrap_err();
@@ -211,9 +206,7 @@ mod tests {
     }
 
     fn accepted() -> BTreeSet<String> {
-        let mut known: BTreeSet<String> = argh_options().into_iter().map(|o| o.long).collect();
-        known.extend(PENDING.iter().map(|s| s.to_string()));
-        known
+        argh_options().into_iter().map(|o| o.long).collect()
     }
 
     fn ungrouped(opts: &[Opt]) -> BTreeSet<(String, Option<String>)> {
@@ -225,12 +218,7 @@ mod tests {
     #[test]
     fn help_defines_every_option_argh_accepts_and_no_other() {
         let ours = helpdoc::help_options(TEXT);
-        let mut theirs = ungrouped(&argh_options());
-        for p in PENDING {
-            if !theirs.iter().any(|(l, _)| l == p) {
-                theirs.insert((p.to_string(), None));
-            }
-        }
+        let theirs = ungrouped(&argh_options());
         let ours_set = ungrouped(&ours);
         let only_ours: Vec<_> = ours_set.difference(&theirs).collect();
         let only_argh: Vec<_> = theirs.difference(&ours_set).collect();
@@ -295,11 +283,7 @@ mod tests {
         let mut n = 0;
         let examples = examples.replace(" \\\n     ", "");
         for line in examples.lines().filter(|l| l.starts_with("  nslaunch ")) {
-            let words: Vec<String> = shell_words(line)
-                .into_iter()
-                .skip(1)
-                .filter(|w| !PENDING.contains(&w.as_str()))
-                .collect();
+            let words: Vec<String> = shell_words(line).into_iter().skip(1).collect();
             let args = LaunchArgs::parse(&words).unwrap_or_else(|e| panic!("{line}: {e:?}"));
             assert!(args.rootfs.is_some() && !args.command.is_empty(), "{line}");
             n += 1;
