@@ -79,33 +79,9 @@ fn main() {
 /// Parse argv; on `--help` print it and exit 0, on a usage error print one
 /// line and exit 125.
 fn parse_args() -> Result<InitArgs, i32> {
-    let mut args = Vec::new();
-    for a in std::env::args_os().skip(1) {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(bad) => {
-                eprintln!(
-                    "nsinit: argument {:?} is not valid UTF-8",
-                    bad.to_string_lossy()
-                );
-                return Err(shared::exit::FAILED);
-            }
-        }
-    }
-    InitArgs::parse("nsinit", &args).map_err(|early| match early.status {
-        Ok(()) => {
-            // argh's own text cannot group options: ours instead.
-            print!("{}", help::TEXT);
-            0
-        }
-        Err(()) => {
-            eprintln!(
-                "nsinit: {} (see nsinit --help)",
-                early.output.trim_end().replace('\n', "; ")
-            );
-            shared::exit::FAILED
-        }
-    })
+    let args = shared::cli::utf8_args("nsinit")?;
+    InitArgs::parse("nsinit", &args)
+        .map_err(|early| shared::cli::early_exit("nsinit", help::TEXT, early))
 }
 
 fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32, Error> {

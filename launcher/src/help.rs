@@ -186,9 +186,7 @@ More: man nslaunch, and the README.
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
-    use shared::helpdoc::{self, Opt};
+    use shared::helpdoc;
 
     use super::TEXT;
     use crate::cli::LaunchArgs;
@@ -196,82 +194,13 @@ mod tests {
     /// The man page, as `make install` installs it.
     const MAN: &str = include_str!("../../docs/nslaunch.1");
 
-    /// What argh accepts: the options of its own generated help.
-    fn argh_options() -> Vec<Opt> {
-        let e = LaunchArgs::parse(&["--help".to_string()]).unwrap_err();
-        assert!(e.status.is_ok());
-        let opts = helpdoc::help_options(&e.output);
-        assert!(opts.len() >= 25, "argh's help changed shape: {}", e.output);
-        opts
-    }
-
-    fn accepted() -> BTreeSet<String> {
-        argh_options().into_iter().map(|o| o.long).collect()
-    }
-
-    fn ungrouped(opts: &[Opt]) -> BTreeSet<(String, Option<String>)> {
-        opts.iter()
-            .map(|o| (o.long.clone(), o.short.clone()))
-            .collect()
-    }
-
     #[test]
-    fn help_defines_every_option_argh_accepts_and_no_other() {
-        let ours = helpdoc::help_options(TEXT);
-        let theirs = ungrouped(&argh_options());
-        let ours_set = ungrouped(&ours);
-        let only_ours: Vec<_> = ours_set.difference(&theirs).collect();
-        let only_argh: Vec<_> = theirs.difference(&ours_set).collect();
-        assert!(
-            only_ours.is_empty() && only_argh.is_empty(),
-            "--help defines {only_ours:?} that argh does not accept; argh accepts {only_argh:?} \
-             that --help does not define (option, short form)"
-        );
-        // Each once, and each in a group.
-        assert_eq!(ours.len(), theirs.len(), "an option listed twice");
-        for o in &ours {
-            assert!(o.group.is_some(), "{} has no group", o.long);
-        }
-        let mentioned = helpdoc::mentioned(TEXT);
-        let unknown: Vec<_> = mentioned.difference(&accepted()).cloned().collect();
-        assert!(unknown.is_empty(), "--help mentions {unknown:?}");
-    }
-
-    #[test]
-    fn man_page_defines_what_help_does_in_the_same_groups() {
-        let help = helpdoc::help_options(TEXT);
-        let man = helpdoc::man_options(MAN);
-        let key = |o: &Opt| (o.long.clone(), o.short.clone(), o.group.clone());
-        let help: BTreeSet<_> = help.iter().map(key).collect();
-        let man: BTreeSet<_> = man.iter().map(key).collect();
-        let missing: Vec<_> = help.difference(&man).collect();
-        let extra: Vec<_> = man.difference(&help).collect();
-        assert!(missing.is_empty(), "not in docs/nslaunch.1: {missing:?}");
-        assert!(extra.is_empty(), "only in docs/nslaunch.1: {extra:?}");
-    }
-
-    #[test]
-    fn man_page_mentions_only_options_argh_accepts() {
-        let text = helpdoc::roff_text(MAN);
-        let unknown: Vec<_> = helpdoc::mentioned(&text)
-            .difference(&accepted())
-            .cloned()
-            .collect();
-        assert!(unknown.is_empty(), "docs/nslaunch.1 mentions {unknown:?}");
-        let bare = helpdoc::unescaped_dashes(MAN);
-        assert!(bare.is_empty(), "write - as \\- in: {bare:#?}");
-        let version = format!("\"nslaunch {}\"", env!("CARGO_PKG_VERSION"));
-        assert!(
-            MAN.contains(&version),
-            "docs/nslaunch.1: .TH wants {version}"
-        );
-    }
-
-    #[test]
-    fn help_fits_80_columns() {
-        for line in TEXT.lines() {
-            assert!(line.chars().count() <= 80, "too wide: {line}");
-        }
+    fn help_man_page_and_argh_agree() {
+        let argh = LaunchArgs::parse(&["--help".to_string()]).unwrap_err();
+        assert!(argh.status.is_ok());
+        let title = format!("nslaunch {}", env!("CARGO_PKG_VERSION"));
+        let problems = helpdoc::problems(TEXT, MAN, &title, &argh.output, &[]);
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 
     /// Every example parses as a container run with a command (the
@@ -283,42 +212,12 @@ mod tests {
         let mut n = 0;
         let examples = examples.replace(" \\\n     ", "");
         for line in examples.lines().filter(|l| l.starts_with("  nslaunch ")) {
-            let words: Vec<String> = shell_words(line).into_iter().skip(1).collect();
+            let words: Vec<String> = helpdoc::shell_words(line).into_iter().skip(1).collect();
             let args = LaunchArgs::parse(&words).unwrap_or_else(|e| panic!("{line}: {e:?}"));
             assert!(args.rootfs.is_some() && !args.command.is_empty(), "{line}");
             n += 1;
         }
         assert!(n >= 6, "{n} examples");
         assert!(examples.contains("  nslaunch --rootfs ./alpine_root sh\n"));
-    }
-
-    /// Words split on spaces, '...' quoted; enough for the examples.
-    fn shell_words(line: &str) -> Vec<String> {
-        let mut words = Vec::new();
-        let mut word = String::new();
-        let mut quoted = false;
-        let mut any = false;
-        for c in line.chars() {
-            match c {
-                '\'' => {
-                    quoted = !quoted;
-                    any = true;
-                }
-                ' ' if !quoted => {
-                    if any {
-                        words.push(std::mem::take(&mut word));
-                        any = false;
-                    }
-                }
-                c => {
-                    word.push(c);
-                    any = true;
-                }
-            }
-        }
-        if any {
-            words.push(word);
-        }
-        words
     }
 }

@@ -114,33 +114,8 @@ fn ensure_standard_fds() {
 }
 
 fn parse_args() -> Result<LaunchArgs, i32> {
-    let mut args = Vec::new();
-    for a in std::env::args_os().skip(1) {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(bad) => {
-                eprintln!(
-                    "nslaunch: argument {:?} is not valid UTF-8",
-                    bad.to_string_lossy()
-                );
-                return Err(shared::exit::FAILED);
-            }
-        }
-    }
-    LaunchArgs::parse(&args).map_err(|early| match early.status {
-        Ok(()) => {
-            // argh's own text cannot group options: ours instead.
-            print!("{}", help::TEXT);
-            0
-        }
-        Err(()) => {
-            eprintln!(
-                "nslaunch: {} (see nslaunch --help)",
-                early.output.trim_end().replace('\n', "; ")
-            );
-            shared::exit::FAILED
-        }
-    })
+    let args = shared::cli::utf8_args("nslaunch")?;
+    LaunchArgs::parse(&args).map_err(|early| shared::cli::early_exit("nslaunch", help::TEXT, early))
 }
 
 fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {

@@ -421,16 +421,7 @@ fn one_entry<R: Read>(
             replace(&parent, &name, false).map_err(fail)?;
             nix::unistd::symlinkat(target.as_c_str(), &parent, name.as_c_str())
                 .map_err(|e| errno("symlink", e))?;
-            if let Some((u, g)) = owner {
-                fchownat(
-                    &parent,
-                    name.as_c_str(),
-                    Some(Uid::from_raw(u)),
-                    Some(Gid::from_raw(g)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| errno("chown", e))?;
-            }
+            chown_at(&parent, &name, owner).map_err(|e| errno("chown", e))?;
             let t = TimeSpec::new(mtime, 0);
             utimensat(
                 &parent,
@@ -486,16 +477,7 @@ fn one_entry<R: Read>(
                 0,
             )
             .map_err(|e| errno("mkfifo", e))?;
-            if let Some((u, g)) = owner {
-                fchownat(
-                    &parent,
-                    name.as_c_str(),
-                    Some(Uid::from_raw(u)),
-                    Some(Gid::from_raw(g)),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| errno("chown", e))?;
-            }
+            chown_at(&parent, &name, owner).map_err(|e| errno("chown", e))?;
             // A FIFO we just made in our own private directory: following
             // is the same as not (and AT_SYMLINK_NOFOLLOW needs Linux 6.6).
             fchmodat(
@@ -768,6 +750,25 @@ fn set_dir_attrs(root: &OwnedFd, dirs: &HashMap<Vec<u8>, Attrs>) -> Result<(), S
         futimens(fd.as_fd(), &t, &t).map_err(|e| errno("set its time", e))?;
     }
     Ok(())
+}
+
+/// Give `name` in `parent` the archive's owner, when we keep owners; never
+/// through a symlink.
+fn chown_at(
+    parent: &OwnedFd,
+    name: &std::ffi::CStr,
+    owner: Option<(u32, u32)>,
+) -> Result<(), Errno> {
+    match owner {
+        Some((u, g)) => fchownat(
+            parent,
+            name,
+            Some(Uid::from_raw(u)),
+            Some(Gid::from_raw(g)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -160,6 +160,116 @@ pub fn unescaped_dashes(roff: &str) -> Vec<String> {
         .collect()
 }
 
+/// Everything that keeps a binary's hand-written `--help` (`text`), its man
+/// page (`roff`, whose `.TH` line must name `title`, e.g. `"nslaunch
+/// 0.1.0"`) and argh's own generated help (`argh_help`) in step. `foreign`:
+/// options of other programs the texts may mention (unshare's). Returns one
+/// line per problem; empty when all agree.
+pub fn problems(
+    text: &str,
+    roff: &str,
+    title: &str,
+    argh_help: &str,
+    foreign: &[&str],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let argh = help_options(argh_help);
+    if argh.len() < 5 {
+        out.push(format!("argh's help changed shape: {argh_help}"));
+    }
+    let ungrouped = |opts: &[Opt]| -> BTreeSet<(String, Option<String>)> {
+        opts.iter()
+            .map(|o| (o.long.clone(), o.short.clone()))
+            .collect()
+    };
+    let ours = help_options(text);
+    let (ours_set, argh_set) = (ungrouped(&ours), ungrouped(&argh));
+    for o in ours_set.difference(&argh_set) {
+        out.push(format!(
+            "--help defines {o:?}, which argh does not accept (option, short form)"
+        ));
+    }
+    for o in argh_set.difference(&ours_set) {
+        out.push(format!("argh accepts {o:?}, which --help does not define"));
+    }
+    if ours.len() != ours_set.len() {
+        out.push("--help lists an option twice".into());
+    }
+    out.extend(
+        ours.iter()
+            .filter(|o| o.group.is_none())
+            .map(|o| format!("{} has no group", o.long)),
+    );
+    let mut accepted: BTreeSet<String> = argh.iter().map(|o| o.long.clone()).collect();
+    accepted.extend(foreign.iter().map(|s| s.to_string()));
+    for (what, said) in [
+        ("--help", text.to_string()),
+        ("the man page", roff_text(roff)),
+    ] {
+        for unknown in mentioned(&said).difference(&accepted) {
+            out.push(format!(
+                "{what} mentions {unknown}, which argh does not accept"
+            ));
+        }
+    }
+    let key = |o: &Opt| (o.long.clone(), o.short.clone(), o.group.clone());
+    let help: BTreeSet<_> = ours.iter().map(key).collect();
+    let man: BTreeSet<_> = man_options(roff).iter().map(key).collect();
+    out.extend(
+        help.difference(&man)
+            .map(|o| format!("not in the man page: {o:?}")),
+    );
+    out.extend(
+        man.difference(&help)
+            .map(|o| format!("only in the man page: {o:?}")),
+    );
+    out.extend(
+        unescaped_dashes(roff)
+            .into_iter()
+            .map(|l| format!("write - as \\- in: {l}")),
+    );
+    if !roff.contains(&format!("\"{title}\"")) {
+        out.push(format!("the man page's .TH wants \"{title}\""));
+    }
+    out.extend(
+        text.lines()
+            .filter(|l| l.chars().count() > 80)
+            .map(|l| format!("--help wider than 80 columns: {l}")),
+    );
+    out
+}
+
+/// Words split on spaces, `'...'` quoted: enough for the examples of a
+/// help text.
+pub fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +322,21 @@ mod tests {
         assert_eq!(unescaped_dashes("use --rootfs\n").len(), 1);
         assert_eq!(unescaped_dashes("-v\n").len(), 1);
         assert_eq!(unescaped_dashes("\\fB-v\\fR\n").len(), 1);
+    }
+
+    #[test]
+    fn problems_finds_each_kind_of_drift() {
+        let argh = "Options:\n  --a               x\n  --b               y\n";
+        let help = "Group:\n  --a           x\n  --c           z\n";
+        let man = ".TH X 1 \"x 1\"\n.SS Group\n.TP\n\\fB\\-\\-a\\fR\nx --d\n";
+        let p = problems(help, man, "x 1", argh, &[]);
+        let has = |needle: &str| p.iter().any(|l| l.contains(needle));
+        assert!(has("argh accepts (\"--b\""), "{p:#?}");
+        assert!(has("--help defines (\"--c\""), "{p:#?}");
+        assert!(has("not in the man page"), "{p:#?}");
+        assert!(has("write - as"), "{p:#?}");
+        assert!(problems(help, man, "y 2", argh, &[])
+            .iter()
+            .any(|l| l.contains(".TH wants")));
     }
 }

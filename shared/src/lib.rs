@@ -7,6 +7,7 @@
 //! the one file that holds `unsafe` syscall wrappers.
 
 pub mod caps;
+pub mod cli;
 pub mod env;
 pub mod exit;
 pub mod helpdoc;
