@@ -499,10 +499,7 @@ fn read_under(root: &Path, path: &str) -> Option<String> {
 fn gather(nslaunch: &Path, nsinit: Result<PathBuf, String>) -> Facts {
     let root = sysroot();
     let uid = nix::unistd::getuid().as_raw();
-    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name);
+    let user = shared::passwd::host_name_of(uid);
     let sysctls = SYSCTLS
         .iter()
         .map(|name| {

@@ -12,7 +12,7 @@ use std::process::Command;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode as FileMode;
-use nix::unistd::{getegid, geteuid, pipe2, Uid, User};
+use nix::unistd::{getegid, geteuid, pipe2};
 use shared::idmap::{self, IdRange, Mode, SubRange};
 use shared::sys;
 
@@ -25,8 +25,10 @@ const SUBGID: &str = "/etc/subgid";
 struct Caller {
     uid: u32,
     gid: u32,
-    /// From the host's user database (nslaunch is an ordinary dynamic
-    /// binary and may use NSS; nsinit may not).
+    /// From the host's /etc/passwd, read by hand: nslaunch is linked
+    /// statically, and a static glibc binary must not use NSS. A user known
+    /// only to NSS (LDAP ...) has no name here; /etc/subuid lines that give
+    /// its uid still count.
     name: Option<String>,
 }
 
@@ -36,10 +38,7 @@ impl Caller {
         Caller {
             uid,
             gid: getegid().as_raw(),
-            name: User::from_uid(Uid::from_raw(uid))
-                .ok()
-                .flatten()
-                .map(|u| u.name),
+            name: shared::passwd::host_name_of(uid),
         }
     }
 

@@ -159,6 +159,16 @@ pub fn resolve(
     })
 }
 
+/// The name of `uid` in the host's /etc/passwd, read by hand (no NSS:
+/// both binaries are static).
+pub fn host_name_of(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    parse(&text)
+        .into_iter()
+        .find(|e| e.uid == uid)
+        .map(|e| e.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
