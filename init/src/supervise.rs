@@ -154,17 +154,21 @@ impl<'a> Supervisor<'a> {
         } else {
             self.cmd.pid.as_raw()
         };
+        let _ = sys::raw_kill(target, to);
+        // After the kill, and only when asked: naming signals allocates.
+        if !self.log.enabled() {
+            return;
+        }
         if to == received {
             self.log
-                .info(format_args!("forwarding {} to {target}", signals::name(to)));
+                .info(format_args!("forwarded {} to {target}", signals::name(to)));
         } else {
             self.log.info(format_args!(
-                "forwarding {} as {} to {target}",
+                "forwarded {} as {} to {target}",
                 signals::name(received),
                 signals::name(to)
             ));
         }
-        let _ = sys::raw_kill(target, to);
     }
 
     fn shares_our_group(&self) -> bool {
