@@ -431,6 +431,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// The number after `key` on the first stdout line that starts with it
+    /// (`zombies=0`); panics, showing the run, when there is none.
+    pub fn number(&self, key: &str) -> u32 {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {self:?}"))
+    }
+
     /// The exit code (panics if the launcher itself died by a signal).
     pub fn code(&self) -> i32 {
         self.status
@@ -645,6 +655,42 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
         })
         .filter(|pid| process_state(*pid).is_some_and(|s| s != 'Z' && s != 'X'))
         .collect()
+}
+
+/// SIGKILL the running nslaunch `c` (whose container runs at least
+/// `min_procs` processes) and check that within a second no process of its
+/// container's PID namespace is left. `what` names the case in failures.
+pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
+    let init = *children_of(c.pid()).first().expect("nslaunch has no child");
+    let ns = pid_ns_of(init).expect("cannot read the container's pid namespace");
+    assert_ne!(
+        Some(ns.clone()),
+        pid_ns_of(std::process::id() as i32),
+        "{what}: no PID namespace of its own"
+    );
+    assert!(
+        processes_in_ns(&ns).len() >= min_procs,
+        "{what}: container not running"
+    );
+    c.signal(libc::SIGKILL);
+    let (st, _) = c.finish();
+    assert_eq!(
+        st.code(),
+        None,
+        "{what}: nslaunch should have died by SIGKILL"
+    );
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let left = processes_in_ns(&ns);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still running a second later: {left:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The state letter of /proc/<pid>/stat (R, S, Z ...).

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
 
 use nslaunch_tests::*;
 
@@ -234,19 +233,12 @@ fn a_hundred_orphaned_zombies_are_reaped_while_the_command_runs() {
         "#;
         let r = sh(f, who, script);
         assert_eq!(r.code(), 0, "{r:?}");
-        let value = |key: &str| -> u32 {
-            r.stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {key} in {r:?}"))
-        };
         // 100 orphans, plus the command itself (its parent is PID 1 too).
         assert!(
-            value("orphans=") >= 100,
+            r.number("orphans=") >= 100,
             "orphans were not re-parented to PID 1: {r:?}"
         );
-        assert_eq!(value("zombies="), 0, "zombies left: {r:?}");
+        assert_eq!(r.number("zombies="), 0, "zombies left: {r:?}");
     });
 }
 
@@ -262,25 +254,7 @@ fn sigkill_to_nslaunch_leaves_no_container_process_behind() {
             ],
         ));
         c.wait_line("ready");
-        let init = *children_of(c.pid()).first().expect("nslaunch has no child");
-        let ns = pid_ns_of(init).expect("cannot read the container's pid namespace");
-        assert_ne!(Some(ns.clone()), pid_ns_of(std::process::id() as i32));
-        assert!(processes_in_ns(&ns).len() >= 4, "container not running");
-        c.signal(libc::SIGKILL);
-        let (st, _) = c.finish();
-        assert_eq!(st.code(), None, "nslaunch should have died by SIGKILL");
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            let left = processes_in_ns(&ns);
-            if left.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running a second later: {left:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        sigkill_leaves_nothing(c, 4, "nslaunch");
     });
 }
 

@@ -13,7 +13,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use nslaunch_tests::*;
 
@@ -494,31 +493,7 @@ fn sigkill_to_nslaunch_ends_every_container_process_with_every_option() {
             ]);
             let mut c = Running::start(f.nslaunch(who, &args));
             c.wait_line("ready");
-            let init = *children_of(c.pid()).first().expect("nslaunch has no child");
-            let ns = pid_ns_of(init).expect("cannot read the container's pid namespace");
-            assert!(
-                processes_in_ns(&ns).len() >= 4,
-                "{set:?}: container not running"
-            );
-            c.signal(libc::SIGKILL);
-            let (st, _) = c.finish();
-            assert_eq!(
-                st.code(),
-                None,
-                "{set:?}: nslaunch should have died by SIGKILL"
-            );
-            let deadline = Instant::now() + Duration::from_secs(1);
-            loop {
-                let left = processes_in_ns(&ns);
-                if left.is_empty() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{set:?}: still running: {left:?}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            sigkill_leaves_nothing(c, 4, &format!("{set:?}"));
         }
     });
 }

@@ -278,18 +278,11 @@ fn a_thousand_orphans_are_reaped_and_none_is_left() {
             "#;
             let r = run(nsinit(f, who, mode, &["sh", "-c", script]), None);
             assert_eq!(code(&r), 0, "{mode:?}: {r:?}");
-            let value = |key: &str| -> u32 {
-                r.stdout
-                    .lines()
-                    .find_map(|l| l.strip_prefix(key))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or_else(|| panic!("no {key} in {r:?}"))
-            };
             assert!(
-                value("orphans=") >= 1000,
+                r.number("orphans=") >= 1000,
                 "{mode:?}: orphans did not reach nsinit: {r:?}"
             );
-            assert_eq!(value("zombies="), 0, "{mode:?}: zombies left: {r:?}");
+            assert_eq!(r.number("zombies="), 0, "{mode:?}: zombies left: {r:?}");
         }
     });
 }
