@@ -657,6 +657,41 @@ pub fn processes_mentioning(needle: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Every `--userns` mode `who` may use ("" is the default): all of them
+/// for root; an ordinary user cannot have `auto` or `host`.
+pub fn userns_modes(who: &Who) -> Vec<&'static str> {
+    if who.is_root() {
+        vec!["", "auto", "root", "subids", "keep-id", "host"]
+    } else {
+        vec!["", "root", "subids", "keep-id"]
+    }
+}
+
+/// `--userns MODE` (nothing for the default, "") followed by `rest`.
+pub fn with_userns<'a>(mode: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = if mode.is_empty() {
+        vec![]
+    } else {
+        vec!["--userns", mode]
+    };
+    v.extend_from_slice(rest);
+    v
+}
+
+/// A run nslaunch refused, as bad input must be: 125, one line on stderr
+/// (`nslaunch: ...`) that says `want`, the command never ran (nothing on
+/// stdout), and no process left that names `rootfs`. `case` names the
+/// input in failures.
+pub fn assert_refused(r: &Run, case: &str, want: &str, rootfs: &Path) {
+    assert_eq!(r.code(), 125, "{case}: {r:?}");
+    assert_eq!(lines(&r.stderr).len(), 1, "{case}: {r:?}");
+    assert!(r.stderr.starts_with("nslaunch: "), "{case}: {r:?}");
+    assert!(r.stderr.contains(want), "{case} should say {want:?}: {r:?}");
+    assert!(r.stdout.is_empty(), "{case}: the command ran: {r:?}");
+    let left = processes_mentioning(&rootfs.display().to_string());
+    assert!(left.is_empty(), "{case}: processes left: {left:?}");
+}
+
 /// SIGKILL the running nslaunch `c` (whose container runs at least
 /// `min_procs` processes) and check that within a second no process of its
 /// container's PID namespace is left. `what` names the case in failures.

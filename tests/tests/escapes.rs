@@ -16,25 +16,6 @@ use std::sync::Arc;
 
 use nslaunch_tests::*;
 
-/// The `--userns` modes `who` can use ("" is the default).
-fn modes(who: &Who) -> Vec<&'static str> {
-    if who.is_root() {
-        vec!["", "auto", "root", "subids", "keep-id", "host"]
-    } else {
-        vec!["", "root", "subids", "keep-id"]
-    }
-}
-
-fn with_mode<'a>(mode: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut v = if mode.is_empty() {
-        vec![]
-    } else {
-        vec!["--userns", mode]
-    };
-    v.extend_from_slice(rest);
-    v
-}
-
 /// A host directory with a file `marker` holding `HOST-SECRET`.
 fn secret_dir(f: &Fixture, who: &Who, name: &str) -> std::path::PathBuf {
     let d = f.dir(who, name);
@@ -89,9 +70,9 @@ const USE_LEAKS: &str = r#"
 fn the_callers_descriptors_and_directory_never_reach_the_container() {
     each(|f, who| {
         let host = secret_dir(f, who, "leak");
-        for mode in modes(who) {
+        for mode in userns_modes(who) {
             for extra in [&[][..], &["--unshare-all", "--cap-add", "SYS_ADMIN"][..]] {
-                let mut args = with_mode(mode, extra);
+                let mut args = with_userns(mode, extra);
                 args.extend(["sh", "-c", USE_LEAKS]);
                 let r = run(with_leaked_fds(f.nslaunch(who, &args), &host), None);
                 let ctx = format!("--userns {mode:?} {extra:?}: {r:?}");
@@ -268,7 +249,7 @@ fn the_hosts_binaries_cannot_be_overwritten_from_inside() {
     );
     let originals = (fs::read(&f.nsinit).unwrap(), fs::read(&f.nslaunch).unwrap());
     each(|f, who| {
-        for mode in modes(who) {
+        for mode in userns_modes(who) {
             for extra in [
                 &[][..],
                 &["--cap-add", "SYS_PTRACE"][..],
@@ -277,7 +258,7 @@ fn the_hosts_binaries_cannot_be_overwritten_from_inside() {
                 // are inside.
                 &["--rootfs", "/"][..],
             ] {
-                let mut args = with_mode(mode, extra);
+                let mut args = with_userns(mode, extra);
                 args.extend(["sh", "-c", WRITE_BINARIES, "sh", &nsinit, &nslaunch]);
                 let cmd = if extra.contains(&"--rootfs") {
                     f.nslaunch_raw(who, &args)
@@ -437,9 +418,9 @@ fn the_articles_proc_root_escape_stays_closed_with_every_option_combination() {
                 "--no-new-privileges",
             ],
         ];
-        for mode in modes(who) {
+        for mode in userns_modes(who) {
             for set in &sets {
-                let mut args = with_mode(mode, set);
+                let mut args = with_userns(mode, set);
                 args.extend(["sh", "-c", &script]);
                 let r = run(f.nslaunch(who, &args), None);
                 let ctx = format!("--userns {mode:?} {set:?}: {r:?}");

@@ -104,16 +104,7 @@ fn a_user_that_does_not_exist_inside_is_125_naming_it() {
             let mut args = flags.clone();
             args.extend(["sh", "-c", "echo RAN"]);
             let r = run(f.nslaunch_on(who, &rootfs, &args), None);
-            assert_eq!(r.code(), 125, "{flags:?}: {r:?}");
-            assert_eq!(lines(&r.stderr).len(), 1, "{flags:?}: {r:?}");
-            assert!(r.stderr.starts_with("nslaunch: "), "{flags:?}: {r:?}");
-            assert!(
-                r.stderr.contains(want),
-                "{flags:?} should say {want:?}: {r:?}"
-            );
-            assert!(r.stdout.is_empty(), "{flags:?}: {r:?}");
-            let left = processes_mentioning(&rootfs.display().to_string());
-            assert!(left.is_empty(), "{flags:?}: processes left: {left:?}");
+            assert_refused(&r, &format!("{flags:?}"), want, &rootfs);
         }
         assert_eq!(host_mounts(), mounts_before);
         assert_eq!(snapshot(&rootfs), before);

@@ -12,25 +12,6 @@ use std::path::PathBuf;
 
 use nslaunch_tests::*;
 
-/// The `--userns` modes `who` can use ("" is the default).
-fn modes(who: &Who) -> Vec<&'static str> {
-    if who.is_root() {
-        vec!["", "auto", "root", "subids", "keep-id", "host"]
-    } else {
-        vec!["", "root", "subids", "keep-id"]
-    }
-}
-
-fn with_mode<'a>(mode: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut v = if mode.is_empty() {
-        vec![]
-    } else {
-        vec!["--userns", mode]
-    };
-    v.extend_from_slice(rest);
-    v
-}
-
 /// `KEY=VALUE` lines of `out`, as a map.
 fn values(out: &str) -> BTreeMap<String, String> {
     out.lines()
@@ -123,7 +104,7 @@ fn each_unshare_flag_gives_a_namespace_of_its_own_and_leaves_the_hosts() {
         let modes: &[&str] = if who.is_root() { &["", "host"] } else { &[""] };
         for mode in modes {
             for (flags, own) in &variants {
-                let mut args = with_mode(mode, flags);
+                let mut args = with_userns(mode, flags);
                 args.extend(["sh", "-c", script]);
                 let r = run(f.nslaunch(who, &args), None);
                 assert_eq!(r.code(), 0, "{mode:?} {flags:?}: {r:?}");
@@ -330,9 +311,9 @@ fn read_only_mounts_and_kernel_settings_hold_against_container_root() {
         .unwrap();
         let rootfs_before = snapshot(&rootfs);
         let v = format!("{}:/ro:ro", dir.display());
-        for mode in modes(who) {
+        for mode in userns_modes(who) {
             for extra in [&[][..], &["--cap-add", "SYS_ADMIN"][..]] {
-                let mut args = with_mode(mode, &["--read-only", "-v", &v]);
+                let mut args = with_userns(mode, &["--read-only", "-v", &v]);
                 args.extend_from_slice(extra);
                 args.extend(["sh", "-c", UNDO_READ_ONLY]);
                 let r = run(f.nslaunch_on(who, &rootfs, &args), None);
@@ -412,8 +393,8 @@ fn the_kernels_secrets_are_masked_in_every_mode() {
         .map(|p| format!("{p} 0"))
         .collect();
     each(|f, who| {
-        for mode in modes(who) {
-            let mut args = with_mode(mode, &["sh", "-c", &script]);
+        for mode in userns_modes(who) {
+            let mut args = with_userns(mode, &["sh", "-c", &script]);
             let r = run(f.nslaunch(who, &args), None);
             assert_eq!(r.code(), 0, "--userns {mode:?}: {r:?}");
             assert_eq!(lines(&r.stdout), want, "--userns {mode:?}: {r:?}");

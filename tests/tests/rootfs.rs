@@ -458,16 +458,6 @@ fn modes(who: &Who) -> Vec<&'static str> {
     }
 }
 
-fn userns<'a>(mode: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut v = if mode.is_empty() {
-        vec![]
-    } else {
-        vec!["--userns", mode]
-    };
-    v.extend_from_slice(rest);
-    v
-}
-
 #[test]
 fn overlay_leaves_a_directory_rootfs_unchanged() {
     each(|f, who| {
@@ -479,7 +469,7 @@ fn overlay_leaves_a_directory_rootfs_unchanged() {
                 f.nslaunch_on(
                     who,
                     &rootfs,
-                    &userns(
+                    &with_userns(
                         mode,
                         &[
                             "--overlay",
