@@ -765,10 +765,11 @@ pub fn assert_refused(r: &Run, case: &str, want: &str, rootfs: &Path) {
     assert!(left.is_empty(), "{case}: processes left: {left:?}");
 }
 
-/// SIGKILL the running nslaunch `c` (whose container runs at least
-/// `min_procs` processes) and check that within a second no process of its
-/// container's PID namespace is left. `what` names the case in failures.
-pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
+/// SIGKILL the running nslaunch `c` (whose container runs exactly
+/// `procs` processes, nsinit included) and check that within a second no
+/// process of its container's PID namespace is left. `what` names the
+/// case in failures.
+pub fn sigkill_leaves_nothing(c: Running, procs: usize, what: &str) {
     let init = *children_of(c.pid()).first().expect("nslaunch has no child");
     let ns = pid_ns_of(init).expect("cannot read the container's pid namespace");
     assert_ne!(
@@ -776,9 +777,11 @@ pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
         pid_ns_of(std::process::id() as i32),
         "{what}: no PID namespace of its own"
     );
-    assert!(
-        processes_in_ns(&ns).len() >= min_procs,
-        "{what}: container not running"
+    let running = processes_in_ns(&ns);
+    assert_eq!(
+        running.len(),
+        procs,
+        "{what}: not the container's processes: {running:?}"
     );
     c.signal(libc::SIGKILL);
     let (st, _) = c.finish();
@@ -803,8 +806,98 @@ pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
 
 /// The state letter of /proc/<pid>/stat (R, S, Z ...).
 pub fn process_state(pid: i32) -> Option<char> {
+    proc_stat(pid).map(|s| s.state)
+}
+
+/// What /proc/PID/stat says of a process (pids as the host sees them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The command name (`sleep`), without the parentheses.
+    pub comm: String,
+    /// R, S, T, Z ...
+    pub state: char,
+    pub ppid: i32,
+    /// Its process group.
+    pub pgrp: i32,
+    /// The foreground process group of its controlling terminal (-1:
+    /// none).
+    pub tpgid: i32,
+}
+
+impl ProcStat {
+    /// Whether its group is its terminal's foreground group.
+    pub fn in_foreground(&self) -> bool {
+        self.tpgid > 0 && self.pgrp == self.tpgid
+    }
+}
+
+/// /proc/PID/stat, parsed; `None` once the process is gone.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
+    let (head, rest) = stat.rsplit_once(") ")?;
+    let comm = head.split_once(" (")?.1.to_string();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        comm,
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        tpgid: f.get(5)?.parse().ok()?,
+    })
+}
+
+/// Every descendant of `pid` (children, their children ...).
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = children_of(pid);
+    while let Some(p) = todo.pop() {
+        out.push(p);
+        todo.extend(children_of(p));
+    }
+    out
+}
+
+/// Wait until `cond` holds, checking every 10 ms; panics naming `what`
+/// after TIMEOUT. For state the test can observe (/proc, files), never a
+/// fixed delay.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait (TIMEOUT at most) for a descendant of `root` whose /proc/PID/stat
+/// satisfies `pred`; its pid. `what` names it in the failure, which lists
+/// the descendants seen last.
+pub fn wait_descendant(root: i32, what: &str, pred: impl Fn(&ProcStat) -> bool) -> i32 {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let found: Vec<(i32, ProcStat)> = descendants(root)
+            .into_iter()
+            .filter_map(|p| Some((p, proc_stat(p)?)))
+            .collect();
+        if let Some((pid, _)) = found.iter().find(|(_, s)| pred(s)) {
+            return *pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} under {root}: {found:?}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait until a descendant of `root` named `comm` runs in the foreground
+/// of its terminal and is not stopped (state S: it waits in a syscall,
+/// as `sleep` or a `cat` reading): a job a shell has started, or
+/// resumed with `fg`, and given the terminal, so that a key typed now
+/// (Ctrl-C, Ctrl-Z, a line) reaches it. Its pid.
+pub fn wait_foreground_job(root: i32, comm: &str) -> i32 {
+    wait_descendant(root, &format!("{comm} in the terminal's foreground"), |s| {
+        s.comm == comm && s.state == 'S' && s.in_foreground()
+    })
 }
 
 /// The host's mount table, as this process sees it (mount ids and all).
