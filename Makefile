@@ -4,7 +4,8 @@
 #   make demo            build, make a busybox rootfs, run a real container in it
 #   make test            everything: unit tests and end-to-end containers, as
 #                        root and as an unprivileged user (as root, installs
-#                        what the tests need; see README)
+#                        what the tests need; see README); ends with how many
+#                        end-to-end cases were skipped and why
 #   make install         install both into $(PREFIX)/bin (PREFIX=/usr/local),
 #                        their man pages into $(PREFIX)/share/man/man1
 #   make lint            cargo fmt --check and clippy -D warnings
@@ -50,10 +51,18 @@ demo: build $(DEMO_ROOTFS)/bin/sh
 
 # Unit tests need nothing; the end-to-end tests need the built binaries,
 # busybox-static and, as root, an unprivileged user (scripts/test-deps.sh).
+# Every end-to-end case that cannot run here is listed in $(SKIPS); the
+# last lines say how many were skipped and why (scripts/e2e-skips.sh),
+# and as root a skip fails the run.
+SKIPS := $(CURDIR)/target/e2e-skips.txt
+
 test: build
 	scripts/test-deps.sh all
-	NSLAUNCH_BIN=$(CURDIR)/$(OUT)/nslaunch NSINIT_BIN=$(CURDIR)/$(OUT)/nsinit \
-	  $(CARGO) test --release --locked --workspace
+	@rm -f "$(SKIPS)"
+	NSLAUNCH_TEST_SKIPS="$(SKIPS)" \
+	  NSLAUNCH_BIN=$(CURDIR)/$(OUT)/nslaunch NSINIT_BIN=$(CURDIR)/$(OUT)/nsinit \
+	  $(CARGO) test --release --locked --workspace; \
+	  status=$$?; scripts/e2e-skips.sh "$(SKIPS)" || status=1; exit $$status
 
 unit:
 	$(CARGO) test --locked --workspace --lib --bins

@@ -77,7 +77,9 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
 /// preserved descriptors go (the command has its own).
 fn close_preserved(n: u32) {
     for fd in 3..3 + n.min(i32::MAX as u32 - 3) as i32 {
-        sys::raw_close(fd);
+        // SAFETY: seal_self refused every option of ours that names a
+        // descriptor below 3+N, so nothing of ours owns one of these.
+        unsafe { sys::raw_close(fd) };
     }
 }
 
@@ -136,8 +138,13 @@ impl Gate {
     /// namespaces when asked, say so, and wait until nsinit lets us go.
     /// Raw syscalls only; on failure, what failed.
     pub fn child_side(&self) -> Result<(), (&'static [u8], Errno)> {
-        sys::raw_close(self.ready_r.as_raw_fd());
-        sys::raw_close(self.go_w.as_raw_fd());
+        // SAFETY: we are the command's forked child, which leaves by
+        // execve or raw_exit and never drops this Gate (its owners are
+        // nsinit's, in the parent).
+        unsafe {
+            sys::raw_close(self.ready_r.as_raw_fd());
+            sys::raw_close(self.go_w.as_raw_fd());
+        }
         if self.nested_maps.is_some() {
             // nsinit writes our maps in /proc/PID, whose files belong to
             // root of our namespace while we are not dumpable (inherited

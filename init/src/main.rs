@@ -11,6 +11,7 @@ mod command;
 mod confine;
 mod console;
 mod error;
+mod fds;
 mod help;
 mod identity;
 mod netns;
@@ -90,6 +91,8 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
         ));
     }
+    // Before any descriptor is taken (see fds.rs).
+    fds::check_distinct(args)?;
     confine::seal_self(args)?;
     if let Some(sig) = cfg.pdeathsig {
         sys::raw_set_parent_death_signal(sig).map_err(|e| Error::sys("--pdeathsig", e))?;
@@ -104,7 +107,9 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let console_socket = args
         .console_socket
         .map(|fd| {
-            sys::take_inherited_fd(fd).map_err(|_| {
+            // SAFETY: nothing of ours holds it yet, and fds::check_distinct
+            // made sure no other option names the same number.
+            unsafe { sys::take_inherited_fd(fd) }.map_err(|_| {
                 Error::Usage(format!(
                     "--console-socket {fd}: not an open file descriptor"
                 ))
@@ -214,7 +219,10 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     ));
     if let Sink::Pipe(fd) = sink {
         // Our copy of the report pipe; the child's closes at its exec.
-        sys::raw_close(fd);
+        // SAFETY: the report fd is only ever used by number (Sink::Pipe),
+        // never adopted, and no other option names it (fds.rs); nothing
+        // writes to it after this.
+        unsafe { sys::raw_close(fd) };
     }
     drop(null);
     let command = supervise::Command {

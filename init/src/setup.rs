@@ -50,7 +50,10 @@ pub fn take_trees(trees: &[TreeFd], volumes: &[Volume]) -> Result<HashMap<i32, O
         if t.dst != "/" && !volumes.iter().any(|v| v.dst == t.dst) {
             return Err(bad("no --volume has this DST"));
         }
-        let fd = sys::take_inherited_fd(t.fd).map_err(|_| bad("not an open file descriptor"))?;
+        // SAFETY: each --tree number is taken once (just checked), and no
+        // other option names it (fds::check_distinct ran first).
+        let fd = unsafe { sys::take_inherited_fd(t.fd) }
+            .map_err(|_| bad("not an open file descriptor"))?;
         taken.insert(t.fd, fd);
     }
     Ok(taken)
@@ -77,16 +80,19 @@ pub fn overlay(args: &InitArgs, fds: &mut HashMap<i32, OwnedFd>) -> Result<Optio
                 )));
             }
             if let Some(fd) = fd {
-                let taken = sys::take_inherited_fd(fd).map_err(|_| {
-                    Error::Usage(format!(
-                        "--overlay-dir-fd {fd}: not an open file descriptor"
-                    ))
-                })?;
-                if fds.insert(fd, taken).is_some() {
+                if fds.contains_key(&fd) {
                     return Err(Error::Usage(format!(
                         "--overlay-dir-fd {fd}: also given with --tree"
                     )));
                 }
+                // SAFETY: not taken as a --tree (just checked), and no other
+                // option names it (fds::check_distinct ran first).
+                let taken = unsafe { sys::take_inherited_fd(fd) }.map_err(|_| {
+                    Error::Usage(format!(
+                        "--overlay-dir-fd {fd}: not an open file descriptor"
+                    ))
+                })?;
+                fds.insert(fd, taken);
             }
             Upper::Dir {
                 path: dir.clone(),

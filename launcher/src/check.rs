@@ -584,51 +584,101 @@ fn elf_has_interp(bytes: &[u8]) -> bool {
 
 /// Create a user namespace in a throwaway child.
 fn probe_userns() -> Result<(), Errno> {
-    sys::probe_in_child(libc::CLONE_NEWUSER, || 0).map(|_| ())
+    // SAFETY: nslaunch never starts a thread; the child returns 0 at once.
+    unsafe { sys::probe_in_child(libc::CLONE_NEWUSER, &|| 0) }.map(|_| ())
 }
 
-/// In a throwaway child: a user and mount namespace, our own id mapped to
-/// root, a tmpfs, and an overlay on it.
-fn probe_overlay() -> Result<(), String> {
-    let (uid, gid) = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
-    let maps = [
-        ("/proc/self/setgroups", "deny".to_string()),
-        ("/proc/self/uid_map", format!("0 {uid} 1")),
-        ("/proc/self/gid_map", format!("0 {gid} 1")),
-    ];
-    let code = sys::probe_in_child(libc::CLONE_NEWUSER | libc::CLONE_NEWNS, move || {
-        for (file, text) in &maps {
-            if std::fs::write(file, text).is_err() {
+/// What the overlay probe's child writes and mounts, all made before the
+/// fork: the child itself only makes syscalls on it
+/// ([`OverlayProbe::run`]).
+struct OverlayProbe {
+    uid_map: Vec<u8>,
+    gid_map: Vec<u8>,
+}
+
+/// The directories the overlay probe makes on its tmpfs.
+const OVERLAY_PROBE_DIRS: [&std::ffi::CStr; 4] = [c"/tmp/l", c"/tmp/u", c"/tmp/w", c"/tmp/m"];
+
+impl OverlayProbe {
+    /// Our own ids mapped to root.
+    fn new(uid: u32, gid: u32) -> OverlayProbe {
+        OverlayProbe {
+            uid_map: format!("0 {uid} 1").into_bytes(),
+            gid_map: format!("0 {gid} 1").into_bytes(),
+        }
+    }
+
+    /// In the child, in a new user and mount namespace: map the ids, mount
+    /// a tmpfs on /tmp and an overlay on it. 0 if it worked, else the step
+    /// that failed (2: maps, 3: tmpfs, 4: directories, 5: overlay).
+    /// Async-signal-safe: no allocation, and nothing to drop.
+    fn run(&self) -> i32 {
+        use nix::fcntl::{open, OFlag};
+        use nix::mount::{mount, MsFlags};
+        use nix::sys::stat::Mode;
+        let maps: [(&std::ffi::CStr, &[u8]); 3] = [
+            (c"/proc/self/setgroups", b"deny"),
+            (c"/proc/self/uid_map", &self.uid_map),
+            (c"/proc/self/gid_map", &self.gid_map),
+        ];
+        for (file, text) in maps {
+            let Ok(fd) = open(file, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) else {
+                return 2;
+            };
+            if nix::unistd::write(&fd, text) != Ok(text.len()) {
                 return 2;
             }
         }
-        use nix::mount::{mount, MsFlags};
-        let none: Option<&str> = None;
-        if mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).is_err()
-            || mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::empty(), none).is_err()
+        let none: Option<&std::ffi::CStr> = None;
+        if mount(
+            none,
+            c"/",
+            none,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            none,
+        )
+        .is_err()
+            || mount(
+                Some(c"tmpfs"),
+                c"/tmp",
+                Some(c"tmpfs"),
+                MsFlags::empty(),
+                none,
+            )
+            .is_err()
         {
             return 3;
         }
-        for d in ["/tmp/l", "/tmp/u", "/tmp/w", "/tmp/m"] {
-            if std::fs::create_dir(d).is_err() {
+        for d in OVERLAY_PROBE_DIRS {
+            if nix::unistd::mkdir(d, Mode::from_bits_truncate(0o755)).is_err() {
                 return 4;
             }
         }
-        let data = "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr";
+        let data = c"lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w,userxattr";
         match mount(
-            Some("overlay"),
-            "/tmp/m",
-            Some("overlay"),
+            Some(c"overlay"),
+            c"/tmp/m",
+            Some(c"overlay"),
             MsFlags::empty(),
             Some(data),
         ) {
             Ok(()) => 0,
             Err(_) => 5,
         }
-    });
+    }
+}
+
+/// In a throwaway child: a user and mount namespace, our own id mapped to
+/// root, a tmpfs, and an overlay on it.
+fn probe_overlay() -> Result<(), String> {
+    let probe = OverlayProbe::new(
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    // SAFETY: nslaunch never starts a thread, and `OverlayProbe::run`
+    // only makes syscalls on what `probe` holds (made above).
+    let code =
+        unsafe { sys::probe_in_child(libc::CLONE_NEWUSER | libc::CLONE_NEWNS, &|| probe.run()) };
     match code {
         Ok(0) => Ok(()),
         Ok(2) => Err("could not map ids in a new user namespace".into()),
@@ -720,6 +770,48 @@ fn try_container(nslaunch: &Path, nsinit: &Path) -> Result<u128, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The overlay probe's child allocates and frees nothing (it runs
+    /// between clone and exit, with no allocator lock to trust): run in a
+    /// child under the allocation guard, it either works (0) or stops at a
+    /// step the machine refuses, never at an allocation.
+    #[test]
+    fn the_overlay_probe_child_does_not_allocate() {
+        let probe = OverlayProbe::new(
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        let child = || {
+            sys::forbid_alloc();
+            probe.run()
+        };
+        // SAFETY: the child runs the probe under the guard, which exits
+        // at the first allocation instead of allocating; other test
+        // threads hold no lock the child needs, since it takes none.
+        let code = unsafe { sys::probe_in_child(libc::CLONE_NEWUSER | libc::CLONE_NEWNS, &child) }
+            // Without user namespaces here, the child runs as far as
+            // the maps (step 2) in our own namespaces.
+            .or_else(|_| {
+                // SAFETY: as above.
+                unsafe { sys::probe_in_child(0, &child) }
+            });
+        eprintln!("overlay probe: {code:?}");
+        let code = code.expect("fork");
+        assert!(
+            matches!(code, 0 | 2..=5),
+            "the child allocated, or died: {code}"
+        );
+        // The guard itself works: a child that allocates is caught.
+        // SAFETY: as above; this child allocates on purpose, and the guard
+        // exits before the allocator is entered.
+        let caught = unsafe {
+            sys::probe_in_child(0, &|| {
+                sys::forbid_alloc();
+                std::hint::black_box(vec![1u8; 64]).len() as i32
+            })
+        };
+        assert_eq!(caught, Ok(sys::ALLOCATED_IN_CHILD));
+    }
 
     fn good() -> Facts {
         Facts {

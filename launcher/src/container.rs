@@ -21,7 +21,7 @@
 //! nsinit: the container never shares the caller's session, so nothing in
 //! it can use the caller's terminal as a controlling terminal (TIOCSTI).
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -113,9 +113,12 @@ pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> 
         .map_err(|e| Error::sys("create a signalfd", e))?;
 
     let clone_t0 = std::time::Instant::now();
-    let pid = match sys::clone_like_fork(launch.namespaces) {
+    // SAFETY: nslaunch never starts a thread, and the child (`child`)
+    // only makes raw syscalls on what `launch` prepared, then execs or
+    // leaves by raw_exit (see its notes).
+    let pid = match unsafe { sys::clone_like_fork(launch.namespaces) } {
         Ok(Some(pid)) => pid,
-        Ok(None) => child(&launch, release_r.as_raw_fd(), release_w.as_raw_fd()),
+        Ok(None) => child(&launch, release_r.as_fd(), release_w),
         Err(errno) => {
             return Err(Error::Sys {
                 op: "create the container's namespaces (clone)".into(),
@@ -205,9 +208,12 @@ fn namespace_names(flags: libc::c_int) -> String {
 }
 
 /// The cloned child: still our code, in the new namespaces. Only raw
-/// syscalls from here to exec.
-fn child(launch: &Launch, release_r: RawFd, release_w: RawFd) -> ! {
-    sys::raw_close(release_w);
+/// syscalls from here to exec: no allocation (everything in `launch` was
+/// made before the clone), and no return into the parent's frames. Its
+/// copy of the release pipe's write end is its own to close.
+fn child(launch: &Launch, release_r: BorrowedFd<'_>, release_w: OwnedFd) -> ! {
+    drop(release_w);
+    let release_r = release_r.as_raw_fd();
     // Die with the launcher: if nslaunch is SIGKILLed, nsinit (PID 1) gets
     // SIGKILL and the kernel kills everything else in the namespace.
     if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() {

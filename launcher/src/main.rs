@@ -31,6 +31,11 @@ use shared::env;
 use shared::spec::{InitArgs, TreeFd};
 use shared::sys::CStringArray;
 
+// Unit tests check that code meant for a forked child does not allocate.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: shared::sys::GuardedAlloc = shared::sys::GuardedAlloc;
+
 fn main() {
     ensure_standard_fds();
     // Subcommands, only as the very first argument (so that

@@ -322,12 +322,14 @@ pub fn install(pid: i32, plan: &Plan) -> Result<(), Error> {
 /// its maps and open its namespace, then exits.
 pub fn mapped_userns(plan: &Plan) -> Result<OwnedFd, Error> {
     let (hold_r, hold_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("create a pipe", e))?;
-    let pid = match sys::clone_like_fork(libc::CLONE_NEWUSER) {
+    // SAFETY: nslaunch never starts a thread, and the child below only
+    // closes, reads and leaves by raw_exit.
+    let pid = match unsafe { sys::clone_like_fork(libc::CLONE_NEWUSER) } {
         Ok(Some(pid)) => pid,
         Ok(None) => {
             // The child: wait for end of file (the parent closed the pipe
             // or died), then go.
-            sys::raw_close(hold_w.as_raw_fd());
+            drop(hold_w);
             let _ = sys::raw_read_byte(hold_r.as_raw_fd());
             sys::raw_exit(0)
         }

@@ -4,7 +4,10 @@
 //! the init to the launcher, and the few raw syscalls both need.
 //!
 //! Everything here but [`sys`] is plain logic with unit tests; [`sys`] is
-//! the one file that holds `unsafe` syscall wrappers.
+//! the one file that holds `unsafe` syscall wrappers. Its `unsafe fn`s
+//! (fork-like calls, and those that act on a descriptor number as its
+//! owner) state their contract under `# Safety`; each call says, in a
+//! `// SAFETY:` comment, why it holds.
 
 pub mod caps;
 pub mod cli;

@@ -5,6 +5,14 @@
 //!
 //! Functions named `raw_*` are async-signal-safe: they make one syscall,
 //! allocate nothing and never panic, so they may run in a forked child.
+//!
+//! Two kinds of function are `unsafe fn`, because their soundness rests on
+//! the caller, which says why at each call (`// SAFETY:`): the fork-like
+//! ones ([`clone_like_fork`], [`probe_in_child`]: single-threaded caller,
+//! a child that only makes raw syscalls on data prepared before the fork),
+//! and the ones that act on a descriptor number as if they owned it
+//! ([`take_inherited_fd`] adopts it as an `OwnedFd`, [`raw_close`] closes
+//! it: nothing else may own it).
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -53,14 +61,27 @@ impl CStringArray {
 /// starts in the new namespaces given by `flags` (`CLONE_NEWUSER`, ...).
 /// Returns `Some(child pid)` in the parent and `None` in the child.
 ///
-/// The caller must be single-threaded, and the child must only make raw
-/// syscalls (the `raw_*` functions) until it execs or exits.
-pub fn clone_like_fork(flags: c_int) -> Result<Option<i32>, Errno> {
+/// # Safety
+///
+/// As for `fork` in a Rust program, and stricter, since no `pthread_atfork`
+/// handler runs:
+///
+/// - the calling process must be single-threaded (no lock of the
+///   allocator, of stdio or of anything else can then be held by a thread
+///   that does not exist in the child);
+/// - in the child (`Ok(None)`), until it leaves by `execve` or
+///   [`raw_exit`], only async-signal-safe operations: the `raw_*`
+///   functions and other single syscalls on data prepared before the
+///   call; no allocation or deallocation (so no `format!`, no `String`,
+///   no drop of an owned value that frees memory), no lock, no stdio, no
+///   panic, and no return from the stack frames that were live at the
+///   call (their destructors belong to the parent).
+pub unsafe fn clone_like_fork(flags: c_int) -> Result<Option<i32>, Errno> {
     // SAFETY: without CLONE_VM the child gets a copy-on-write copy of the
     // address space and continues on its own copy of the current stack,
     // exactly as fork() does; with a NULL stack, parent_tid, child_tid and
-    // tls are ignored. The launcher is single-threaded when it calls this,
-    // so no lock can be held by a thread that does not exist in the child.
+    // tls are ignored. The caller promises a single thread and a child
+    // that stays within async-signal-safe code (see # Safety).
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -112,9 +133,20 @@ pub fn raw_read_byte(fd: RawFd) -> Result<bool, Errno> {
     }
 }
 
-/// `close(fd)`, errors ignored.
-pub fn raw_close(fd: RawFd) {
-    // SAFETY: closing a descriptor number touches no memory.
+/// `close(fd)`, errors ignored. Async-signal-safe. To close a descriptor
+/// that is owned, drop its `OwnedFd`; this is for numbers nothing owns.
+///
+/// # Safety
+///
+/// No `OwnedFd`, `File` or other owner of `fd` may be used or dropped
+/// after this call (it would then act on whatever file later gets the
+/// same number): either nothing in this process owns `fd` (a number
+/// inherited across `execve`, never adopted), or its owner is never used
+/// again (a forked child that leaves by `execve` or [`raw_exit`] without
+/// running the parent's destructors).
+pub unsafe fn raw_close(fd: RawFd) {
+    // SAFETY: closing a descriptor number touches no memory; the caller
+    // promises no owner of `fd` is used after it.
     unsafe { libc::close(fd) };
 }
 
@@ -858,15 +890,22 @@ fn fs_context_messages(fd: RawFd) -> String {
 
 /// Take ownership of descriptor `fd`, inherited across `execve` on
 /// purpose (named in our argv), and mark it close-on-exec so that it goes
-/// no further. `Err(EBADF)` if it is not open.
-pub fn take_inherited_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
+/// no further. `Err(EBADF)` if it is not open or is 0, 1 or 2.
+///
+/// # Safety
+///
+/// Nothing else in this process may own `fd`: it must not have been
+/// taken before (each number is taken once, even when argv names it
+/// twice: check for repeats first), nor be open as a `File`, `OwnedFd`
+/// or any other owner of ours; and nothing may go on using the number
+/// itself once the returned `OwnedFd` is dropped.
+pub unsafe fn take_inherited_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
     if fd < 3 {
         return Err(Errno::EBADF);
     }
     raw_set_cloexec(fd, true)?;
-    // SAFETY: the descriptor is open (F_SETFD succeeded) and was handed
-    // to this process to own; argv names each such fd once, and callers
-    // take each one once.
+    // SAFETY: the descriptor is open (F_SETFD succeeded), and the caller
+    // promises that nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -1107,14 +1146,25 @@ pub fn recv_fd(sock: RawFd) -> Result<Option<OwnedFd>, Errno> {
 
 /// Run `f` in a child cloned into the new namespaces `flags` (like
 /// `fork`), and return the child's exit code (`f`'s return value, or
-/// 128+N if it died by signal N). For probes such as `nslaunch check`;
-/// the caller must be single-threaded.
-pub fn probe_in_child(flags: c_int, f: impl FnOnce() -> i32) -> Result<i32, Errno> {
-    match clone_like_fork(flags)? {
-        None => {
-            let code = f();
-            raw_exit(code)
-        }
+/// 128+N if it died by signal N). For probes such as `nslaunch check`.
+///
+/// `f` is borrowed, not consumed: calling it by reference drops nothing
+/// it captured, so the child frees no memory on its way out; it leaves
+/// by [`raw_exit`] with `f`'s result.
+///
+/// # Safety
+///
+/// The contract of [`clone_like_fork`] for the child: the calling
+/// process must be single-threaded, and `f` must only do what is
+/// async-signal-safe (no allocation or deallocation, no lock, no stdio,
+/// no panic): prepare every path, string and buffer it needs before the
+/// call.
+pub unsafe fn probe_in_child<F: Fn() -> i32>(flags: c_int, f: &F) -> Result<i32, Errno> {
+    // SAFETY: the caller promises a single thread and an `f` that stays
+    // within async-signal-safe code; the child runs `f` and then only
+    // `raw_exit`, returning into no frame of the parent's.
+    match unsafe { clone_like_fork(flags)? } {
+        None => raw_exit(f()),
         Some(pid) => loop {
             match raw_waitpid(pid, 0) {
                 Ok(Some((_, status))) => {
@@ -1125,6 +1175,49 @@ pub fn probe_in_child(flags: c_int, f: impl FnOnce() -> i32) -> Result<i32, Errn
             }
         },
     }
+}
+
+/// A global allocator for tests of code meant for a forked child: it is
+/// the system allocator, except that after [`forbid_alloc`] every
+/// allocation or deallocation ends the process with `_exit(`
+/// [`ALLOCATED_IN_CHILD`]`)`. A test binary installs it with
+/// `#[global_allocator] static A: sys::GuardedAlloc = sys::GuardedAlloc;`
+/// and runs the code under test with [`probe_in_child`] and
+/// [`forbid_alloc`]: the flag it sets is the child's own copy, and the
+/// test's other threads do not exist there.
+pub struct GuardedAlloc;
+
+/// The exit status of a child that allocated or freed after
+/// [`forbid_alloc`].
+pub const ALLOCATED_IN_CHILD: c_int = 86;
+
+static ALLOC_FORBIDDEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn alloc_allowed() {
+    if ALLOC_FORBIDDEN.load(std::sync::atomic::Ordering::Relaxed) {
+        raw_exit(ALLOCATED_IN_CHILD);
+    }
+}
+
+// SAFETY: every request goes to the system allocator unchanged (realloc
+// and alloc_zeroed through these two, by their default methods).
+unsafe impl std::alloc::GlobalAlloc for GuardedAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        alloc_allowed();
+        // SAFETY: the caller's layout, as GlobalAlloc::alloc requires.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        alloc_allowed();
+        // SAFETY: `ptr` came from System.alloc with this layout.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+/// From now on, every allocation or deallocation under [`GuardedAlloc`]
+/// ends the process (in a forked child only: there is no way back).
+pub fn forbid_alloc() {
+    ALLOC_FORBIDDEN.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Whether the file at `path` has the extended attribute `name`.
@@ -1205,7 +1298,8 @@ mod tests {
         assert!(!raw_hung_up(r.as_raw_fd()));
         drop(w);
         assert!(raw_hung_up(r.as_raw_fd()));
-        assert_eq!(take_inherited_fd(1).unwrap_err(), Errno::EBADF);
+        // SAFETY: fd 1 is refused before anything adopts it.
+        assert_eq!(unsafe { take_inherited_fd(1) }.unwrap_err(), Errno::EBADF);
     }
 
     #[test]

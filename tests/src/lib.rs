@@ -12,8 +12,11 @@
 //! - Scenarios about subordinate ids also use `NSLAUNCH_TEST_NOSUB_USER`
 //!   (default `nslaunch-nosub`, also made by `test-deps.sh`), a user with
 //!   no line in /etc/subuid or /etc/subgid ([`Fixture::nosub`]).
-//! - A scenario that cannot run says why on stderr (`SKIP: ...`); with
-//!   `NSLAUNCH_TEST_STRICT=1` (CI) that is a failure instead.
+//! - A scenario (or half of one) that cannot run says why on stderr
+//!   (`SKIP: ...`) and, when `NSLAUNCH_TEST_SKIPS` names a file (`make
+//!   test` sets it), appends one line to it, which `make test` sums up at
+//!   the end; with `NSLAUNCH_TEST_STRICT=1` (CI) a skip is a failure
+//!   instead.
 
 pub mod pty;
 
@@ -67,9 +70,13 @@ impl Who {
     }
 }
 
-/// Run `test` once for each identity of the fixture, naming it on stderr.
+/// Run `test` once for each identity of the fixture, naming it on stderr
+/// (an identity the fixture lacks counts as a skipped case).
 pub fn each(test: impl Fn(&Fixture, &Who)) {
     let Some(f) = fixture() else { return };
+    for why in &f.missing {
+        skip(why);
+    }
     for who in &f.who {
         eprintln!("--- as {}", who.label());
         test(f, who);
@@ -114,12 +121,48 @@ pub fn subid_start(who: &Who, file: &str) -> Option<u32> {
 }
 
 /// Say why something cannot run: a failure under NSLAUNCH_TEST_STRICT=1,
-/// else a `SKIP:` line on stderr.
+/// else a `SKIP:` line on stderr and, when NSLAUNCH_TEST_SKIPS names a
+/// file, one line `<test>\t<why>` appended to it (for `make test`'s
+/// summary).
 pub fn skip(why: &str) {
     if std::env::var("NSLAUNCH_TEST_STRICT").is_ok_and(|v| v == "1") {
         panic!("NSLAUNCH_TEST_STRICT=1 and a test cannot run: {why}");
     }
     eprintln!("SKIP: {why}");
+    if let Some(file) = std::env::var_os("NSLAUNCH_TEST_SKIPS").filter(|f| !f.is_empty()) {
+        let line = skip_line(&test_name(), why);
+        let written = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            // One write(2) per line: lines of parallel tests never mix.
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        if let Err(e) = written {
+            panic!("NSLAUNCH_TEST_SKIPS={}: {e}", Path::new(&file).display());
+        }
+    }
+}
+
+/// One line of the skip file: the case, a tab, why (on one line).
+fn skip_line(case: &str, why: &str) -> String {
+    format!("{case}\t{}\n", why.replace(['\n', '\t'], " "))
+}
+
+/// `<test binary>::<test>`: the binary's name without cargo's hash, and
+/// the name libtest gives the test's thread.
+fn test_name() -> String {
+    let bin = std::env::args()
+        .next()
+        .and_then(|a| {
+            let stem = Path::new(&a).file_stem()?.to_string_lossy().into_owned();
+            Some(match stem.rsplit_once('-') {
+                Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.into(),
+                _ => stem,
+            })
+        })
+        .unwrap_or_else(|| "?".into());
+    let test = thread::current().name().unwrap_or("?").to_string();
+    format!("{bin}::{test}")
 }
 
 fn my_uid() -> u32 {
@@ -174,35 +217,50 @@ pub struct Fixture {
     pub nslaunch: PathBuf,
     pub nsinit: PathBuf,
     pub who: Vec<Who>,
-    /// A user without subordinate ids (as root only).
+    /// A user without subordinate ids (as root only); [`Fixture::nosub`]
+    /// counts a skip when there is none.
     pub nosub: Option<Who>,
+    /// Why there is no `nosub`.
+    nosub_missing: Option<String>,
+    /// The identities scenarios cannot run as here, and why: each
+    /// [`each`] counts one skipped case per entry.
+    missing: Vec<String>,
     rootfs: BTreeMap<u32, PathBuf>,
 }
 
-static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
+static FIXTURE: OnceLock<Result<Fixture, String>> = OnceLock::new();
 
-/// The fixture, or `None` (after saying why) when the binaries or busybox
-/// are missing.
+/// The fixture, or `None` (after counting the calling test as skipped,
+/// with why) when the binaries or busybox are missing.
 pub fn fixture() -> Option<&'static Fixture> {
-    FIXTURE.get_or_init(build_fixture).as_ref()
+    match FIXTURE.get_or_init(build_fixture) {
+        Ok(f) => Some(f),
+        Err(why) => {
+            skip(why);
+            None
+        }
+    }
 }
 
-fn build_fixture() -> Option<Fixture> {
+fn build_fixture() -> Result<Fixture, String> {
     let (Some(nslaunch), Some(nsinit)) = (
         find_bin("NSLAUNCH_BIN", "nslaunch"),
         find_bin("NSINIT_BIN", "nsinit"),
     ) else {
-        skip("nslaunch/nsinit are not built: run `make` (or set NSLAUNCH_BIN and NSINIT_BIN)");
-        return None;
+        return Err(
+            "nslaunch/nsinit are not built: run `make` (or set NSLAUNCH_BIN and NSINIT_BIN)".into(),
+        );
     };
     let mut who = Vec::new();
     let mut nosub = None;
+    let mut nosub_missing = None;
+    let mut missing = Vec::new();
     if my_uid() == 0 {
         who.push(Who::Root);
         match test_user() {
             Some(u) => who.push(u),
-            None => skip(
-                "no unprivileged test user (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_USER)",
+            None => missing.push(
+                "no unprivileged test user (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_USER)".into(),
             ),
         }
         match named_user("NSLAUNCH_TEST_NOSUB_USER", "nslaunch-nosub") {
@@ -211,16 +269,19 @@ fn build_fixture() -> Option<Fixture> {
             {
                 nosub = Some(u)
             }
-            Some(u) => skip(&format!(
-                "{} has subordinate ids, but must have none (run `scripts/test-deps.sh all`)",
-                u.name()
-            )),
-            None => skip(
-                "no test user without subordinate ids (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_NOSUB_USER)",
+            Some(u) => {
+                nosub_missing = Some(format!(
+                    "{} has subordinate ids, but must have none (run `scripts/test-deps.sh all`)",
+                    u.name()
+                ))
+            }
+            None => nosub_missing = Some(
+                "no test user without subordinate ids (run `scripts/test-deps.sh all` as root, or set NSLAUNCH_TEST_NOSUB_USER)".into(),
             ),
         }
     } else {
-        skip("not root: the as-root half of every scenario is skipped");
+        missing.push("not root: the as-root half is skipped".into());
+        nosub_missing = Some("not root: no user without subordinate ids to run as".into());
         let name = std::env::var("USER").unwrap_or_else(|_| "me".into());
         who.push(Who::User {
             name,
@@ -249,18 +310,17 @@ fn build_fixture() -> Option<Fixture> {
             Ok(r) => {
                 rootfs.insert(w.uid(), r);
             }
-            Err(why) => {
-                skip(&format!("cannot build the busybox rootfs: {why}"));
-                return None;
-            }
+            Err(why) => return Err(format!("cannot build the busybox rootfs: {why}")),
         }
     }
-    Some(Fixture {
+    Ok(Fixture {
         scratch,
         nslaunch: bin_nslaunch,
         nsinit: bin_nsinit,
         who,
         nosub,
+        nosub_missing,
+        missing,
         rootfs,
     })
 }
@@ -346,6 +406,19 @@ pub fn as_who(who: &Who, cmd: &mut Command) -> Command {
 }
 
 impl Fixture {
+    /// The user without subordinate ids, or `None` after counting the
+    /// calling test's case for that user as skipped.
+    pub fn nosub(&self) -> Option<&Who> {
+        if self.nosub.is_none() {
+            skip(
+                self.nosub_missing
+                    .as_deref()
+                    .unwrap_or("no user without subordinate ids"),
+            );
+        }
+        self.nosub.as_ref()
+    }
+
     pub fn rootfs(&self, who: &Who) -> &Path {
         &self.rootfs[&who.uid()]
     }
@@ -692,10 +765,11 @@ pub fn assert_refused(r: &Run, case: &str, want: &str, rootfs: &Path) {
     assert!(left.is_empty(), "{case}: processes left: {left:?}");
 }
 
-/// SIGKILL the running nslaunch `c` (whose container runs at least
-/// `min_procs` processes) and check that within a second no process of its
-/// container's PID namespace is left. `what` names the case in failures.
-pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
+/// SIGKILL the running nslaunch `c` (whose container runs exactly
+/// `procs` processes, nsinit included) and check that within a second no
+/// process of its container's PID namespace is left. `what` names the
+/// case in failures.
+pub fn sigkill_leaves_nothing(c: Running, procs: usize, what: &str) {
     let init = *children_of(c.pid()).first().expect("nslaunch has no child");
     let ns = pid_ns_of(init).expect("cannot read the container's pid namespace");
     assert_ne!(
@@ -703,9 +777,11 @@ pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
         pid_ns_of(std::process::id() as i32),
         "{what}: no PID namespace of its own"
     );
-    assert!(
-        processes_in_ns(&ns).len() >= min_procs,
-        "{what}: container not running"
+    let running = processes_in_ns(&ns);
+    assert_eq!(
+        running.len(),
+        procs,
+        "{what}: not the container's processes: {running:?}"
     );
     c.signal(libc::SIGKILL);
     let (st, _) = c.finish();
@@ -730,8 +806,98 @@ pub fn sigkill_leaves_nothing(c: Running, min_procs: usize, what: &str) {
 
 /// The state letter of /proc/<pid>/stat (R, S, Z ...).
 pub fn process_state(pid: i32) -> Option<char> {
+    proc_stat(pid).map(|s| s.state)
+}
+
+/// What /proc/PID/stat says of a process (pids as the host sees them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The command name (`sleep`), without the parentheses.
+    pub comm: String,
+    /// R, S, T, Z ...
+    pub state: char,
+    pub ppid: i32,
+    /// Its process group.
+    pub pgrp: i32,
+    /// The foreground process group of its controlling terminal (-1:
+    /// none).
+    pub tpgid: i32,
+}
+
+impl ProcStat {
+    /// Whether its group is its terminal's foreground group.
+    pub fn in_foreground(&self) -> bool {
+        self.tpgid > 0 && self.pgrp == self.tpgid
+    }
+}
+
+/// /proc/PID/stat, parsed; `None` once the process is gone.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
+    let (head, rest) = stat.rsplit_once(") ")?;
+    let comm = head.split_once(" (")?.1.to_string();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        comm,
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        tpgid: f.get(5)?.parse().ok()?,
+    })
+}
+
+/// Every descendant of `pid` (children, their children ...).
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = children_of(pid);
+    while let Some(p) = todo.pop() {
+        out.push(p);
+        todo.extend(children_of(p));
+    }
+    out
+}
+
+/// Wait until `cond` holds, checking every 10 ms; panics naming `what`
+/// after TIMEOUT. For state the test can observe (/proc, files), never a
+/// fixed delay.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait (TIMEOUT at most) for a descendant of `root` whose /proc/PID/stat
+/// satisfies `pred`; its pid. `what` names it in the failure, which lists
+/// the descendants seen last.
+pub fn wait_descendant(root: i32, what: &str, pred: impl Fn(&ProcStat) -> bool) -> i32 {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let found: Vec<(i32, ProcStat)> = descendants(root)
+            .into_iter()
+            .filter_map(|p| Some((p, proc_stat(p)?)))
+            .collect();
+        if let Some((pid, _)) = found.iter().find(|(_, s)| pred(s)) {
+            return *pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what} under {root}: {found:?}"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait until a descendant of `root` named `comm` runs in the foreground
+/// of its terminal and is not stopped (state S: it waits in a syscall,
+/// as `sleep` or a `cat` reading): a job a shell has started, or
+/// resumed with `fg`, and given the terminal, so that a key typed now
+/// (Ctrl-C, Ctrl-Z, a line) reaches it. Its pid.
+pub fn wait_foreground_job(root: i32, comm: &str) -> i32 {
+    wait_descendant(root, &format!("{comm} in the terminal's foreground"), |s| {
+        s.comm == comm && s.state == 'S' && s.in_foreground()
+    })
 }
 
 /// The host's mount table, as this process sees it (mount ids and all).

@@ -223,21 +223,30 @@ fn every_relayed_signal_reaches_the_command() {
 fn a_hundred_orphaned_zombies_are_reaped_while_the_command_runs() {
     each(|f, who| {
         // Each (sleep &) subshell exits at once, so its sleep is orphaned
-        // to PID 1; when the sleeps end they are zombies until nsinit reaps
-        // them. The command counts both while it still runs.
+        // to PID 1. The command counts PID 1's children but itself (all
+        // 100 once re-parented), kills them, so that they are zombies
+        // until nsinit reaps them, and waits (20 s at most) until none is
+        // left, while it still runs.
         let script = r#"
-            for i in $(seq 100); do (sleep 2 &); done
-            echo orphans=$(grep -l '^PPid:.1$' /proc/[0-9]*/status 2>/dev/null | wc -l)
-            sleep 3
+            me=$$
+            orphans() { cat /proc/[0-9]*/stat 2>/dev/null | awk -v me=$me '$4 == 1 && $1 != me { print $1 }'; }
+            for i in $(seq 100); do (sleep 1000 &); done
+            pids=$(orphans)
+            echo orphans=$(echo $pids | wc -w)
+            kill $pids
+            i=0
+            while [ -n "$(orphans)" ] && [ $i -lt 400 ]; do i=$((i + 1)); sleep 0.05; done
+            echo left=$(orphans | wc -l)
             echo zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == "Z"' | wc -l)
         "#;
         let r = sh(f, who, script);
         assert_eq!(r.code(), 0, "{r:?}");
-        // 100 orphans, plus the command itself (its parent is PID 1 too).
-        assert!(
-            r.number("orphans=") >= 100,
+        assert_eq!(
+            r.number("orphans="),
+            100,
             "orphans were not re-parented to PID 1: {r:?}"
         );
+        assert_eq!(r.number("left="), 0, "orphans not reaped: {r:?}");
         assert_eq!(r.number("zombies="), 0, "zombies left: {r:?}");
     });
 }
@@ -254,7 +263,8 @@ fn sigkill_to_nslaunch_leaves_no_container_process_behind() {
             ],
         ));
         c.wait_line("ready");
-        sigkill_leaves_nothing(c, 4, "nslaunch");
+        // nsinit, sh and the three sleeps.
+        sigkill_leaves_nothing(c, 5, "nslaunch");
     });
 }
 

@@ -474,7 +474,8 @@ fn sigkill_to_nslaunch_ends_every_container_process_with_every_option() {
             ]);
             let mut c = Running::start(f.nslaunch(who, &args));
             c.wait_line("ready");
-            sigkill_leaves_nothing(c, 4, &format!("{set:?}"));
+            // nsinit, sh and the three sleeps.
+            sigkill_leaves_nothing(c, 5, &format!("{set:?}"));
         }
     });
 }

@@ -154,7 +154,7 @@ fn container_root_keeps_dockers_capabilities_and_other_users_none() {
     // Without subordinate ids, keep-id runs nsinit as the caller with every
     // capability ambient; none of them may reach the command.
     let Some(f) = fixture() else { return };
-    if let Some(who) = &f.nosub {
+    if let Some(who) = f.nosub() {
         assert_eq!(caps_of(f, who, &["--userns", "keep-id"]), NO_CAPS);
         assert_eq!(caps_of(f, who, &[]), ROOT_CAPS);
     }

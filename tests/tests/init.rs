@@ -215,12 +215,22 @@ fn running_state(pid: i32) -> Option<char> {
     process_state(pid).filter(|s| *s != 'Z' && *s != 'X')
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_until(what, cond)
+}
+
+/// The signals pending for `pid`, its own and its thread group's
+/// (SigPnd | ShdPnd of /proc/PID/status), as a bit set.
+fn pending_signals(pid: i32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("SigPnd:")
+                .or_else(|| l.strip_prefix("ShdPnd:"))
+        })
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .fold(0, |a, b| a | b)
 }
 
 #[test]
@@ -250,9 +260,11 @@ fn process_group_mode_reaches_a_grandchild_the_default_does_not() {
                     running_state(child).is_none()
                 });
             } else {
-                std::thread::sleep(Duration::from_millis(300));
+                // nsinit forwarded USR1 before sh's trap ran: had it gone
+                // to the group, the grandchild would already be dying or
+                // have it pending (a fatal signal shows as SIGKILL).
                 assert!(
-                    running_state(child).is_some(),
+                    running_state(child).is_some() && pending_signals(child) == 0,
                     "default mode reached the grandchild"
                 );
             }
@@ -264,24 +276,43 @@ fn process_group_mode_reaches_a_grandchild_the_default_does_not() {
     });
 }
 
+/// A script that orphans `n` processes to nsinit (its parent, PID 1 or
+/// a subreaper), prints `orphans=` (nsinit's children but the script:
+/// exactly `n` when all were re-parented), kills them, waits (20 s at
+/// most) until nsinit has reaped every one, and prints how many are left
+/// (`left=`) and how many of those are zombies (`zombies=`).
+fn orphans_script(n: u32) -> String {
+    format!(
+        r#"
+        p=$PPID me=$$
+        orphans() {{ cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$p -v me=$me '$4 == p && $1 != me {{ print $1 }}'; }}
+        for i in $(seq {n}); do (sleep 1000 &); done
+        pids=$(orphans)
+        echo orphans=$(echo $pids | wc -w)
+        kill $pids
+        i=0
+        while [ -n "$(orphans)" ] && [ $i -lt 400 ]; do i=$((i + 1)); sleep 0.05; done
+        echo left=$(orphans | wc -l)
+        echo zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$p '$3 == "Z" && $4 == p' | wc -l)
+        "#
+    )
+}
+
 #[test]
 fn a_thousand_orphans_are_reaped_and_none_is_left() {
     each(|f, who| {
         for mode in MODES {
-            // The orphans' parent is nsinit: PID 1, or $PPID for a subreaper.
-            let script = r#"
-                p=$PPID
-                for i in $(seq 1000); do (sleep 4 &); done
-                echo orphans=$(grep -l "^PPid:.$p$" /proc/[0-9]*/status 2>/dev/null | wc -l)
-                sleep 4.5
-                echo zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$p '$3 == "Z" && $4 == p' | wc -l)
-            "#;
-            let r = run(nsinit(f, who, mode, &["sh", "-c", script]), None);
+            let r = run(
+                nsinit(f, who, mode, &["sh", "-c", &orphans_script(1000)]),
+                None,
+            );
             assert_eq!(code(&r), 0, "{mode:?}: {r:?}");
-            assert!(
-                r.number("orphans=") >= 1000,
+            assert_eq!(
+                r.number("orphans="),
+                1000,
                 "{mode:?}: orphans did not reach nsinit: {r:?}"
             );
+            assert_eq!(r.number("left="), 0, "{mode:?}: orphans not reaped: {r:?}");
             assert_eq!(r.number("zombies="), 0, "{mode:?}: zombies left: {r:?}");
         }
     });
@@ -356,7 +387,10 @@ fn verbose_shows_the_stop_sequence_in_order() {
                     "1s",
                     "sh",
                     "-c",
-                    "(trap '' TERM; sleep 30) & sleep 0.2; exit 5",
+                    // The background job ignores TERM (its exec'd sleep
+                    // inherits that) before the command exits.
+                    "(trap '' TERM; exec sleep 30) & \
+                     while [ \"$(cat /proc/$!/comm)\" != sleep ]; do :; done; exit 5",
                 ],
             ),
             None,
@@ -438,12 +472,13 @@ fn job_control_works_for_a_shell_under_nsinit_on_a_terminal() {
                 }
             };
             let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+            let top = p.child.id() as i32;
             p.send(b"sleep 100\n");
-            std::thread::sleep(Duration::from_millis(300));
+            wait_foreground_job(top, "sleep");
             p.send(b"\x1a"); // Ctrl-Z
             at = p.expect_from(at, "Stopped", TIMEOUT);
             p.send(b"fg\n");
-            std::thread::sleep(Duration::from_millis(300));
+            wait_foreground_job(top, "sleep");
             p.send(b"\x03"); // Ctrl-C: the job, not the shell
             p.send(b"echo alive-$((6*7))\n");
             at = p.expect_from(at, "alive-42", TIMEOUT);
@@ -468,13 +503,16 @@ fn ctrl_z_suspends_nsinit_with_its_command_for_the_callers_shell() {
                 .env("PS1", "prompt$ "),
         ));
         let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+        let bash = p.child.id() as i32;
         p.send(format!("{nsinit_path} -s -- sleep 100\n").as_bytes());
-        std::thread::sleep(Duration::from_millis(400));
+        // nsinit gave the command the terminal's foreground.
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x1a");
         at = p.expect_from(at, "Stopped", TIMEOUT);
         at = p.expect_from(at, "prompt$ ", TIMEOUT);
         p.send(b"fg\n");
-        std::thread::sleep(Duration::from_millis(400));
+        // The shell resumed nsinit, which gave the foreground back.
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x03");
         at = p.expect_from(at, "prompt$ ", TIMEOUT);
         p.send(b"echo rc=$?\n");
@@ -622,6 +660,23 @@ fn nsinit_frees_the_callers_directory_but_the_command_starts_there() {
     });
 }
 
+/// Whether `pid` sleeps in poll(2) or ppoll(2) (/proc/PID/syscall: the
+/// number of the syscall it is blocked in).
+fn blocked_in_poll(pid: i32) -> bool {
+    let polls = [
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_poll,
+        libc::SYS_ppoll,
+    ];
+    process_state(pid) == Some('S')
+        && fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<libc::c_long>().ok())
+                .is_some_and(|n| polls.contains(&n))
+        })
+}
+
 #[test]
 fn an_idle_nsinit_never_wakes_up() {
     each(|f, who| {
@@ -634,7 +689,9 @@ fn an_idle_nsinit_never_wakes_up() {
             ));
             c.wait_line("ready");
             let init = init_pid(mode, &c);
-            std::thread::sleep(Duration::from_millis(200));
+            // The command runs; nsinit has finished starting it once it
+            // waits in poll on its signalfd.
+            wait_for("nsinit to wait in poll", || blocked_in_poll(init));
             let switches = || {
                 let s = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
                 s.lines()
@@ -701,5 +758,23 @@ fn bad_options_are_one_line_and_125() {
                 "{args:?}: {r:?}"
             );
         }
+    });
+}
+
+#[test]
+fn a_descriptor_named_by_two_options_is_refused_before_either_is_taken() {
+    each(|f, who| {
+        // Descriptor 3 is open (on /dev/null): only the repeat is wrong.
+        let script = format!(
+            "exec {} --console-socket 3 --tree /=3 -- true 3</dev/null",
+            f.nsinit.display()
+        );
+        let r = run(as_who(who, Command::new("sh").args(["-c", &script])), None);
+        assert_eq!(code(&r), 125, "{r:?}");
+        assert_eq!(
+            lines(&r.stderr),
+            ["nsinit: --tree /=3: descriptor 3 is already --console-socket 3"],
+            "{r:?}"
+        );
     });
 }

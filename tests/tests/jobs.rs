@@ -11,10 +11,6 @@ use std::time::Duration;
 use nslaunch_tests::pty;
 use nslaunch_tests::*;
 
-fn pause() {
-    std::thread::sleep(Duration::from_millis(400));
-}
-
 #[test]
 fn ctrl_c_ctrl_z_fg_and_bg_work_on_a_command_in_the_container() {
     each(|f, who| {
@@ -47,21 +43,19 @@ fn ctrl_c_ctrl_z_fg_and_bg_work_on_a_command_in_the_container() {
                     .as_bytes(),
             );
             at = p.expect_from(at, "started-42", TIMEOUT);
-            pause(); // sh starts its sleep
+            let bash = p.child.id() as i32;
+            wait_descendant(bash, "the container's sleep", |s| {
+                s.comm == "sleep" && s.state == 'S'
+            });
             p.send(b"\x1a");
             at = p.expect_from(at, "Stopped", TIMEOUT);
             at = p.expect_from(at, "prompt$ ", TIMEOUT);
-            let nslaunch = *children_of(p.child.id() as i32)
-                .first()
-                .expect("the stopped nslaunch");
+            let nslaunch = *children_of(bash).first().expect("the stopped nslaunch");
             let init = *children_of(nslaunch).first().expect("nsinit");
             let mut stopped = vec![nslaunch];
-            let mut todo = children_of(init);
-            while let Some(pid) = todo.pop() {
-                stopped.push(pid);
-                todo.extend(children_of(pid));
-            }
-            assert!(stopped.len() >= 3, "{stopped:?}");
+            stopped.extend(descendants(init));
+            // nslaunch, sh -c and its sleep.
+            assert_eq!(stopped.len(), 3, "{stopped:?}");
             // A stop takes effect when each process next runs: soon.
             let deadline = std::time::Instant::now() + TIMEOUT;
             while stopped.iter().any(|&pid| process_state(pid) != Some('T')) {
@@ -116,24 +110,27 @@ fn an_interactive_shell_in_the_container_has_job_control_and_its_exit_status() {
         );
         p.send(format!("{launch} sh\n").as_bytes());
         at = p.expect_from(at, "# ", TIMEOUT);
+        let bash = p.child.id() as i32;
         p.send(b"sleep 100\n");
-        pause();
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x1a");
         at = p.expect_from(at, "Stopped", TIMEOUT);
         p.send(b"fg\n");
-        pause();
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x03");
         p.send(b"echo alive-$((6*7))\n");
         at = p.expect_from(at, "alive-42", TIMEOUT);
         // A background job of the inner shell that reads its terminal is
         // stopped by it (SIGTTIN), the inner shell's business alone.
         p.send(b"cat &\n");
-        pause();
+        wait_descendant(bash, "cat stopped by SIGTTIN", |s| {
+            s.comm == "cat" && s.state == 'T'
+        });
         p.send(b"jobs\n");
         at = p.expect_from(at, "Stopped", TIMEOUT);
         // fg gives it the terminal: it reads, and ends at Ctrl-D.
         p.send(b"fg\n");
-        pause();
+        wait_foreground_job(bash, "cat");
         p.send(b"meow\n");
         at = p.expect_from(at, "meow", TIMEOUT); // the echo
         at = p.expect_from(at, "meow", TIMEOUT); // cat

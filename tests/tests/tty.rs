@@ -14,10 +14,6 @@ use std::time::{Duration, Instant};
 use nslaunch_tests::pty::{self, same_settings};
 use nslaunch_tests::*;
 
-fn pause() {
-    std::thread::sleep(Duration::from_millis(400));
-}
-
 /// `nslaunch --rootfs <who's rootfs>`, for typing into a shell.
 fn launch(f: &Fixture, who: &Who) -> String {
     format!(
@@ -64,25 +60,37 @@ fn a_shell_in_the_container_has_a_terminal_of_its_own() {
         at = p.expect_from(at, "/dev/pts/0", TIMEOUT);
         at = p.expect_from(at, "24 80", TIMEOUT);
         at = p.expect_from(at, "24 80", TIMEOUT);
-        // A resize of the caller's window reaches it.
+        // A resize of the caller's window reaches it (nslaunch relays it
+        // when it reads the SIGWINCH: ask until it has).
         p.resize(30, 100);
-        pause();
-        p.send(b"stty size\n");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            p.send(b"stty size\n");
+            if p.saw_within(at, "30 100", Duration::from_millis(200)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the resize never arrived:\n{}",
+                p.screen
+            );
+        }
         at = p.expect_from(at, "30 100", TIMEOUT);
 
         // Ctrl-C stops the foreground job, not the shell.
+        let bash = p.child.id() as i32;
         p.send(b"sleep 100\n");
-        pause();
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x03");
         p.send(b"echo alive-$((6*7))\n");
         at = p.expect_from(at, "alive-42", TIMEOUT);
         // Ctrl-Z suspends it, fg resumes it.
         p.send(b"sleep 100\n");
-        pause();
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x1a");
         at = p.expect_from(at, "Stopped", TIMEOUT);
         p.send(b"fg\n");
-        pause();
+        wait_foreground_job(bash, "sleep");
         p.send(b"\x03");
         p.send(b"echo back-$((6*7))\n");
         at = p.expect_from(at, "back-42", TIMEOUT);
@@ -171,7 +179,11 @@ fn nothing_in_the_container_can_type_into_the_callers_terminal() {
         // matters here.
         p.send(format!("{helper} 'echo INJ\"\"ECTED-0\\n'\n").as_bytes());
         at = p.expect_from(at, "tiocsti-done", TIMEOUT);
-        let legacy = p.saw_within(at, "INJECTED-0", Duration::from_secs(3));
+        // What the helper pushed is in the terminal's input before what
+        // we type next: the shell runs it first.
+        p.send(b"echo sync-$((6*7))\n");
+        let synced = p.expect_from(at, "sync-42", TIMEOUT);
+        let legacy = p.screen[at..synced].contains("INJECTED-0");
         assert!(
             legacy || !who.is_root(),
             "root could not inject:\n{}",
@@ -180,9 +192,7 @@ fn nothing_in_the_container_can_type_into_the_callers_terminal() {
         if !legacy {
             eprintln!("note: TIOCSTI is refused to unprivileged users on this kernel");
         }
-        p.send(b"echo sync-$((6*7))\n");
-        at = p.expect_from(at, "sync-42", TIMEOUT);
-        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        at = p.expect_from(synced, "prompt$ ", TIMEOUT);
         // Under --rootfs / the helper (a host binary) runs as is. With -T
         // the command's stdin, stdout and stderr are the caller's
         // terminal itself; in pty mode they are the container's own.
@@ -203,11 +213,13 @@ fn nothing_in_the_container_can_type_into_the_callers_terminal() {
             let start = at;
             at = p.expect_from(at, "tiocsti-done", TIMEOUT);
             at = p.expect_from(at, &format!("finished-{n}"), TIMEOUT);
+            // Anything pushed into the caller's terminal is read before
+            // the marker typed now, and would have run by its output.
             p.send(b"echo marker-$((6*7))\n");
             at = p.expect_from(at, "marker-42", TIMEOUT);
             at = p.expect_from(at, "prompt$ ", TIMEOUT);
             assert!(
-                !p.saw_within(start, &format!("INJECTED-{n}"), Duration::from_millis(500)),
+                !p.screen[start..].contains(&format!("INJECTED-{n}")),
                 "{flags:?}: input pushed into the caller's terminal ran:\n{}",
                 p.screen
             );

@@ -118,7 +118,7 @@ fn keep_id_keeps_the_callers_uid_and_gid_inside() {
     };
     each(check);
     let Some(f) = fixture() else { return };
-    if let Some(nosub) = &f.nosub {
+    if let Some(nosub) = f.nosub() {
         eprintln!("--- as {}", nosub.label());
         check(f, nosub);
     }
@@ -374,7 +374,7 @@ fn bad_maps_and_modes_are_125_with_one_line_and_run_nothing() {
     // A user without subordinate ids: every mode or map that needs them
     // names the missing line and the command that adds it.
     let Some(f) = fixture() else { return };
-    let Some(who) = &f.nosub else { return };
+    let Some(who) = f.nosub() else { return };
     eprintln!("--- as {}", who.label());
     let u = who.uid();
     let hint = format!("/etc/subuid has no line for {}", who.name());

@@ -48,7 +48,7 @@ fn a_file_written_into_a_volume_is_owned_by_the_caller_in_every_mode() {
     });
     // The same for a user without subordinate ids, in the modes it has.
     let Some(f) = fixture() else { return };
-    if let Some(who) = &f.nosub {
+    if let Some(who) = f.nosub() {
         for mode in ["root", "keep-id"] {
             let dir = f.dir(who, &format!("own-nosub-{mode}"));
             let v = format!("{}:/vol", dir.display());
