@@ -79,7 +79,7 @@ fn main() {
 /// Parse argv; on `--help` print it and exit 0, on a usage error print one
 /// line and exit 125.
 fn parse_args() -> Result<InitArgs, i32> {
-    let args = shared::cli::utf8_args("nsinit")?;
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     InitArgs::parse("nsinit", &args)
         .map_err(|early| shared::cli::early_exit("nsinit", help::TEXT, early))
 }

@@ -3,7 +3,10 @@
 //! user) and as a subreaper (`nsinit -s`, no namespace at all). Every
 //! scenario runs as root and as the unprivileged user.
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -532,6 +535,48 @@ fn exec_failures_are_126_and_127_with_a_message() {
             assert_eq!(code(&r), 126, "{r:?}");
             assert!(r.stderr.contains("/etc/passwd"), "{r:?}");
         }
+    });
+}
+
+#[test]
+fn the_command_and_its_arguments_are_bytes() {
+    each(|f, who| {
+        // A directory of PATH, a command and its argument, none UTF-8.
+        let dir = f.dir(who, "nsinit-bytes");
+        let bin = dir.join(OsStr::from_bytes(b"b\xefn"));
+        fs::create_dir(&bin).unwrap();
+        nix::unistd::chown(
+            &bin,
+            Some(nix::unistd::Uid::from_raw(who.uid())),
+            Some(nix::unistd::Gid::from_raw(who.gid())),
+        )
+        .unwrap();
+        let script = bin.join(OsStr::from_bytes(b"mk\xe9"));
+        write_as(who, &script, "#!/bin/sh\ntouch \"$1\"\n");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut path = std::ffi::OsString::from("/usr/bin:/bin:");
+        path.push(&bin);
+        for mode in MODES {
+            let mut c = nsinit(f, who, mode, &["--", "echo"]);
+            c.arg(OsStr::from_bytes(b"caf\xe9"));
+            let (code, out, err) = run_bytes(c);
+            assert_eq!(
+                (code, out.as_slice()),
+                (Some(0), &b"caf\xe9\n"[..]),
+                "{mode:?}: {err}"
+            );
+
+            let made = dir.join(OsStr::from_bytes(b"caf\xe9"));
+            let mut c = nsinit(f, who, mode, &["--"]);
+            c.arg(OsStr::from_bytes(b"mk\xe9"))
+                .arg(&made)
+                .env("PATH", &path);
+            let (code, _, err) = run_bytes(c);
+            assert_eq!(code, Some(0), "{mode:?}: {err}");
+            assert!(made.is_file(), "{mode:?}: no {made:?}: {err}");
+            fs::remove_file(&made).unwrap();
+        }
+        fs::remove_dir_all(&dir).unwrap();
     });
 }
 
