@@ -17,7 +17,8 @@ CMD's, -h and --help included. Repeatable options are marked (+).
 
 As an init:
   Each of these also has an environment variable, for an image whose
-  ENTRYPOINT fixes argv (a flag given wins over its variable).
+  ENTRYPOINT fixes argv (a flag given wins over its variable); none is read
+  with --rootfs or --report-fd (under nslaunch): they are then CMD's.
   -s, --subreaper       become a child subreaper (PR_SET_CHILD_SUBREAPER), so
                         that orphans reach nsinit when it is not PID 1
                         [NSINIT_SUBREAPER=1]
@@ -95,8 +96,10 @@ Other:
   -h, --help            print this help and exit (before CMD only)
 
 Environment:
-  The NSINIT_* variables above. CMD gets nsinit's environment as it is, plus
-  HOME from the container's /etc/passwd when unset under --rootfs.
+  The NSINIT_* variables above, read only when nsinit runs alone (never
+  under nslaunch, with --rootfs or --report-fd). CMD gets nsinit's
+  environment as it is, NSINIT_* included, plus HOME from the container's
+  /etc/passwd when unset under --rootfs.
 
 Examples:
   ENTRYPOINT ["/sbin/nsinit", "--"]

@@ -376,7 +376,8 @@ struct Setup<'a> {
 }
 
 /// nsinit's command line: the container spec (shared by the real run and
-/// `--dry-run`).
+/// `--dry-run`). It always has `--rootfs` and `--report-fd`, so nsinit
+/// takes nothing from the command's environment (`InitArgs::launched`).
 fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> InitArgs {
     InitArgs {
         rootfs: Some(rootfs),

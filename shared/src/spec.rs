@@ -25,7 +25,8 @@ use crate::volume::Volume;
 /// option can also be set in the environment: NSINIT_SUBREAPER=1,
 /// NSINIT_PROCESS_GROUP=1, NSINIT_REWRITE=TERM:INT,HUP:0,
 /// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=10s,
-/// NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable).
+/// NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable;
+/// with --rootfs or --report-fd the variables are the command's, not read).
 #[derive(FromArgs, Debug, Clone, PartialEq, Eq, Default)]
 #[argh(
     help_triggers("-h", "--help"),
@@ -297,6 +298,13 @@ impl InitArgs {
             .map(OsString::from)
             .chain(self.command.iter().cloned())
             .collect()
+    }
+
+    /// Whether a launcher (nslaunch) runs this nsinit: it always passes
+    /// `--rootfs` and `--report-fd`. Then nsinit's environment is the
+    /// command's, and no `NSINIT_*` variable configures nsinit.
+    pub fn launched(&self) -> bool {
+        self.rootfs.is_some() || self.report_fd.is_some()
     }
 
     /// Parse argv (without argv\[0\]); `Err` carries argh's text and whether it
