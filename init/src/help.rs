@@ -79,9 +79,9 @@ Set by nslaunch:
                         namespace of its own)
   --no-new-privileges   set no_new_privs for CMD: setuid files and file
                         capabilities give it nothing
-  --preserve-fds N      pass descriptors 3 to 3+N-1 to CMD and no other above
-                        2 (default: every inherited descriptor passes, as
-                        with tini)
+  --preserve-fds N      pass descriptors 3 to 3+N-1, which must be open, to
+                        CMD and no other above 2 (default: every inherited
+                        descriptor passes, as with tini)
   --console-socket FD   give CMD a new pseudo-terminal (with --rootfs, of the
                         container's devpts, also on /dev/console) as its
                         stdin, stdout and stderr, in the foreground, and send

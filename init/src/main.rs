@@ -61,8 +61,10 @@ fn main() {
             exit(shared::exit::FAILED);
         }
     }
-    let result = Supervision::resolve(&args, |k| std::env::var(k).ok())
-        .map_err(Error::Usage)
+    // First, before nsinit opens anything of its own: a descriptor of ours
+    // could take a closed number below 3+N and be closed as the caller's.
+    let result = confine::check_preserved_fds(&args)
+        .and_then(|()| Supervision::resolve(&args, |k| std::env::var(k).ok()).map_err(Error::Usage))
         .and_then(|cfg| {
             let log = Log::new("nsinit", cfg.verbose);
             run(&args, &cfg, &log, sink)
