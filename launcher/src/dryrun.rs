@@ -244,16 +244,22 @@ pub fn script(input: &Input) -> String {
         .iter()
         .map(|(k, v)| quote(&format!("{k}={v}")))
         .collect();
-    let cmd: Vec<String> = input.spec.command.iter().map(|a| quote(a)).collect();
+    // Lossy for now: a word that is not UTF-8 shows as U+FFFD.
+    let cmd: Vec<String> = input
+        .spec
+        .command
+        .iter()
+        .map(|a| quote(&a.to_string_lossy()))
+        .collect();
     line("# (nsinit adds HOME from the container's /etc/passwd when it is not set)");
     line(&format!("exec env -i {} {}", env.join(" "), cmd.join(" ")));
     line("NSLAUNCH");
     line("");
     line("# nslaunch execs nsinit in the new namespaces (from a read-only mount of");
     line("# the binary, by descriptor; the numbers of its pipes vary) as:");
-    let argv: Vec<String> = std::iter::once("nsinit".to_string())
+    let argv: Vec<String> = std::iter::once("nsinit".into())
         .chain(input.spec.render())
-        .map(|a| quote(&a))
+        .map(|a| quote(&a.to_string_lossy()))
         .collect();
     line(&format!("#   {}", argv.join(" ")));
     out
