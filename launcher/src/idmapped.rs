@@ -8,11 +8,13 @@
 //! namespace, which nsinit (inside the container's) never has; so nslaunch
 //! makes them here, as detached trees (`open_tree` + `mount_setattr`
 //! with `MOUNT_ATTR_IDMAP`), before the container exists, and nsinit
-//! attaches them (`--tree DST=FD`). Nothing is attached on the host: a
-//! detached tree vanishes with its last descriptor.
+//! attaches them (`--tree DST=FD`). Every tree is made private first, so
+//! that nothing mounted on it inside propagates back to the host. Nothing
+//! is attached on the host: a detached tree vanishes with its last
+//! descriptor.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use shared::sys;
@@ -52,6 +54,9 @@ pub fn trees(
         let path = CString::new(src)
             .map_err(|_| Error::Usage(format!("{flag} {src}: contains a NUL byte")))?;
         let tree = sys::open_tree_clone(&path).map_err(|e| fail("clone the mount", e))?;
+        // A clone of a shared mount is its peer: made private, nothing
+        // mounted on it inside propagates back to the host.
+        sys::make_tree_private(tree.as_fd()).map_err(|e| fail("make the mount private", e))?;
         // The top mount only: mounts below it may be of filesystems that
         // cannot be idmapped (/proc under --rootfs /); they keep the ids
         // they have (unmapped ones show as nobody).

@@ -405,3 +405,53 @@ fn a_mount_point_the_user_cannot_create_is_named_not_blamed_on_the_source() {
     );
     assert!(!f.rootfs(root).join("no-such-mount-point").exists());
 }
+
+/// Real root, or a SKIP.
+fn root_only(f: &Fixture) -> Option<&Who> {
+    let who = f.who.iter().find(|w| w.is_root());
+    if who.is_none() {
+        skip("not root: real root's default mapping cannot be tried");
+    }
+    who
+}
+
+#[test]
+fn a_shared_host_mount_gets_nothing_from_the_container() {
+    // On most hosts (systemd's) "/" is a shared mount. The trees nslaunch
+    // clones for real root's default (the idmapped rootfs, the volumes)
+    // must not stay peers of it: nothing mounted inside may appear on the
+    // host, and pivot_root refuses a shared root. Tried in a mount
+    // namespace of the test's own (private, as unshare makes it), where a
+    // bind of a scratch directory is made shared.
+    let Some(f) = fixture() else { return };
+    let Some(root) = root_only(f) else { return };
+    let base = f.dir(root, "shared-host");
+    let inner = f.dir(root, "shared-inner");
+    let script = r#"
+        set -e
+        mount --bind "$BASE" "$BASE"
+        mount --make-shared "$BASE"
+        cp -a "$ROOTFS" "$BASE/r"
+        mkdir "$BASE/v" "$BASE/v/inner"
+        "$NSLAUNCH" --rootfs "$BASE/r" -v "$BASE/v:/data" -v "$INNER:/data/inner" \
+            sh -c 'ls -d /data/inner /proc/self'
+        echo "after: $(grep -c " $BASE" /proc/self/mountinfo)"
+    "#;
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "sh", "-c", script])
+        .env("BASE", &base)
+        .env("INNER", &inner)
+        .env("ROOTFS", f.rootfs(root))
+        .env("NSLAUNCH", &f.nslaunch);
+    let r = run(c, None);
+    // The namespace is gone with unshare, and every mount in it.
+    fs::remove_dir_all(&base).unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    // Only the shared bind itself: no /proc, /dev, /sys or volume of the
+    // container came back.
+    assert_eq!(
+        lines(&r.stdout),
+        ["/data/inner", "/proc/self", "after: 1"],
+        "{r:?}"
+    );
+}
