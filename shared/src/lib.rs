@@ -16,6 +16,7 @@ pub mod exit;
 pub mod helpdoc;
 pub mod idmap;
 pub mod log;
+pub mod mountspec;
 pub mod passwd;
 pub mod plan;
 pub mod report;
