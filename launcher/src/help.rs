@@ -189,6 +189,57 @@ Exit status:
 More: man nslaunch, and the README.
 "#;
 
+/// What `nslaunch VERB --help` prints for the OCI runtime verbs.
+pub const OCI_TEXT: &str = r#"Usage: nslaunch [GLOBAL OPTIONS] VERB [OPTIONS] ID [ARGS...]
+
+nslaunch as an OCI runtime, with runc's command line, for podman, containerd
+and CRI-O (see docs/ENGINES.md).
+
+Global options (before the verb):
+  --root DIR              where containers' state lives (default: /run/nslaunch
+                          for root, $XDG_RUNTIME_DIR/nslaunch otherwise)
+  --log FILE              also write failures (and --debug lines) to FILE
+  --log-format text|json  the format of --log (json: {"level","msg","time"})
+  --debug                 log what is accepted but not applied, and each step
+  --systemd-cgroup, --rootless BOOL, --cgroup-manager NAME
+                          accepted for compatibility; nslaunch decides from
+                          the ids it runs with and what cgroups it may use
+
+Verbs:
+  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK]
+         [--preserve-fds N] [--no-pivot] [--no-new-keyring] ID
+                          set the container up from DIR/config.json; its
+                          process waits for start
+  start ID                start the created container's process
+  state ID                print its state as JSON
+  kill [--all] ID [SIGNAL]
+                          send SIGNAL (default TERM; a number, TERM or SIGTERM)
+  delete [--force] ID     remove a stopped container (--force: kill it first)
+  exec [--process FILE | ARGS...] [--detach] [--pid-file FILE] [--tty]
+       [--console-socket SOCK] [--cwd DIR] [--env K=V] [--user UID[:GID]]
+       [--additional-gids GID] [--cap CAP] [--no-new-privs]
+       [--preserve-fds N] ID
+                          run another process in a running container
+  ps [--format table|json] ID
+                          its processes (host pids)
+  list [--format table|json] [--quiet]
+                          every container under --root
+  run [create's options] ID
+                          create, start and wait, in the foreground
+  features                what this runtime supports, as JSON
+  spec [--bundle DIR] [--rootless]
+                          write a starting config.json
+  --version               version, commit and OCI spec version
+
+Exit status: 0 on success, 1 when a verb fails (255 for exec), the
+container's own for run and for exec without --detach.
+"#;
+
+/// The OCI help (the same text for every verb).
+pub fn oci(_verb: Option<&str>) -> &'static str {
+    OCI_TEXT
+}
+
 #[cfg(test)]
 mod tests {
     use shared::helpdoc;
