@@ -48,6 +48,7 @@ pub struct Join {
 /// The whole configuration, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub read_only: bool,
     pub process: Proc,
@@ -144,6 +145,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
         mounts.push(mount);
     }
     let mut cfg = Config {
+        bundle: bundle.to_path_buf(),
         rootfs,
         read_only: root.readonly().unwrap_or(false),
         process,
@@ -747,10 +749,7 @@ mod tests {
 
     #[test]
     fn rlimit_names() {
-        assert_eq!(
-            rlimit_resource("RLIMIT_NOFILE"),
-            Some(libc::RLIMIT_NOFILE)
-        );
+        assert_eq!(rlimit_resource("RLIMIT_NOFILE"), Some(libc::RLIMIT_NOFILE));
         assert_eq!(rlimit_resource("RLIMIT_BOGUS"), None);
     }
 }
