@@ -143,7 +143,9 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
     if let Some(f) = &e.pid_file {
         super::create::write_pid_file(f, pid)?;
     }
-    log.debug(&format!("exec'd process {pid}: relaying signals until it exits"));
+    log.debug(&format!(
+        "exec'd process {pid}: relaying signals until it exits"
+    ));
     let mode = crate::tty::Mode {
         pty: own_console.is_some(),
         stdin: true,
