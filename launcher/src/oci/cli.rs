@@ -424,6 +424,7 @@ const NONE: &[Opt] = &[];
 
 /// Every long option of the OCI command line (global and per verb), for
 /// the tests that keep the help texts and the man page in step.
+#[cfg(test)]
 pub fn option_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = [GLOBAL, CREATE, EXEC, KILL, DELETE, FORMAT, SPEC]
         .iter()
