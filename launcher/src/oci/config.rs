@@ -238,6 +238,15 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
                 format!("{p:?}: expected private, slave, shared or unbindable (r-prefixed too)"),
             )
         })?;
+        // Every mount is made private first, so that nothing the
+        // container mounts reaches the host; a root that is to receive
+        // the host's mounts (slave) or share its own is not supported.
+        if parsed.0 != Propagation::Private {
+            return Err(bad(
+                "linux.rootfsPropagation",
+                format!("{p}: not supported (nslaunch makes every mount private: only private and rprivate)"),
+            ));
+        }
         cfg.propagation = Some(parsed);
     }
     cfg.cgroups_path = linux
@@ -719,6 +728,10 @@ mod tests {
             (
                 "linux.personality",
                 Box::new(|c| c["linux"]["personality"] = serde_json::json!({"domain": "LINUX"})),
+            ),
+            (
+                "linux.rootfsPropagation",
+                Box::new(|c| c["linux"]["rootfsPropagation"] = "rslave".into()),
             ),
             (
                 "process.scheduler",
