@@ -51,10 +51,11 @@ Set by nslaunch:
                         to stderr
   --job-control-fd FD   when CMD is stopped from the terminal, write a byte
                         to FD instead of stopping nsinit (SIGCONT resumes)
-  --volume SRC:DST[:ro|:rw]
+  --volume SRC:DST[:OPTIONS]
                         bind SRC, an absolute host path, on DST inside the
-                        rootfs, resolved there, created if missing; :ro is
-                        read-only for everyone (+)
+                        rootfs, resolved there, created if missing; OPTIONS:
+                        ro (read-only for everyone) or rw, and idmap (only
+                        with a --tree for DST: nslaunch makes it) (+)
   --tree DST=FD         attach the detached mount tree open on FD at DST ("/"
                         for the rootfs, else a --volume's DST) instead of
                         binding a path (+)

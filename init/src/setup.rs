@@ -56,6 +56,18 @@ pub fn take_trees(trees: &[TreeFd], volumes: &[Volume]) -> Result<HashMap<i32, O
             .map_err(|_| bad("not an open file descriptor"))?;
         taken.insert(t.fd, fd);
     }
+    // An idmapped mount needs CAP_SYS_ADMIN on the host, which nsinit
+    // lacks: only a tree made by nslaunch can be one.
+    if let Some(v) = volumes
+        .iter()
+        .find(|v| v.idmap && !trees.iter().any(|t| t.dst == v.dst))
+    {
+        return Err(Error::Usage(format!(
+            "--volume {v}: idmap needs a --tree for {} (nslaunch makes idmapped mounts; \
+             nsinit cannot)",
+            v.dst
+        )));
+    }
     Ok(taken)
 }
 

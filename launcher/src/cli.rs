@@ -21,17 +21,18 @@ pub struct LaunchArgs {
 
     /// bind a host path into the container: SRC (relative to the current
     /// directory allowed) must exist; DST, an absolute path inside, is
-    /// created if missing; :ro makes it read-only for everyone inside,
-    /// container root included (repeatable)
-    #[argh(option, short = 'v', arg_name = "SRC:DST[:ro|:rw]")]
+    /// created if missing; OPTIONS, comma-separated: ro (read-only for
+    /// everyone inside, container root included) or rw, and idmap (real
+    /// root: an idmapped mount keeping on-disk owners) (repeatable)
+    #[argh(option, short = 'v', arg_name = "SRC:DST[:OPTIONS]")]
     pub volume: Vec<String>,
 
     /// how ids map between the host and the container: root (an ordinary
     /// user's default: you are root inside, alone), keep-id (you keep your
     /// uid and gid inside), subids (you are root, 1..65536 come from
     /// /etc/subuid and /etc/subgid), auto (real root's default: 0..65535
-    /// are an unprivileged host block, the rootfs and volumes are idmapped
-    /// mounts), host (no user namespace; real root only)
+    /// are an unprivileged host block, the rootfs is idmapped, volumes
+    /// are not), host (no user namespace; real root only)
     #[argh(option, arg_name = "MODE")]
     pub userns: Option<String>,
 

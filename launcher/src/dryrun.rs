@@ -61,7 +61,19 @@ pub fn container_plan(input: &Input, root_alone: bool) -> Vec<SetupOp> {
     plan::container_root(&RootOptions {
         tty_gid,
         rootfs_tree: tree,
-        volumes: input.volumes.iter().map(|v| (v.clone(), tree)).collect(),
+        // Only an idmapped volume is worth a comment: a plain clone is
+        // `mount --rbind` (nslaunch clones it, as root, for nsinit).
+        volumes: input
+            .volumes
+            .iter()
+            .map(|v| {
+                let t = crate::idmapped::volume_tree(idmapped, v);
+                (
+                    v.clone(),
+                    (t == crate::idmapped::Tree::Idmapped).then_some(TREE_PLACEHOLDER),
+                )
+            })
+            .collect(),
         overlay: input.overlay.clone(),
         tmpfs: input.iso.tmpfs.clone(),
         read_only: input.read_only,
@@ -192,7 +204,8 @@ pub fn script(input: &Input) -> String {
                 map_text(&p.gid_map)
             ));
             if p.idmapped {
-                line("#    (--userns auto: the rootfs and volumes are idmapped mounts through these maps)");
+                line("#    (--userns auto: the rootfs is an idmapped mount through these maps;");
+                line("#    volumes are plain binds, where container root is the block's first id)");
             }
         }
         None => line("#    no user namespace (--userns host): container root is host root"),

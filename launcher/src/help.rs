@@ -29,11 +29,15 @@ Root filesystem:
                         run; DIR is created if missing, not inside the rootfs
 
 Volumes:
-  -v, --volume SRC:DST[:ro|:rw]
+  -v, --volume SRC:DST[:OPTIONS]
                         bind the host path SRC (it must exist; relative to
                         the current directory allowed) on DST, an absolute
-                        path inside, created if missing; :ro is read-only
-                        for everyone inside, container root included (+)
+                        path inside, created if missing. OPTIONS, as in
+                        podman, comma-separated: ro (read-only for everyone
+                        inside, container root included) or rw; idmap (real
+                        root only: an idmapped mount, so files keep their
+                        owners inside and container root acts as host root
+                        on them) (+)
   --tmpfs DST[:OPTIONS] mount a new tmpfs on DST inside, created if missing;
                         OPTIONS, comma-separated: size=N[k|m|g|%],
                         mode=OCTAL, nr_inodes=N, uid=N, gid=N, ro, exec
@@ -47,7 +51,8 @@ Identity and environment:
                           subids   you are root, 1..65536 are your ranges in
                                    /etc/subuid and /etc/subgid (newuidmap)
                           auto     0..65535 are an unprivileged host block;
-                                   rootfs and volumes are idmapped mounts
+                                   the rootfs is an idmapped mount; on
+                                   volumes container root is that block
                                    (real root's default)
                           host     no user namespace (real root only)
   --uid-map INSIDE:OUTSIDE:COUNT

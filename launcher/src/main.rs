@@ -141,8 +141,9 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             "no command given (usage: nslaunch [OPTIONS] --rootfs DIR [--] CMD [ARGS...])".into(),
         ));
     }
-    let volumes = volumes::validate(&args.volume)?;
     let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
+    let real_root = nix::unistd::geteuid().is_root();
+    let volumes = volumes::validate(&args.volume, real_root, ids.is_some())?;
     let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
     if let Some(user) = &args.user {
         if user.is_empty() {
@@ -234,16 +235,17 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         None => None,
     };
     let mut trees = match &ids {
-        Some(plan) if plan.idmapped => {
-            log.step("make the idmapped mounts (--userns auto)", || {
+        Some(plan) if plan.idmapped || volumes.iter().any(|v| v.idmap) => log.step(
+            "make the mount trees (idmapped, or cloned for nsinit)",
+            || {
                 idmapped::trees(
                     plan,
                     &rootfs,
                     &volumes,
                     overlay_dir.as_ref().map(|d| d.path.as_str()),
                 )
-            })?
-        }
+            },
+        )?,
         _ => Vec::new(),
     };
     let overlay_dir_tree = trees
@@ -422,21 +424,23 @@ fn dry_run(
     env: &[(String, String)],
     setup: Setup,
 ) -> Result<i32, Error> {
-    let idmapped = setup.ids.is_some_and(|p| p.idmapped);
+    let auto = setup.ids.is_some_and(|p| p.idmapped);
     // Placeholders for descriptor numbers that do not exist yet.
     let fds = InitFds {
         report: 3,
         job: setup.mode.pty.then_some(4),
         console: setup.mode.pty.then_some(5),
-        trees: if idmapped {
-            std::iter::once("/".to_string())
-                .chain(setup.volumes.iter().map(|v| v.dst.clone()))
-                .zip(6..)
-                .map(|(dst, fd)| TreeFd { dst, fd })
-                .collect()
-        } else {
-            Vec::new()
-        },
+        trees: std::iter::once(("/".to_string(), idmapped::rootfs_tree(auto)))
+            .chain(
+                setup
+                    .volumes
+                    .iter()
+                    .map(|v| (v.dst.clone(), idmapped::volume_tree(auto, v))),
+            )
+            .filter(|(_, tree)| *tree != idmapped::Tree::None)
+            .zip(6..)
+            .map(|((dst, _), fd)| TreeFd { dst, fd })
+            .collect(),
         overlay_dir: None,
     };
     let root_word = match &rootfs {

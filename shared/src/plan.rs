@@ -142,8 +142,9 @@ pub enum PointKind {
 pub enum Source {
     /// A host path, bound by nsinit itself.
     Path(String),
-    /// A detached mount tree nslaunch made (an idmapped one) and passed
-    /// open on this fd; `path` is its host path, for messages.
+    /// A detached mount tree nslaunch made (idmapped, or a plain clone of
+    /// a path nsinit may not reach) and passed open on this fd; `path` is
+    /// its host path, for messages.
     Tree { fd: i32, path: String },
 }
 
@@ -752,6 +753,7 @@ mod tests {
             src: src.into(),
             dst: dst.into(),
             read_only,
+            idmap: false,
         }
     }
 

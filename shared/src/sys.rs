@@ -786,6 +786,37 @@ pub fn mount_setattr(
     Ok(())
 }
 
+/// `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, propagation =
+/// MS_PRIVATE)`: make every mount of the tree open on `tree` private. A
+/// clone of a shared mount (`open_tree`) is a peer of the original: a
+/// mount made on the clone would otherwise propagate back to where it came
+/// from (the host's), and `pivot_root` refuses a shared new root.
+pub fn make_tree_private(tree: std::os::fd::BorrowedFd<'_>) -> Result<(), Errno> {
+    let attr = libc::mount_attr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: libc::MS_PRIVATE,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH as c_uint | libc::AT_RECURSIVE as c_uint;
+    // SAFETY: `tree` is a live descriptor for the duration of the call, the
+    // path a valid C string, and `attr` a valid struct whose size we pass.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            std::os::fd::AsRawFd::as_raw_fd(&tree),
+            c"".as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if r != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// `move_mount(tree, "", target, "", F_EMPTY_PATH | T_EMPTY_PATH)`:
 /// attach the mount open on `tree` on top of the file or directory open
 /// on `target` (an `O_PATH` fd, resolved beforehand), with no path lookup

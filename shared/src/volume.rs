@@ -1,5 +1,6 @@
-//! Volumes: `-v SRC:DST[:ro|:rw]` as `docker run` takes them, and the same
-//! form in nsinit's `--volume`, where SRC is an absolute host path.
+//! Volumes: `-v SRC:DST[:OPTIONS]` as `docker run` and `podman run` take
+//! them (OPTIONS, comma-separated: `ro` or `rw`, and podman's `idmap`), and
+//! the same form in nsinit's `--volume`, where SRC is an absolute host path.
 //!
 //! DST is a path inside the container. It is normalised here (repeated and
 //! trailing slashes and `.` dropped) and refused when it is relative, is `/`
@@ -18,20 +19,25 @@ pub struct Volume {
     /// The normalised absolute path inside the container.
     pub dst: String,
     pub read_only: bool,
+    /// `:idmap`: the volume is an idmapped mount through the container's
+    /// id maps, so its files keep their on-disk owners inside (real root
+    /// only; nslaunch makes it and passes it to nsinit as a `--tree`).
+    pub idmap: bool,
 }
 
 impl Volume {
-    /// A user's `-v` value, by docker's rules: `SRC:DST` or `SRC:DST:MODE`
-    /// with MODE `ro` or `rw`, so neither path may contain a colon. SRC is
-    /// returned as typed (the launcher checks and resolves it).
+    /// A user's `-v` value, by docker's rules: `SRC:DST` or
+    /// `SRC:DST:OPTIONS` (see [`Options::parse`]), so neither path may
+    /// contain a colon. SRC is returned as typed (the launcher checks and
+    /// resolves it).
     pub fn parse_cli(spec: &str) -> Result<Volume, String> {
         let parts: Vec<&str> = spec.split(':').collect();
-        let (src, dst, mode) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, None),
-            [src, dst, mode] => (*src, *dst, Some(*mode)),
+        let (src, dst, opts) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, Options::default()),
+            [src, dst, opts] => (*src, *dst, Options::parse(opts)?),
             _ => {
                 return Err(format!(
-                    "expected SRC:DST[:ro|:rw], got {} colon-separated fields",
+                    "expected SRC:DST[:OPTIONS], got {} colon-separated fields",
                     parts.len()
                 ))
             }
@@ -42,7 +48,8 @@ impl Volume {
         Ok(Volume {
             src: src.to_string(),
             dst: normalize_dst(dst)?,
-            read_only: parse_mode(mode)?,
+            read_only: opts.read_only,
+            idmap: opts.idmap,
         })
     }
 
@@ -54,11 +61,43 @@ impl Volume {
     }
 }
 
-fn parse_mode(mode: Option<&str>) -> Result<bool, String> {
-    match mode {
-        None | Some("rw") => Ok(false),
-        Some("ro") => Ok(true),
-        Some(other) => Err(format!("unknown mode {other:?} (use ro or rw)")),
+/// A volume's OPTIONS, podman's way: comma-separated, in any order, each
+/// at most once: `ro` or `rw` (the default), and `idmap`. So `ro,idmap`
+/// and `idmap,ro` are the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Options {
+    read_only: bool,
+    idmap: bool,
+}
+
+impl Options {
+    fn parse(text: &str) -> Result<Options, String> {
+        let mut out = Options::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for opt in text.split(',') {
+            let kind = match opt {
+                "ro" | "rw" => "ro/rw",
+                "idmap" => "idmap",
+                "" => return Err(format!("empty option in {text:?} (use ro, rw or idmap)")),
+                o if o.starts_with("idmap=") => {
+                    return Err(format!(
+                        "{o:?}: an idmap of its own is not supported; :idmap maps through \
+                         the container's own id maps"
+                    ))
+                }
+                o => return Err(format!("unknown option {o:?} (use ro, rw or idmap)")),
+            };
+            if seen.contains(&kind) {
+                return Err(format!("{text:?}: give {kind} once"));
+            }
+            seen.push(kind);
+            match opt {
+                "ro" => out.read_only = true,
+                "idmap" => out.idmap = true,
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -103,27 +142,31 @@ pub fn check_unique(volumes: &[Volume]) -> Result<(), String> {
     Ok(())
 }
 
-/// nsinit's form: `SRC:DST[:ro|:rw]` with SRC absolute. SRC is the part
+/// nsinit's form: `SRC:DST[:OPTIONS]` with SRC absolute. SRC is the part
 /// before DST's colon, split from the right, so a resolved host path may
-/// contain colons (DST never does).
+/// contain colons (DST never does, nor OPTIONS: a last field that is not
+/// OPTIONS is DST).
 impl FromStr for Volume {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Volume, String> {
-        let (rest, read_only) = match s.rsplit_once(':') {
-            Some((rest, mode @ ("ro" | "rw"))) => (rest, mode == "ro"),
-            _ => (s, false),
+        let (rest, opts) = match s.rsplit_once(':') {
+            Some((rest, last)) if !last.starts_with('/') => {
+                (rest, Options::parse(last).map_err(|e| format!("{s}: {e}"))?)
+            }
+            _ => (s, Options::default()),
         };
         let (src, dst) = rest
             .rsplit_once(':')
-            .ok_or_else(|| format!("{s}: expected SRC:DST[:ro|:rw]"))?;
+            .ok_or_else(|| format!("{s}: expected SRC:DST[:OPTIONS]"))?;
         if !src.starts_with('/') {
             return Err(format!("{s}: SRC must be an absolute host path"));
         }
         Ok(Volume {
             src: src.to_string(),
             dst: normalize_dst(dst).map_err(|e| format!("{s}: {e}"))?,
-            read_only,
+            read_only: opts.read_only,
+            idmap: opts.idmap,
         })
     }
 }
@@ -131,7 +174,8 @@ impl FromStr for Volume {
 impl fmt::Display for Volume {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = if self.read_only { "ro" } else { "rw" };
-        write!(f, "{}:{}:{mode}", self.src, self.dst)
+        let idmap = if self.idmap { ",idmap" } else { "" };
+        write!(f, "{}:{}:{mode}{idmap}", self.src, self.dst)
     }
 }
 
@@ -144,6 +188,14 @@ mod tests {
             src: src.into(),
             dst: dst.into(),
             read_only: ro,
+            idmap: false,
+        }
+    }
+
+    fn idmapped(src: &str, dst: &str, ro: bool) -> Volume {
+        Volume {
+            idmap: true,
+            ..vol(src, dst, ro)
         }
     }
 
@@ -164,6 +216,19 @@ mod tests {
     }
 
     #[test]
+    fn podmans_options_in_any_order() {
+        for (spec, want) in [
+            ("d:/data:idmap", idmapped("d", "/data", false)),
+            ("d:/data:ro,idmap", idmapped("d", "/data", true)),
+            ("d:/data:idmap,ro", idmapped("d", "/data", true)),
+            ("d:/data:rw,idmap", idmapped("d", "/data", false)),
+            ("d:/data:idmap,rw", idmapped("d", "/data", false)),
+        ] {
+            assert_eq!(Volume::parse_cli(spec).unwrap(), want, "{spec}");
+        }
+    }
+
+    #[test]
     fn malformed_specs_say_what_is_wrong() {
         for (spec, want) in [
             ("", "fields"),
@@ -172,7 +237,14 @@ mod tests {
             (":/data", "SRC"),
             ("d:", "DST"),
             ("d:data", "absolute"),
-            ("d:/data:rx", "mode"),
+            ("d:/data:rx", "unknown option \"rx\""),
+            ("d:/data:ro,rw", "give ro/rw once"),
+            ("d:/data:ro,ro", "give ro/rw once"),
+            ("d:/data:idmap,idmap", "give idmap once"),
+            ("d:/data:ro,", "empty option"),
+            ("d:/data:", "empty option"),
+            ("d:/data:ro,idmap,x", "unknown option \"x\""),
+            ("d:/data:idmap=uids=0-1-10", "not supported"),
             ("d:/../etc", ".."),
             ("d:/a/../../b", ".."),
             ("d:/", "/"),
@@ -192,6 +264,8 @@ mod tests {
             vol("/home/u/a:b", "/data", true),
             vol("/x", "/y", false),
             vol("/x:ro", "/y", false),
+            idmapped("/x:ro,idmap", "/y", true),
+            idmapped("/x", "/y", false),
         ] {
             assert_eq!(v.to_string().parse::<Volume>().unwrap(), v);
         }
@@ -199,6 +273,12 @@ mod tests {
         assert!("rel:/d".parse::<Volume>().is_err());
         assert!("/s:rel".parse::<Volume>().is_err());
         assert!("/s".parse::<Volume>().is_err());
+        assert!("/s:/d:rx".parse::<Volume>().is_err());
+        assert_eq!(
+            "/s:/d:idmap,ro".parse::<Volume>().unwrap(),
+            idmapped("/s", "/d", true)
+        );
+        assert_eq!(idmapped("/s", "/d", true).to_string(), "/s:/d:ro,idmap");
     }
 
     #[test]

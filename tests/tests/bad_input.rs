@@ -226,7 +226,7 @@ fn launcher_rows(who: &Who, p: &Paths, rootfs: &str) -> Vec<Row> {
         row(
             &["--rootfs", rootfs, "-v", &v("SRC:/x:rx")],
             125,
-            "unknown mode",
+            "unknown option \"rx\"",
         ),
         row(
             &["--rootfs", rootfs, "-v", &v("SRC:/x"), "-v", &v("SRC:/x/")],
@@ -574,6 +574,12 @@ fn every_bad_input_to_nsinit_alone_is_one_line_and_125() {
                 "--rootfs /tmp: nsinit builds a container root only as PID 1",
             ),
             row(&["--volume", "/tmp:/x"], 125, "need --rootfs"),
+            // nsinit cannot make an idmapped mount: only nslaunch's tree.
+            row(
+                &["--volume", "/tmp:/x:ro,idmap"],
+                125,
+                "idmap needs a --tree for /x",
+            ),
             row(&["--tmpfs", "/x"], 125, "need --rootfs"),
             row(&["--read-only"], 125, "need --rootfs"),
             row(&["--tmpfs", "/x:size=big"], 125, "size=big"),

@@ -290,6 +290,9 @@ fn a_mount_target_swapped_for_a_symlink_while_containers_start_never_lands_on_th
         let decoy = secret_dir(f, who, "race-decoy");
         let decoy_before = snapshot(&decoy);
         let src = f.dir(who, "race-src");
+        // Writable by container root under real root's default too, where
+        // it is the unprivileged block on a volume, not root.
+        fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
         let d = decoy.display().to_string();
         // Each swapped pair: a real directory (with "in" below it) and a
         // symlink to the decoy, absolute or climbing with "..".

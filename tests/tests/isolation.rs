@@ -424,6 +424,9 @@ fn read_only_rootfs_with_tmpfs_volumes_and_workdir() {
         let rootfs = f.own_rootfs(who, "readonly");
         let before = snapshot(&rootfs);
         let vol = f.dir(who, "ro-rootfs-vol");
+        // Writable by container root under real root's default too, where
+        // it is the unprivileged block on a volume, not root.
+        fs::set_permissions(&vol, fs::Permissions::from_mode(0o777)).unwrap();
         let v = format!("{}:/newvol", vol.display());
         let script = r#"
             touch /x 2>/dev/null && echo WROTE-ROOT

@@ -133,10 +133,11 @@ fn real_roots_default_runs_the_container_as_an_unprivileged_block() {
     };
     let (su, sg) = (start(who, "/etc/subuid"), start(who, "/etc/subgid"));
     let dir = f.dir(who, "auto");
-    let v = format!("{}:/vol", dir.display());
+    let v = format!("{}:/vol:idmap", dir.display());
     // Container root is host id `su`, yet through the idmapped rootfs and
-    // volume, files keep their owners: root's rootfs is root's inside,
-    // and what root inside writes is root's on the host.
+    // an :idmap volume, files keep their owners: root's rootfs is root's
+    // inside, and what root inside writes there is root's on the host (a
+    // plain volume is the block's: see volumes.rs).
     let script = "cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin /etc/passwd; \
                   echo x > /vol/root-wrote; touch /vol/c && chown 1000:1000 /vol/c; \
                   echo 3 > /proc/sys/vm/drop_caches 2>/dev/null && echo WROTE-PROC-SYS; echo done";

@@ -1,7 +1,9 @@
-//! Volumes (`-v SRC:DST[:ro|:rw]`): who owns what is written through them,
+//! Volumes (`-v SRC:DST[:OPTIONS]`): who owns what is written through them,
 //! how host ids outside the mapping look inside, that `:ro` holds against
-//! container root, that no symlink or `..` in the rootfs sends a volume onto
-//! the host, and that nothing is left behind. Every scenario runs as root
+//! container root, that under real root's default container root is not
+//! host root on a volume (and what `:idmap` gives up), that no symlink or
+//! `..` in the rootfs sends a volume onto the host, and that nothing is
+//! left behind, even on a shared host mount. Every scenario runs as root
 //! and as an unprivileged user, in each `--userns` mode they can use.
 
 use std::collections::BTreeMap;
@@ -27,23 +29,50 @@ fn modes(who: &Who) -> Vec<&'static str> {
     }
 }
 
+/// Under real root's `auto` (its default, "" here) a plain volume is
+/// written by container root as the block's first ids.
+fn is_auto(who: &Who, mode: &str) -> bool {
+    who.is_root() && (mode.is_empty() || mode == "auto")
+}
+
+/// The block real root's `auto` maps container 0 to: (uid, gid).
+fn block(who: &Who) -> (u32, u32) {
+    let start = |file| subid_start(who, file).expect("root always has a block");
+    (start("/etc/subuid"), start("/etc/subgid"))
+}
+
 #[test]
-fn a_file_written_into_a_volume_is_owned_by_the_caller_in_every_mode() {
+fn a_file_written_into_a_volume_belongs_to_the_caller_or_under_auto_to_the_block() {
     // What the command writes as its default user (container root, or the
-    // caller itself under keep-id) lands on the host as the caller: under
-    // real root's auto through the idmapped volume.
+    // caller itself under keep-id) lands on the host as the caller; under
+    // real root's auto, as the block's first ids (userns-remap's promise),
+    // or as the caller through an :idmap volume.
     each(|f, who| {
         for mode in modes(who) {
             let dir = f.dir(who, &format!("own{mode}"));
+            if is_auto(who, mode) {
+                // Container root is not root's on the host: give it the
+                // directory's write permission, as docker's userns-remap
+                // needs too.
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+            }
             let v = format!("{}:/vol", dir.display());
             let args = with_userns(mode, &["-v", &v, "sh", "-c", "echo x > /vol/f"]);
             let r = run(f.nslaunch(who, &args), None);
             assert_eq!(r.code(), 0, "--userns {mode:?}: {r:?}");
-            assert_eq!(
-                owner(&dir.join("f")),
-                (who.uid(), who.gid()),
-                "--userns {mode:?}"
-            );
+            let want = if is_auto(who, mode) {
+                block(who)
+            } else {
+                (who.uid(), who.gid())
+            };
+            assert_eq!(owner(&dir.join("f")), want, "--userns {mode:?}");
+            if who.is_root() && mode != "host" {
+                let v = format!("{}:/vol:idmap", dir.display());
+                let args = with_userns(mode, &["-v", &v, "sh", "-c", "echo x > /vol/g"]);
+                let r = run(f.nslaunch(who, &args), None);
+                assert_eq!(r.code(), 0, "--userns {mode:?} :idmap: {r:?}");
+                assert_eq!(owner(&dir.join("g")), (0, 0), "--userns {mode:?} :idmap");
+            }
         }
     });
     // The same for a user without subordinate ids, in the modes it has.
@@ -404,4 +433,243 @@ fn a_mount_point_the_user_cannot_create_is_named_not_blamed_on_the_source() {
         "{r:?}"
     );
     assert!(!f.rootfs(root).join("no-such-mount-point").exists());
+}
+
+/// Real root, or a SKIP.
+fn root_only(f: &Fixture) -> Option<&Who> {
+    let who = f.who.iter().find(|w| w.is_root());
+    if who.is_none() {
+        skip("not root: real root's default mapping cannot be tried");
+    }
+    who
+}
+
+/// A volume holding a file and a directory of host uid 4242 (644, 755),
+/// in a directory of root's (755).
+fn others_volume(f: &Fixture, root: &Who, name: &str) -> PathBuf {
+    let dir = f.dir(root, name);
+    let file = dir.join("theirs");
+    fs::write(&file, "theirs\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let sub = dir.join("theirdir");
+    fs::create_dir(&sub).unwrap();
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o755)).unwrap();
+    for p in [&file, &sub] {
+        let id = Some(4242);
+        nix::unistd::chown(
+            p,
+            id.map(nix::unistd::Uid::from_raw),
+            id.map(nix::unistd::Gid::from_raw),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// What container root tries on a volume of other users' files; a line
+/// for each attempt that worked, then "done".
+const TRESPASS: &str = "
+    echo x >> /data/theirs 2>/dev/null && echo APPENDED
+    chmod 666 /data/theirs 2>/dev/null && echo CHMOD
+    chown 0:0 /data/theirs 2>/dev/null && echo CHOWN
+    touch /data/theirs 2>/dev/null && echo TOUCHED
+    touch /data/theirdir/new 2>/dev/null && echo CREATED
+    chmod 777 /data/theirdir 2>/dev/null && echo CHMOD-DIR
+    cp /bin/busybox /data/bb 2>/dev/null && echo COPIED
+    chmod 6755 /data/bb 2>/dev/null && echo SETID
+    echo done
+";
+
+/// Every set-id file under `dir` on the host, with its owner.
+fn setid_files(dir: &Path) -> Vec<(PathBuf, u32, u32)> {
+    snapshot(dir)
+        .keys()
+        .map(|p| dir.join(p))
+        .filter_map(|p| {
+            let m = fs::symlink_metadata(&p).ok()?;
+            (m.is_file() && m.permissions().mode() & 0o6000 != 0).then(|| {
+                let (u, g) = owner(&p);
+                (p, u, g)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn under_real_roots_default_container_root_is_not_host_root_on_a_volume() {
+    // docker's userns-remap, podman's --userns=auto: on a plain volume
+    // container root is the block's first id, so other users' files are
+    // not its own, and nothing it leaves there is root's.
+    let Some(f) = fixture() else { return };
+    let Some(root) = root_only(f) else { return };
+    for mode in ["", "auto"] {
+        let dir = others_volume(f, root, &format!("remap{mode}"));
+        let before = snapshot(&dir);
+        let v = format!("{}:/data", dir.display());
+        let r = run(
+            f.nslaunch(root, &with_userns(mode, &["-v", &v, "sh", "-c", TRESPASS])),
+            None,
+        );
+        assert_eq!(r.code(), 0, "--userns {mode:?}: {r:?}");
+        assert_eq!(lines(&r.stdout), ["done"], "--userns {mode:?}: {r:?}");
+        assert_eq!(
+            snapshot(&dir),
+            before,
+            "--userns {mode:?}: the volume changed"
+        );
+        let setid = setid_files(&dir);
+        assert!(setid.is_empty(), "--userns {mode:?}: {setid:?}");
+    }
+}
+
+#[test]
+fn under_real_roots_default_what_container_root_creates_belongs_to_the_block() {
+    // A world-writable volume, under a directory only root may enter
+    // (0700, as /root is): nslaunch, not the unprivileged container, opens
+    // it; what container root writes and makes set-id there is the
+    // block's on the host, never root's.
+    let Some(f) = fixture() else { return };
+    let Some(root) = root_only(f) else { return };
+    let locked = f.dir(root, "remap-locked");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = locked.join("open");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let v = format!("{}:/data", dir.display());
+    let script = "echo y > /data/new && cp /bin/busybox /data/bb && chmod 6755 /data/bb && \
+                  stat -c '%u:%g %a' /data/new /data/bb";
+    let r = run(f.nslaunch(root, &["-v", &v, "sh", "-c", script]), None);
+    assert_eq!(r.code(), 0, "{r:?}");
+    // Inside, they are container root's.
+    assert_eq!(lines(&r.stdout), ["0:0 644", "0:0 6755"], "{r:?}");
+    let (bu, bg) = block(root);
+    assert_eq!(owner(&dir.join("new")), (bu, bg));
+    assert_eq!(setid_files(&dir), [(dir.join("bb"), bu, bg)]);
+}
+
+#[test]
+fn an_idmap_volume_keeps_the_ownership_preserving_mount_and_what_it_gives_up() {
+    // `:idmap` (podman's spelling): on-disk owners are kept inside, so
+    // container root writes what root's and 4242's files allow root, and
+    // may leave set-id files owned by host ids.
+    let Some(f) = fixture() else { return };
+    let Some(root) = root_only(f) else { return };
+    for opts in ["idmap", "rw,idmap", "idmap,rw"] {
+        let dir = others_volume(f, root, "idmapped");
+        let v = format!("{}:/data:{opts}", dir.display());
+        let script = format!("stat -c %u:%g /data/theirs; {TRESPASS}");
+        let r = run(f.nslaunch(root, &["-v", &v, "sh", "-c", &script]), None);
+        assert_eq!(r.code(), 0, ":{opts}: {r:?}");
+        assert_eq!(
+            lines(&r.stdout),
+            [
+                "4242:4242",
+                "APPENDED",
+                "CHMOD",
+                "CHOWN",
+                "TOUCHED",
+                "CREATED",
+                "CHMOD-DIR",
+                "COPIED",
+                "SETID",
+                "done"
+            ],
+            ":{opts}: {r:?}"
+        );
+        assert_eq!(owner(&dir.join("theirdir/new")), (0, 0), ":{opts}");
+        assert_eq!(setid_files(&dir), [(dir.join("bb"), 0, 0)], ":{opts}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+    // Read-only in either order.
+    for opts in ["ro,idmap", "idmap,ro"] {
+        let dir = others_volume(f, root, "idmapped-ro");
+        let v = format!("{}:/data:{opts}", dir.display());
+        let script = format!("stat -c %u:%g /data/theirs; {TRESPASS}");
+        let r = run(f.nslaunch(root, &["-v", &v, "sh", "-c", &script]), None);
+        assert_eq!(r.code(), 0, ":{opts}: {r:?}");
+        assert_eq!(lines(&r.stdout), ["4242:4242", "done"], ":{opts}: {r:?}");
+    }
+}
+
+#[test]
+fn idmap_is_refused_where_it_cannot_be_had() {
+    each(|f, who| {
+        let rootfs = f.own_rootfs(who, "idmap-refused");
+        let src = f.dir(who, "idmap-refused");
+        let (case, args, want) = if who.is_root() {
+            (
+                "--userns host",
+                vec!["--userns", "host"],
+                "--userns host has no user namespace to map through",
+            )
+        } else {
+            (
+                "rootless",
+                vec![],
+                "only real root can make idmapped mounts",
+            )
+        };
+        for opts in ["idmap", "ro,idmap"] {
+            let v = format!("{}:/x:{opts}", src.display());
+            let mut args = args.clone();
+            args.extend(["-v", &v, "sh", "-c", "echo RAN"]);
+            let r = run(f.nslaunch_on(who, &rootfs, &args), None);
+            assert_refused(&r, &format!("{case} :{opts}"), want, &rootfs);
+            assert!(r.stderr.contains(&format!("-v {v}: ")), "{r:?}");
+        }
+        for (opts, want) in [
+            ("ro,rw", "give ro/rw once"),
+            ("idmap,idmap", "give idmap once"),
+            ("idmap=uids=0-1-10", "not supported"),
+        ] {
+            let v = format!("{}:/x:{opts}", src.display());
+            let r = run(
+                f.nslaunch_on(who, &rootfs, &["-v", &v, "sh", "-c", "echo RAN"]),
+                None,
+            );
+            assert_refused(&r, opts, want, &rootfs);
+        }
+        fs::remove_dir_all(&rootfs).unwrap();
+    });
+}
+
+#[test]
+fn a_shared_host_mount_gets_nothing_from_the_container() {
+    // On most hosts (systemd's) "/" is a shared mount. The trees nslaunch
+    // clones for real root's default (the idmapped rootfs, the volumes)
+    // must not stay peers of it: nothing mounted inside may appear on the
+    // host, and pivot_root refuses a shared root. Tried in a mount
+    // namespace of the test's own (private, as unshare makes it), where a
+    // bind of a scratch directory is made shared.
+    let Some(f) = fixture() else { return };
+    let Some(root) = root_only(f) else { return };
+    let base = f.dir(root, "shared-host");
+    let inner = f.dir(root, "shared-inner");
+    let script = r#"
+        set -e
+        mount --bind "$BASE" "$BASE"
+        mount --make-shared "$BASE"
+        cp -a "$ROOTFS" "$BASE/r"
+        mkdir "$BASE/v" "$BASE/v/inner"
+        "$NSLAUNCH" --rootfs "$BASE/r" -v "$BASE/v:/data" -v "$INNER:/data/inner" \
+            sh -c 'ls -d /data/inner /proc/self'
+        echo "after: $(grep -c " $BASE" /proc/self/mountinfo)"
+    "#;
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "sh", "-c", script])
+        .env("BASE", &base)
+        .env("INNER", &inner)
+        .env("ROOTFS", f.rootfs(root))
+        .env("NSLAUNCH", &f.nslaunch);
+    let r = run(c, None);
+    // The namespace is gone with unshare, and every mount in it.
+    fs::remove_dir_all(&base).unwrap();
+    assert_eq!(r.code(), 0, "{r:?}");
+    // Only the shared bind itself: no /proc, /dev, /sys or volume of the
+    // container came back.
+    assert_eq!(
+        lines(&r.stdout),
+        ["/data/inner", "/proc/self", "after: 1"],
+        "{r:?}"
+    );
 }
