@@ -452,9 +452,7 @@ fn dry_run(
     });
     let spec = init_args(args, root_word, &fds, setup);
     let input = dryrun::Input {
-        invocation: std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
+        invocation: std::env::args_os().collect(),
         rootfs,
         ids,
         caller_root: nix::unistd::geteuid().is_root(),
@@ -470,7 +468,11 @@ fn dry_run(
         env,
         spec: &spec,
     };
-    print!("{}", dryrun::script(&input));
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&dryrun::script(&input))
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Usage(format!("--dry-run: write the script: {}", io_why(&e))))?;
     Ok(0)
 }
 
