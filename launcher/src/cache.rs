@@ -226,13 +226,13 @@ fn unpack_into_cache(
         );
         std::fs::write(tmp.join("info"), info)
             .map_err(|e| format!("write info: {}", io_why(&e)))?;
-        if !done.devices.is_empty() {
+        if done.devices.count > 0 {
             eprintln!(
                 "nslaunch: --rootfs {source}: skipped {} device node{} ({}): the container gets \
                  its own /dev{}",
-                done.devices.len(),
-                if done.devices.len() == 1 { "" } else { "s" },
-                shown_list(&done.devices),
+                done.devices.count,
+                if done.devices.count == 1 { "" } else { "s" },
+                printable(&shown_list(&done.devices)),
                 if keep_owners {
                     ""
                 } else {
@@ -240,13 +240,13 @@ fn unpack_into_cache(
                 }
             );
         }
-        if !done.others.is_empty() {
+        if done.others.count > 0 {
             eprintln!(
                 "nslaunch: --rootfs {source}: skipped {} entr{} of a kind a rootfs has no use \
                  for ({})",
-                done.others.len(),
-                if done.others.len() == 1 { "y" } else { "ies" },
-                shown_list(&done.others)
+                done.others.count,
+                if done.others.count == 1 { "y" } else { "ies" },
+                printable(&shown_list(&done.others))
             );
         }
         match nix::fcntl::renameat2(
@@ -275,9 +275,9 @@ fn unpack_into_cache(
     }
 }
 
-fn shown_list(names: &[String]) -> String {
-    let mut s = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-    if names.len() > 3 {
+fn shown_list(skipped: &unpack::Skipped) -> String {
+    let mut s = skipped.first.join(", ");
+    if skipped.count > skipped.first.len() as u64 {
         s.push_str(", ...");
     }
     s
