@@ -78,7 +78,7 @@ fn remove(dir: &Path) -> Result<(), nix::errno::Errno> {
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
         nix::sys::stat::Mode::empty(),
     )?;
-    crate::cache::remove_tree(&fd, name)
+    crate::cache::remove_tree(&fd, std::ffi::OsStr::new(name))
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
