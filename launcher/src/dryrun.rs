@@ -309,8 +309,14 @@ pub fn script(input: &Input) -> Vec<u8> {
                 ),
             );
             if p.idmapped {
-                text(&mut out, "#    (--userns auto: the rootfs is an idmapped mount through these maps;");
-                text(&mut out, "#    volumes are plain binds, where container root is the block's first id)");
+                text(
+                    &mut out,
+                    "#    (--userns auto: the rootfs is an idmapped mount through these maps;",
+                );
+                text(
+                    &mut out,
+                    "#    volumes are plain binds, where container root is the block's first id)",
+                );
             }
         }
         None => text(
