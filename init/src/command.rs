@@ -2,9 +2,10 @@
 //! child. Everything is prepared before `fork`; between `fork` and `execve`
 //! the child only makes raw syscalls.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 
 use nix::errno::Errno;
 use nix::unistd::{access, fork, AccessFlags, ForkResult, Pid};
@@ -60,9 +61,10 @@ pub struct Prepared {
 }
 
 /// Resolve `command[0]` against PATH from `env` (the command's own
-/// environment, as docker does) and build argv/envp.
+/// environment, as docker does) and build argv/envp. Every word is bytes,
+/// passed to `execve` as it is.
 pub fn prepare(
-    command: &[String],
+    command: &[OsString],
     env: &[(OsString, OsString)],
     in_container: bool,
 ) -> Result<Prepared, Error> {
@@ -72,22 +74,23 @@ pub fn prepare(
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")
-        .and_then(|(_, v)| v.to_str())
-        .unwrap_or(shared::env::DEFAULT_PATH);
+        .map_or(OsStr::new(shared::env::DEFAULT_PATH), |(_, v)| {
+            v.as_os_str()
+        });
     let path = resolve(name, path_var).map_err(|e| match e {
         Error::NotFound(m) if in_container => {
             Error::NotFound(m.replace("command not found", "command not found in the container"))
         }
         e => e,
     })?;
-    let path =
-        CString::new(path).map_err(|_| Error::Usage("command contains a NUL byte".into()))?;
-    let argv = CStringArray::new(command.iter().map(String::as_str))
+    let path = CString::new(path.into_vec())
+        .map_err(|_| Error::Usage("command contains a NUL byte".into()))?;
+    let argv = CStringArray::new(command.iter().map(|a| a.as_bytes().to_vec()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
     let envp = CStringArray::new(env.iter().map(|(k, v)| {
         let mut kv = k.clone().into_vec();
         kv.push(b'=');
-        kv.extend_from_slice(v.as_encoded_bytes());
+        kv.extend_from_slice(v.as_bytes());
         kv
     }))
     .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
@@ -97,20 +100,30 @@ pub fn prepare(
 /// Find `name` as `execvp` would: a name with a slash is used as is; else
 /// the first executable regular file named `name` in PATH. An entry that
 /// exists but is not executable makes the result 126 rather than 127.
-pub fn resolve(name: &str, path_var: &str) -> Result<String, Error> {
+/// Names and PATH are bytes; messages show them lossily.
+pub fn resolve(name: &OsStr, path_var: &OsStr) -> Result<OsString, Error> {
+    let shown = name.to_string_lossy();
     if name.is_empty() {
         return Err(Error::NotFound("the command is an empty string".into()));
     }
-    if name.contains('/') {
-        return Ok(name.to_string());
+    if name.as_bytes().contains(&b'/') {
+        return Ok(name.to_os_string());
     }
     let mut not_executable = None;
-    for dir in path_var.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
+    for dir in path_var.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let mut candidate = dir.to_vec();
+        while candidate.len() > 1 && candidate.ends_with(b"/") {
+            candidate.pop();
+        }
+        if candidate != b"/" {
+            candidate.push(b'/');
+        }
+        candidate.extend_from_slice(name.as_bytes());
+        let candidate = OsString::from_vec(candidate);
         match std::fs::metadata(&candidate) {
             Ok(m) if m.is_file() => {
-                if access(candidate.as_str(), AccessFlags::X_OK).is_ok() {
+                if access(Path::new(&candidate), AccessFlags::X_OK).is_ok() {
                     return Ok(candidate);
                 }
                 not_executable.get_or_insert(candidate);
@@ -120,10 +133,12 @@ pub fn resolve(name: &str, path_var: &str) -> Result<String, Error> {
     }
     match not_executable {
         Some(found) => Err(Error::CannotExecute(format!(
-            "{name}: {found} is not executable (Permission denied)"
+            "{shown}: {} is not executable (Permission denied)",
+            found.to_string_lossy()
         ))),
         None => Err(Error::NotFound(format!(
-            "{name}: command not found (PATH={path_var})"
+            "{shown}: command not found (PATH={})",
+            path_var.to_string_lossy()
         ))),
     }
 }
@@ -158,12 +173,20 @@ impl Placement {
     }
 }
 
-/// Fork and exec the command. The child gets default signal dispositions
-/// and an empty signal mask, then its process group, the terminal's
-/// foreground and its stdio (`place`), then its user, groups,
-/// capabilities and working directory (`creds`; a failure there is
-/// reported through `sink` with 125); if `execve` fails it reports through
-/// `sink` and exits 126 or 127.
+/// Fork and exec the command. The child takes its process group, the
+/// terminal's foreground and its stdio (`place`), passes the gate with
+/// nsinit, takes its user, groups, capabilities and working directory
+/// (`creds`; a failure there is reported through `sink` with 125), and
+/// only then, right before `execve`, gets default signal dispositions and
+/// an empty signal mask; if `execve` fails it reports through `sink` and
+/// exits 126 or 127.
+///
+/// Signals stay blocked (as nsinit's, inherited) until nsinit is back in
+/// its loop: nsinit waits for the child at the gate outside it, so a stop
+/// signal acted on there (a Ctrl-Z, once the child has the foreground)
+/// would stop the child before it says it is ready, with nsinit blocked
+/// on it for good. Held pending instead, it stops the child just before
+/// `execve`, where nsinit sees the stop and handles it as any other.
 pub fn spawn(
     cmd: &Prepared,
     sink: Sink,
@@ -202,7 +225,6 @@ pub fn spawn(
                 );
                 sys::raw_exit(exit::FAILED);
             }
-            sys::raw_reset_signals();
             if let Err((what, errno)) = gate.child_side() {
                 sink.send_raw(exit::FAILED, &[what, b": ", errno.desc().as_bytes()]);
                 sys::raw_exit(exit::FAILED);
@@ -214,6 +236,9 @@ pub fn spawn(
                 );
                 sys::raw_exit(exit::FAILED);
             }
+            // Last: a signal that came meanwhile acts now, with nsinit in
+            // its loop (see above).
+            sys::raw_reset_signals();
             let errno = sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp);
             let status = exit::for_exec_errno(errno);
             let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {
@@ -255,10 +280,11 @@ mod tests {
         std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::create_dir_all(b.join("adir")).unwrap();
         let path = format!("{}:{}", a.display(), b.display());
+        let resolve = |name: &str, path: &str| resolve(OsStr::new(name), OsStr::new(path));
 
         assert_eq!(
             resolve("tool", &path).unwrap(),
-            format!("{}/tool", b.display())
+            OsString::from(format!("{}/tool", b.display()))
         );
         assert_eq!(resolve("./x/y", &path).unwrap(), "./x/y");
         assert_eq!(resolve("missing", &path).unwrap_err().status(), 127);
@@ -270,6 +296,28 @@ mod tests {
         let err = resolve("tool", &only_a).unwrap_err();
         assert_eq!(err.status(), 126);
         assert!(err.to_string().contains("not executable"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names_and_path_are_bytes() {
+        let dir = std::env::temp_dir().join(format!("nsinit-bytes-{}", std::process::id()));
+        let bin = dir.join(OsStr::from_bytes(b"b\xefn"));
+        std::fs::create_dir_all(&bin).unwrap();
+        let tool = bin.join(OsStr::from_bytes(b"caf\xe9"));
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut path = OsString::from("/nonexistent:");
+        path.push(bin.as_os_str());
+        path.push("/");
+        let found = resolve(OsStr::from_bytes(b"caf\xe9"), &path).unwrap();
+        assert_eq!(found, tool.as_os_str());
+        let err = resolve(OsStr::from_bytes(b"th\xe9"), &path).unwrap_err();
+        assert_eq!(err.status(), 127);
+        assert!(
+            err.to_string().starts_with("th\u{fffd}: command not found"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -31,22 +31,11 @@ use shared::sys::{self, CapState};
 
 use crate::error::Error;
 
-/// Under nslaunch (`--rootfs`, only as PID 1): make nsinit undumpable;
-/// and close every inherited descriptor above 2 to the command but the
-/// `--preserve-fds` ones. Runs first, before any setup.
-pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
-    if let Some(rootfs) = &args.rootfs {
-        // Outside a container of its own, pivot_root would move every
-        // process of this mount namespace (the host's) into DIR.
-        if sys::raw_getpid() != 1 {
-            return Err(Error::Usage(format!(
-                "--rootfs {rootfs}: nsinit builds a container root only as PID 1 of new PID \
-                 and mount namespaces (as nslaunch runs it); here it would change this \
-                 mount namespace"
-            )));
-        }
-        sys::raw_set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
-    }
+/// `--preserve-fds N`: descriptors 3 to 3+N-1 must be the caller's, open
+/// before nsinit opens any of its own; nsinit closes its copies once the
+/// command is forked, so a number that was free would close one of ours
+/// (the signalfd, a pipe to the command). Call first.
+pub fn check_preserved_fds(args: &InitArgs) -> Result<(), Error> {
     let Some(n) = args.preserve_fds else {
         return Ok(());
     };
@@ -66,7 +55,31 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
             )));
         }
     }
-    if let Ok(first) = u32::try_from(first_own) {
+    shared::cli::check_preserved_fds(n, sys::raw_fd_is_open).map_err(Error::Usage)
+}
+
+/// Under nslaunch (`--rootfs`, only as PID 1): make nsinit undumpable;
+/// and close every inherited descriptor above 2 to the command but the
+/// `--preserve-fds` ones. Runs before any setup, after
+/// [`check_preserved_fds`].
+pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
+    if let Some(rootfs) = &args.rootfs {
+        // Outside a container of its own, pivot_root would move every
+        // process of this mount namespace (the host's) into DIR.
+        if sys::raw_getpid() != 1 {
+            return Err(Error::Usage(format!(
+                "--rootfs {rootfs}: nsinit builds a container root only as PID 1 of new PID \
+                 and mount namespaces (as nslaunch runs it); here it would change this \
+                 mount namespace"
+            )));
+        }
+        sys::raw_set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
+    }
+    let Some(n) = args.preserve_fds else {
+        return Ok(());
+    };
+    // Checked by check_preserved_fds: 3..3+N-1 are the caller's, open.
+    if let Ok(first) = u32::try_from(3 + i64::from(n)) {
         sys::raw_cloexec_from(first)
             .map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
     }

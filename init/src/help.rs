@@ -17,7 +17,8 @@ CMD's, -h and --help included. Repeatable options are marked (+).
 
 As an init:
   Each of these also has an environment variable, for an image whose
-  ENTRYPOINT fixes argv (a flag given wins over its variable).
+  ENTRYPOINT fixes argv (a flag given wins over its variable); none is read
+  with --rootfs or --report-fd (under nslaunch): they are then CMD's.
   -s, --subreaper       become a child subreaper (PR_SET_CHILD_SUBREAPER), so
                         that orphans reach nsinit when it is not PID 1
                         [NSINIT_SUBREAPER=1]
@@ -79,9 +80,9 @@ Set by nslaunch:
                         namespace of its own)
   --no-new-privileges   set no_new_privs for CMD: setuid files and file
                         capabilities give it nothing
-  --preserve-fds N      pass descriptors 3 to 3+N-1 to CMD and no other above
-                        2 (default: every inherited descriptor passes, as
-                        with tini)
+  --preserve-fds N      pass descriptors 3 to 3+N-1, which must be open, to
+                        CMD and no other above 2 (default: every inherited
+                        descriptor passes, as with tini)
   --console-socket FD   give CMD a new pseudo-terminal (with --rootfs, of the
                         container's devpts, also on /dev/console) as its
                         stdin, stdout and stderr, in the foreground, and send
@@ -96,8 +97,10 @@ Other:
   -h, --help            print this help and exit (before CMD only)
 
 Environment:
-  The NSINIT_* variables above. CMD gets nsinit's environment as it is, plus
-  HOME from the container's /etc/passwd when unset under --rootfs.
+  The NSINIT_* variables above, read only when nsinit runs alone (never
+  under nslaunch, with --rootfs or --report-fd). CMD gets nsinit's
+  environment as it is, NSINIT_* included, plus HOME from the container's
+  /etc/passwd when unset under --rootfs.
 
 Examples:
   ENTRYPOINT ["/sbin/nsinit", "--"]

@@ -62,8 +62,10 @@ fn main() {
             exit(shared::exit::FAILED);
         }
     }
-    let result = Supervision::resolve(&args, |k| std::env::var(k).ok())
-        .map_err(Error::Usage)
+    // First, before nsinit opens anything of its own: a descriptor of ours
+    // could take a closed number below 3+N and be closed as the caller's.
+    let result = confine::check_preserved_fds(&args)
+        .and_then(|()| Supervision::resolve(&args, |k| std::env::var(k).ok()).map_err(Error::Usage))
         .and_then(|cfg| {
             let log = Log::new("nsinit", cfg.verbose);
             run(&args, &cfg, &log, sink)
@@ -80,7 +82,7 @@ fn main() {
 /// Parse argv; on `--help` print it and exit 0, on a usage error print one
 /// line and exit 125.
 fn parse_args() -> Result<InitArgs, i32> {
-    let args = shared::cli::utf8_args("nsinit")?;
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     InitArgs::parse("nsinit", &args)
         .map_err(|early| shared::cli::early_exit("nsinit", help::TEXT, early))
 }

@@ -1,5 +1,7 @@
 //! nslaunch's command line.
 
+use std::ffi::{OsStr, OsString};
+
 use argh::FromArgs;
 
 /// Run a command in a rootless container made from a directory. (What
@@ -187,13 +189,14 @@ pub struct LaunchArgs {
     /// the command to run inside the container, with its arguments; use
     /// "--" before it when it starts with "-"
     #[argh(positional, greedy, arg_name = "CMD")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 impl LaunchArgs {
-    pub fn parse(args: &[String]) -> Result<LaunchArgs, argh::EarlyExit> {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        LaunchArgs::from_args(&["nslaunch"], &args)
+    /// Parse argv (without argv\[0\]): options are UTF-8, the command's
+    /// words any bytes ([`shared::cli::parse_os`]).
+    pub fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<LaunchArgs, argh::EarlyExit> {
+        shared::cli::parse_os("nslaunch", args, |a: &mut LaunchArgs| &mut a.command)
     }
 }
 
@@ -202,7 +205,20 @@ mod tests {
     use super::*;
 
     fn parse(v: &[&str]) -> Result<LaunchArgs, argh::EarlyExit> {
-        LaunchArgs::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        LaunchArgs::parse(v)
+    }
+
+    #[test]
+    fn the_command_is_bytes_and_options_are_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let b = |v: &[u8]| OsStr::from_bytes(v).to_os_string();
+        let a = LaunchArgs::parse(&[b(b"--rootfs"), b(b"R"), b(b"echo"), b(b"caf\xe9")]).unwrap();
+        assert_eq!(a.command, [b(b"echo"), b(b"caf\xe9")]);
+        let e = LaunchArgs::parse(&[b(b"-e"), b(b"A=\xe9"), b(b"--rootfs"), b(b"R"), b(b"sh")])
+            .unwrap_err();
+        assert!(e
+            .output
+            .starts_with("-e \"A=\u{fffd}\": the value is not valid UTF-8"));
     }
 
     #[test]

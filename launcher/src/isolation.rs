@@ -33,15 +33,7 @@ pub struct Isolation {
 /// own: descriptors 3 to 3+N-1 must be open (the caller's).
 pub fn preserved_fds(n: Option<u32>) -> Result<u32, Error> {
     let n = n.unwrap_or(0);
-    for fd in 3..3u64 + u64::from(n) {
-        let open = i32::try_from(fd).is_ok_and(shared::sys::raw_fd_is_open);
-        if !open {
-            return Err(Error::Usage(format!(
-                "--preserve-fds {n}: descriptor {fd} is not open (pass open descriptors 3 to {})",
-                2 + u64::from(n)
-            )));
-        }
-    }
+    shared::cli::check_preserved_fds(n, shared::sys::raw_fd_is_open).map_err(Error::Usage)?;
     Ok(n)
 }
 

@@ -119,7 +119,7 @@ fn ensure_standard_fds() {
 }
 
 fn parse_args() -> Result<LaunchArgs, i32> {
-    let args = shared::cli::utf8_args("nslaunch")?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     LaunchArgs::parse(&args).map_err(|early| shared::cli::early_exit("nslaunch", help::TEXT, early))
 }
 
@@ -302,8 +302,12 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             mode,
         },
     );
-    let argv = CStringArray::new(std::iter::once("nsinit".to_string()).chain(spec.render()))
-        .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
+    let argv = CStringArray::new(
+        std::iter::once("nsinit".into())
+            .chain(spec.render())
+            .map(std::os::unix::ffi::OsStringExt::into_vec),
+    )
+    .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
     let envp = CStringArray::new(env.iter().map(|(k, v)| format!("{k}={v}")))
         .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
 
@@ -396,7 +400,8 @@ struct Setup<'a> {
 }
 
 /// nsinit's command line: the container spec (shared by the real run and
-/// `--dry-run`).
+/// `--dry-run`). It always has `--rootfs` and `--report-fd`, so nsinit
+/// takes nothing from the command's environment (`InitArgs::launched`).
 fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> InitArgs {
     InitArgs {
         rootfs: Some(rootfs),

@@ -5,6 +5,7 @@
 //! The command's environment travels as nsinit's exec environment, never in
 //! argv.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::str::FromStr;
 
@@ -24,7 +25,8 @@ use crate::volume::Volume;
 /// option can also be set in the environment: NSINIT_SUBREAPER=1,
 /// NSINIT_PROCESS_GROUP=1, NSINIT_REWRITE=TERM:INT,HUP:0,
 /// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=10s,
-/// NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable).
+/// NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable;
+/// with --rootfs or --report-fd the variables are the command's, not read).
 #[derive(FromArgs, Debug, Clone, PartialEq, Eq, Default)]
 #[argh(
     help_triggers("-h", "--help"),
@@ -190,13 +192,14 @@ pub struct InitArgs {
 
     /// the command to run and its arguments
     #[argh(positional, greedy, arg_name = "CMD")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 impl InitArgs {
     /// argv for nsinit, without argv\[0\]. The command always follows `--`, so
-    /// a command whose name starts with `-` is never taken for a flag.
-    pub fn render(&self) -> Vec<String> {
+    /// a command whose name starts with `-` is never taken for a flag; its
+    /// words are bytes, passed as they are.
+    pub fn render(&self) -> Vec<OsString> {
         let mut argv = Vec::new();
         let mut flag = |on: bool, name: &str| {
             if on {
@@ -291,15 +294,24 @@ impl InitArgs {
             argv.push("--version".to_string());
         }
         argv.push("--".to_string());
-        argv.extend(self.command.iter().cloned());
-        argv
+        argv.into_iter()
+            .map(OsString::from)
+            .chain(self.command.iter().cloned())
+            .collect()
+    }
+
+    /// Whether a launcher (nslaunch) runs this nsinit: it always passes
+    /// `--rootfs` and `--report-fd`. Then nsinit's environment is the
+    /// command's, and no `NSINIT_*` variable configures nsinit.
+    pub fn launched(&self) -> bool {
+        self.rootfs.is_some() || self.report_fd.is_some()
     }
 
     /// Parse argv (without argv\[0\]); `Err` carries argh's text and whether it
-    /// is help output (`Ok(())`) or a usage error.
-    pub fn parse(program: &str, args: &[String]) -> Result<InitArgs, argh::EarlyExit> {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        InitArgs::from_args(&[program], &args)
+    /// is help output (`Ok(())`) or a usage error. The command's words may
+    /// be any bytes; options must be UTF-8 ([`crate::cli::parse_os`]).
+    pub fn parse<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Result<InitArgs, argh::EarlyExit> {
+        crate::cli::parse_os(program, args, |a: &mut InitArgs| &mut a.command)
     }
 }
 
@@ -373,9 +385,14 @@ impl fmt::Display for TreeFd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn words(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
     }
 
     #[test]
@@ -388,7 +405,7 @@ mod tests {
                 console_socket: Some(5),
                 console_size: Some(ConsoleSize { rows: 24, cols: 80 }),
                 null_stdin: true,
-                command: strings(&["sh", "-c", "echo hi", "--rootfs", "-v"]),
+                command: words(&["sh", "-c", "echo hi", "--rootfs", "-v"]),
                 ..Default::default()
             },
             InitArgs {
@@ -402,7 +419,7 @@ mod tests {
                 workdir: Some("/srv/web".into()),
                 hostname: Some("box".into()),
                 caps: Some(CapSet::docker_default()),
-                command: strings(&["id"]),
+                command: words(&["id"]),
                 ..Default::default()
             },
             InitArgs {
@@ -410,17 +427,17 @@ mod tests {
                 overlay: true,
                 overlay_dir: Some("/home/u/keep, it".into()),
                 overlay_dir_fd: Some(7),
-                command: strings(&["sh"]),
+                command: words(&["sh"]),
                 ..Default::default()
             },
             InitArgs {
                 caps: Some(CapSet::EMPTY),
                 user: Some("1000".into()),
-                command: strings(&["--caps"]),
+                command: words(&["--caps"]),
                 ..Default::default()
             },
             InitArgs {
-                command: strings(&["-weird-name", "--"]),
+                command: words(&["-weird-name", "--"]),
                 ..Default::default()
             },
             InitArgs {
@@ -432,11 +449,11 @@ mod tests {
                 grace: Some("2s".into()),
                 verbose: true,
                 warn_orphans: true,
-                command: strings(&["sleep", "1"]),
+                command: words(&["sleep", "1"]),
                 ..Default::default()
             },
             InitArgs {
-                command: strings(&["help"]),
+                command: words(&["help"]),
                 ..Default::default()
             },
             InitArgs {
@@ -449,7 +466,20 @@ mod tests {
                 loopback: true,
                 no_new_privileges: true,
                 preserve_fds: Some(2),
-                command: strings(&["sh"]),
+                command: words(&["sh"]),
+                ..Default::default()
+            },
+            // The command is bytes: non-UTF-8 words, one that spells a
+            // flag, one that is only a dash and a bad byte.
+            InitArgs {
+                rootfs: Some("/r".into()),
+                user: Some("1000".into()),
+                command: vec![
+                    OsString::from("echo"),
+                    OsStr::from_bytes(b"caf\xe9").into(),
+                    OsStr::from_bytes(b"-\xff").into(),
+                    "--user".into(),
+                ],
                 ..Default::default()
             },
         ];
@@ -462,14 +492,14 @@ mod tests {
     #[test]
     fn command_flags_pass_through_without_dashdash() {
         let a = InitArgs::parse("nsinit", &strings(&["sh", "-c", "exit 3", "-v"])).unwrap();
-        assert_eq!(a.command, strings(&["sh", "-c", "exit 3", "-v"]));
+        assert_eq!(a.command, words(&["sh", "-c", "exit 3", "-v"]));
         assert_eq!(a.rootfs, None);
     }
 
     #[test]
     fn a_command_named_help_is_a_command() {
         let a = InitArgs::parse("nsinit", &strings(&["help"])).unwrap();
-        assert_eq!(a.command, strings(&["help"]));
+        assert_eq!(a.command, words(&["help"]));
     }
 
     #[test]

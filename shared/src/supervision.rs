@@ -1,6 +1,8 @@
 //! How nsinit supervises its command, resolved from its flags and the
 //! `NSINIT_*` environment variables (an image's ENTRYPOINT fixes argv, so
 //! every option has a variable too; a flag given on the command line wins).
+//! Under a launcher ([`InitArgs::launched`]) the variables are the
+//! command's, never nsinit's: only the flags count.
 //! Pure code: parsing, the signal rewrite table, the exit-status mapping.
 
 use std::time::Duration;
@@ -43,8 +45,13 @@ impl Default for Supervision {
 
 impl Supervision {
     /// Resolve flags, falling back to `NSINIT_*` variables looked up with
-    /// `env`. `Err` is one line naming the flag or variable.
+    /// `env`, unless nsinit runs under a launcher: there the environment
+    /// is the command's (`nslaunch -e NSINIT_PDEATHSIG=WINCH` must not
+    /// change how its init dies), and the launcher says all in argv.
+    /// `Err` is one line naming the flag or variable.
     pub fn resolve(args: &InitArgs, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let launched = args.launched();
+        let env = |var: &str| if launched { None } else { env(var) };
         let switch = |on: bool, var: &str| -> Result<bool, String> {
             if on {
                 return Ok(true);
@@ -244,6 +251,31 @@ mod tests {
             libc::SIGTERM,
             "flags replace the variable's list"
         );
+    }
+
+    #[test]
+    fn under_a_launcher_the_environment_is_the_commands() {
+        let env = |k: &str| match k {
+            "NSINIT_GRACE" => Some("abc".to_string()),
+            "NSINIT_PDEATHSIG" => Some("WINCH".to_string()),
+            "NSINIT_SUBREAPER" => Some("1".to_string()),
+            _ => Some("1".to_string()),
+        };
+        assert!(Supervision::resolve(&InitArgs::default(), env).is_err());
+        for a in [
+            args(|a| a.rootfs = Some("/r".into())),
+            args(|a| a.report_fd = Some(3)),
+        ] {
+            assert_eq!(Supervision::resolve(&a, env), Ok(Supervision::default()));
+        }
+        let a = args(|a| {
+            a.rootfs = Some("/r".into());
+            a.grace = Some("1s".into());
+            a.verbose = true;
+        });
+        let s = Supervision::resolve(&a, env).unwrap();
+        assert_eq!((s.grace, s.verbose), (Duration::from_secs(1), true));
+        assert_eq!(s.pdeathsig, None);
     }
 
     #[test]

@@ -559,6 +559,26 @@ fn collect<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
     })
 }
 
+/// Run `cmd` to completion (TIMEOUT at most), stdin /dev/null: its exit
+/// code, its stdout as bytes (for output that need not be UTF-8), and its
+/// stderr as text.
+pub fn run_bytes(mut cmd: Command) -> (Option<i32>, Vec<u8>, String) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err = collect(child.stderr.take().unwrap());
+    let status = wait_timeout(&mut child, TIMEOUT)
+        .unwrap_or_else(|| panic!("timed out after {TIMEOUT:?}: {cmd:?}"));
+    (status.code(), out.join().unwrap(), err.join().unwrap())
+}
+
 /// Wait for `child` at most `limit`; kills it and returns None on timeout.
 pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();

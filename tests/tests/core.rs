@@ -2,7 +2,9 @@
 //! Every scenario runs as root and as an unprivileged user (see the
 //! harness in src/lib.rs).
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 
 use nslaunch_tests::*;
@@ -290,6 +292,36 @@ fn the_commands_own_flags_pass_through() {
             None,
         );
         assert_eq!(r.stdout, "--help --rootfs\n", "{r:?}");
+    });
+}
+
+#[test]
+fn the_command_and_its_arguments_are_bytes() {
+    each(|f, who| {
+        // An argument that is not UTF-8 reaches the command unchanged.
+        let mut c = f.nslaunch(who, &["echo"]);
+        c.arg(OsStr::from_bytes(b"caf\xe9"));
+        let (code, out, err) = run_bytes(c);
+        assert_eq!(
+            (code, out.as_slice()),
+            (Some(0), &b"caf\xe9\n"[..]),
+            "{err}"
+        );
+
+        // A command whose name is not UTF-8, found in PATH, makes a file
+        // whose name is not UTF-8 either.
+        let rootfs = f.own_rootfs(who, "bytes");
+        let script = rootfs.join("bin").join(OsStr::from_bytes(b"mk\xe9"));
+        write_as(who, &script, "#!/bin/sh\ntouch \"$1\"\n");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = f.nslaunch_on(who, &rootfs, &[]);
+        c.arg(OsStr::from_bytes(b"mk\xe9"))
+            .arg(OsStr::from_bytes(b"/tmp/caf\xe9"));
+        let (code, out, err) = run_bytes(c);
+        assert_eq!(code, Some(0), "{err} {out:?}");
+        let made = rootfs.join("tmp").join(OsStr::from_bytes(b"caf\xe9"));
+        assert!(made.is_file(), "no {made:?}: {err}");
+        fs::remove_dir_all(&rootfs).unwrap();
     });
 }
 

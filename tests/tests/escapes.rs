@@ -484,6 +484,45 @@ fn sigkill_to_nslaunch_ends_every_container_process_with_every_option() {
 }
 
 #[test]
+fn the_commands_environment_never_configures_its_init() {
+    each(|f, who| {
+        // Every NSINIT_* variable, each set so that nsinit would behave
+        // differently (or refuse to start) if it read it: the command gets
+        // them all, nsinit none.
+        let vars = [
+            "NSINIT_GRACE=abc",
+            "NSINIT_PDEATHSIG=WINCH",
+            "NSINIT_PROCESS_GROUP=maybe",
+            "NSINIT_REWRITE=EXIT:0",
+            "NSINIT_SUBREAPER=1",
+            "NSINIT_SUCCESS_STATUS=3",
+            "NSINIT_VERBOSE=1",
+            "NSINIT_WARN_ORPHANS=1",
+        ];
+        let mut args: Vec<&str> = vars.iter().flat_map(|v| ["-e", *v]).collect();
+        args.extend(["sh", "-c", "env | grep ^NSINIT_ | sort; exit 3"]);
+        let r = run(f.nslaunch(who, &args), None);
+        assert_eq!(r.code(), 3, "{r:?}");
+        assert_eq!(lines(&r.stdout), vars, "{r:?}");
+        assert!(r.stderr.is_empty(), "nsinit said something: {r:?}");
+
+        // The parent-death signal stays SIGKILL: nothing outlives nslaunch.
+        let mut c = Running::start(f.nslaunch(
+            who,
+            &[
+                "-e",
+                "NSINIT_PDEATHSIG=WINCH",
+                "sh",
+                "-c",
+                "sleep 1000 & echo ready; wait",
+            ],
+        ));
+        c.wait_line("ready");
+        sigkill_leaves_nothing(c, 3, "-e NSINIT_PDEATHSIG=WINCH");
+    });
+}
+
+#[test]
 fn leaked_directory_fds_are_really_open_in_the_wrapper() {
     // The check that the attack above is real: without nslaunch in
     // between, the same wrapper does reach the host directory.

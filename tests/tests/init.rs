@@ -3,7 +3,11 @@
 //! user) and as a subreaper (`nsinit -s`, no namespace at all). Every
 //! scenario runs as root and as the unprivileged user.
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -231,6 +235,75 @@ fn pending_signals(pid: i32) -> u64 {
         })
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
         .fold(0, |a, b| a | b)
+}
+
+/// The parent pid of `pid`, from /proc/PID/stat.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `pid` and all its descendants.
+fn tree_of(pid: i32) -> Vec<i32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// SIGKILLs the processes it holds when dropped (a failed test must not
+/// leave a deadlocked nsinit behind).
+struct KillOnDrop(Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            send_signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn a_stop_signal_as_the_command_starts_stops_it_and_sigcont_resumes_it() {
+    // A Ctrl-Z can reach the command's child in the terminal's foreground
+    // while it starts, before nsinit is back in its loop. forkstop makes
+    // that happen every time: SIGTSTP reaches nsinit's child at its first
+    // instruction after fork. The child must stop only once nsinit can
+    // see it (before, it stopped while nsinit waited for it at the gate:
+    // both stuck for good), and SIGCONT to nsinit must resume it.
+    each(|f, who| {
+        for mode in MODES {
+            let inner = nsinit(f, who, mode, &["--", "sh", "-c", "echo ran-$((6*7))"]);
+            // forkstop (src/bin/forkstop.rs) runs as the test does, nsinit as who.
+            let mut c = Command::new(env!("CARGO_BIN_EXE_forkstop"));
+            c.args(["nsinit", &libc::SIGTSTP.to_string()])
+                .arg(inner.get_program())
+                .args(inner.get_args())
+                .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            let mut c = Running::start(c);
+            let mut stopped = None;
+            wait_for(&format!("{mode:?}: the command's child to stop"), || {
+                stopped = tree_of(c.pid())
+                    .into_iter()
+                    .find(|&p| running_state(p) == Some('T'));
+                stopped.is_some()
+            });
+            let init = parent_of(stopped.unwrap()).expect("nsinit");
+            let _guard = KillOnDrop(vec![init]);
+            send_signal(init, libc::SIGCONT);
+            c.wait_line("ran-42");
+            let (st, _) = c.finish();
+            assert_eq!(st.code(), Some(0), "{mode:?}");
+        }
+    });
 }
 
 #[test]
@@ -569,6 +642,125 @@ fn exec_failures_are_126_and_127_with_a_message() {
             let r = run(nsinit(f, who, mode, &["/etc/passwd"]), None);
             assert_eq!(code(&r), 126, "{r:?}");
             assert!(r.stderr.contains("/etc/passwd"), "{r:?}");
+        }
+    });
+}
+
+#[test]
+fn the_command_and_its_arguments_are_bytes() {
+    each(|f, who| {
+        // A directory of PATH, a command and its argument, none UTF-8.
+        let dir = f.dir(who, "nsinit-bytes");
+        let bin = dir.join(OsStr::from_bytes(b"b\xefn"));
+        fs::create_dir(&bin).unwrap();
+        nix::unistd::chown(
+            &bin,
+            Some(nix::unistd::Uid::from_raw(who.uid())),
+            Some(nix::unistd::Gid::from_raw(who.gid())),
+        )
+        .unwrap();
+        let script = bin.join(OsStr::from_bytes(b"mk\xe9"));
+        write_as(who, &script, "#!/bin/sh\ntouch \"$1\"\n");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut path = std::ffi::OsString::from("/usr/bin:/bin:");
+        path.push(&bin);
+        for mode in MODES {
+            let mut c = nsinit(f, who, mode, &["--", "echo"]);
+            c.arg(OsStr::from_bytes(b"caf\xe9"));
+            let (code, out, err) = run_bytes(c);
+            assert_eq!(
+                (code, out.as_slice()),
+                (Some(0), &b"caf\xe9\n"[..]),
+                "{mode:?}: {err}"
+            );
+
+            let made = dir.join(OsStr::from_bytes(b"caf\xe9"));
+            let mut c = nsinit(f, who, mode, &["--"]);
+            c.arg(OsStr::from_bytes(b"mk\xe9"))
+                .arg(&made)
+                .env("PATH", &path);
+            let (code, _, err) = run_bytes(c);
+            assert_eq!(code, Some(0), "{mode:?}: {err}");
+            assert!(made.is_file(), "{mode:?}: no {made:?}: {err}");
+            fs::remove_file(&made).unwrap();
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    });
+}
+
+/// `cmd` started with exactly descriptors 0 to 2, plus 3 to 3+`open`-1 on
+/// /dev/null: every other number is closed.
+fn with_fds(mut cmd: Command, open: i32) -> Command {
+    // SAFETY: between fork and exec only close_range and open, which are
+    // async-signal-safe; the path is a static C string.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            for _ in 0..open {
+                // The lowest free number: 3, then 4 ...
+                if libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+#[test]
+fn preserve_fds_refuses_descriptors_that_are_not_open() {
+    each(|f, who| {
+        for mode in MODES {
+            // 3 closed: nsinit's own signalfd or pipes would take it, and be
+            // closed as the caller's once the command starts.
+            for (n, open, closed) in [(1, 0, 3), (3, 0, 3), (3, 2, 5)] {
+                let arg = n.to_string();
+                let c = nsinit(
+                    f,
+                    who,
+                    mode,
+                    &["--preserve-fds", &arg, "--", "sh", "-c", "echo RAN"],
+                );
+                let r = run(with_fds(c, open), None);
+                let ctx = format!(
+                    "{mode:?} --preserve-fds {n} with 3..{} open: {r:?}",
+                    2 + open
+                );
+                assert_eq!(code(&r), 125, "{ctx}");
+                assert_eq!(r.stdout, "", "{ctx}");
+                let errors: Vec<&str> = lines(&r.stderr)
+                    .into_iter()
+                    .filter(|l| !l.contains("warning"))
+                    .collect();
+                assert_eq!(errors.len(), 1, "{ctx}");
+                assert!(
+                    errors[0].starts_with(&format!(
+                        "nsinit: --preserve-fds {n}: descriptor {closed} is not open"
+                    )),
+                    "{ctx}"
+                );
+            }
+            // Open ones pass, and only they; nsinit still hears SIGTERM.
+            let c = nsinit(
+                f,
+                who,
+                mode,
+                &[
+                    "--preserve-fds",
+                    "2",
+                    "--",
+                    "sh",
+                    "-c",
+                    "for n in 3 4 5 6; do [ -e /proc/self/fd/$n ] && echo open-$n; done; \
+                     echo ready; exec sleep 1000",
+                ],
+            );
+            let mut c = Running::start(with_fds(c, 4));
+            c.wait_line("ready");
+            assert_eq!(c.seen, ["open-3", "open-4", "ready"], "{mode:?}");
+            send_signal(init_pid(mode, &c), libc::SIGTERM);
+            assert_eq!(c.finish().0.code(), Some(143), "{mode:?}");
         }
     });
 }
