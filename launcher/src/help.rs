@@ -153,7 +153,8 @@ Subcommands:
 Environment:
   NSLAUNCH_LOG=1        as --verbose
   XDG_CACHE_HOME        the cache is $XDG_CACHE_HOME/nslaunch, else
-                        $HOME/.cache/nslaunch
+                        $HOME/.cache/nslaunch (every directory above it
+                        must be root's or yours, writable by no one else)
   NSLAUNCH_PROGRESS_DELAY_MS
                         how long an unpack runs before its progress shows on
                         a terminal (default: 700)
