@@ -179,6 +179,7 @@ fn prepare(
         .ok_or_else(|| Error::Usage(format!("{}: cannot resolve its path", init_path.display())))?;
     let (report_r, report_w) = container::pipe()?;
     let release = container::pipe()?;
+    let seccomp = seccomp_pipe(cfg.seccomp.as_ref(), log)?;
     let console = match &c.console_socket {
         Some(path) => Some(connect(path)?),
         None => None,
@@ -209,6 +210,7 @@ fn prepare(
         release.0.as_raw_fd(),
         fifo.as_ref().map(|f| f.as_raw_fd()),
         console.as_ref().map(|f| f.as_raw_fd()),
+        seccomp.as_ref().map(|f| f.as_raw_fd()),
     );
     let argv = CStringArray::new(
         std::iter::once(std::ffi::OsString::from("nsinit"))
@@ -231,7 +233,7 @@ fn prepare(
         envp,
         report_w,
         report_r,
-        pass_fds: fifo.into_iter().chain(console).collect(),
+        pass_fds: fifo.into_iter().chain(console).chain(seccomp).collect(),
         namespaces: cfg.new_namespaces & !deferred,
         unshare_after_release: cfg.new_namespaces & deferred,
         joins,
@@ -268,6 +270,7 @@ fn init_args(
     sync: i32,
     fifo: Option<i32>,
     console: Option<i32>,
+    seccomp: Option<i32>,
 ) -> InitArgs {
     let p = &cfg.process;
     let mut devices = config::default_devices();
@@ -281,6 +284,7 @@ fn init_args(
         sync_fd: Some(sync),
         oci: true,
         start_fifo_fd: fifo,
+        seccomp_fd: seccomp,
         hooks: has_create_hooks(&cfg.hooks),
         mount: cfg.mounts.clone(),
         device: devices,
@@ -349,6 +353,23 @@ fn has_create_hooks(h: &oci_spec::runtime::Hooks) -> bool {
     [h.prestart(), h.create_runtime(), h.create_container()]
         .iter()
         .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+/// `linux.seccomp`, compiled, in a pipe for nsinit (`--seccomp-fd`).
+pub(crate) fn seccomp_pipe(
+    profile: Option<&oci_spec::runtime::LinuxSeccomp>,
+    log: &mut OciLog,
+) -> Result<Option<OwnedFd>, Error> {
+    let Some(profile) = profile else {
+        return Ok(None);
+    };
+    let filter = crate::seccomp::from_oci(profile)
+        .map_err(|why| Error::Usage(format!("config.json: linux.seccomp: {why}")))?;
+    for w in &filter.warnings {
+        log.debug(&format!("linux.seccomp: {w}"));
+    }
+    log.debug(&format!("linux.seccomp: {}", filter.summary));
+    Ok(Some(container::program_pipe(&filter.to_bytes())?))
 }
 
 /// Connect to the caller's console socket (runc's `--console-socket`):
