@@ -106,6 +106,24 @@ pub fn resolve(name: &OsStr, path_var: &OsStr) -> Result<OsString, Error> {
     if name.is_empty() {
         return Err(Error::NotFound("the command is an empty string".into()));
     }
+    if name.as_bytes().starts_with(b"/") {
+        // An absolute path is checked now, as execvp would find it (a
+        // relative one depends on the working directory, set later): a
+        // missing or non-executable command fails before the container
+        // is reported created (an OCI engine reads 127 and 126 from the
+        // words "no such file or directory" and "permission denied").
+        return match std::fs::metadata(name) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound(format!(
+                "{shown}: no such file or directory in the container"
+            ))),
+            Ok(m) if m.is_dir() || access(name, AccessFlags::X_OK).is_err() => {
+                Err(Error::CannotExecute(format!(
+                    "{shown}: not an executable file (permission denied)"
+                )))
+            }
+            _ => Ok(name.to_os_string()),
+        };
+    }
     if name.as_bytes().contains(&b'/') {
         return Ok(name.to_os_string());
     }
@@ -137,7 +155,7 @@ pub fn resolve(name: &OsStr, path_var: &OsStr) -> Result<OsString, Error> {
             found.to_string_lossy()
         ))),
         None => Err(Error::NotFound(format!(
-            "{shown}: command not found (PATH={})",
+            "{shown}: command not found (executable file not found in PATH={})",
             path_var.to_string_lossy()
         ))),
     }
@@ -160,7 +178,7 @@ pub struct Placement {
 impl Placement {
     /// In the forked child: the terminal on 0, 1 and 2, then /dev/null on
     /// 0 (raw syscalls only; the sources stay close-on-exec).
-    fn redirect(&self) -> Result<(), Errno> {
+    pub fn redirect(&self) -> Result<(), Errno> {
         if let Some(tty) = self.stdio {
             for to in 0..3 {
                 sys::raw_dup2(tty, to)?;
@@ -239,27 +257,34 @@ pub fn spawn(
             // Last: a signal that came meanwhile acts now, with nsinit in
             // its loop (see above).
             sys::raw_reset_signals();
-            let errno = sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp);
-            let status = exit::for_exec_errno(errno);
-            let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {
-                b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
-            } else {
-                b""
-            };
-            sink.send_raw(
-                status,
-                &[
-                    b"exec ",
-                    cmd.path.as_bytes(),
-                    b": ",
-                    errno.desc().as_bytes(),
-                    hint,
-                ],
-            );
-            sys::raw_exit(status)
+            exec(cmd, sink)
         }
         Err(e) => Err(Error::sys("fork the command", e)),
     }
+}
+
+/// execve the command; if that fails, report why through `sink` (126 or
+/// 127, with a hint for a missing interpreter) and exit with that
+/// status. Raw syscalls only: also runs in a forked child.
+pub fn exec(cmd: &Prepared, sink: Sink) -> ! {
+    let errno = sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp);
+    let status = exit::for_exec_errno(errno);
+    let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {
+        b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
+    } else {
+        b""
+    };
+    sink.send_raw(
+        status,
+        &[
+            b"exec ",
+            cmd.path.as_bytes(),
+            b": ",
+            errno.desc().as_bytes(),
+            hint,
+        ],
+    );
+    sys::raw_exit(status)
 }
 
 #[cfg(test)]

@@ -46,12 +46,15 @@ pub fn check_preserved_fds(args: &InitArgs) -> Result<(), Error> {
         .chain(args.job_control_fd.iter())
         .chain(args.tree.iter().map(|t| &t.fd))
         .chain(args.overlay_dir_fd.iter())
-        .chain(args.console_socket.iter());
+        .chain(args.console_socket.iter())
+        .chain(args.sync_fd.iter())
+        .chain(args.start_fifo_fd.iter());
     for fd in named {
         if i64::from(*fd) < first_own {
             return Err(Error::Usage(format!(
                 "--preserve-fds {n}: descriptor {fd} is one of nsinit's own (--report-fd, \
-                 --job-control-fd, --tree, --overlay-dir-fd or --console-socket)"
+                 --job-control-fd, --tree, --overlay-dir-fd, --console-socket, --sync-fd or \
+                 --start-fifo-fd)"
             )));
         }
     }
@@ -66,7 +69,7 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
     if let Some(rootfs) = &args.rootfs {
         // Outside a container of its own, pivot_root would move every
         // process of this mount namespace (the host's) into DIR.
-        if sys::raw_getpid() != 1 {
+        if sys::raw_getpid() != 1 && !(args.oci && own_mount_namespace()) {
             return Err(Error::Usage(format!(
                 "--rootfs {rootfs}: nsinit builds a container root only as PID 1 of new PID \
                  and mount namespaces (as nslaunch runs it); here it would change this \
@@ -84,6 +87,19 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
             .map_err(|e| Error::sys("mark descriptors close-on-exec", e))?;
     }
     Ok(())
+}
+
+/// Whether our mount namespace is not PID 1's (an OCI bundle without a
+/// PID namespace of its own runs us as another pid; the launcher made a
+/// mount namespace for it all the same). Unreadable means no.
+fn own_mount_namespace() -> bool {
+    match (
+        std::fs::read_link("/proc/self/ns/mnt"),
+        std::fs::read_link("/proc/1/ns/mnt"),
+    ) {
+        (Ok(ours), Ok(init)) => ours != init,
+        _ => false,
+    }
 }
 
 /// Once the command is forked, before it may run: nsinit's copies of the

@@ -19,6 +19,8 @@ fn named(args: &InitArgs) -> Vec<(String, i32)> {
         .chain(one("--console-socket", args.console_socket))
         .chain(args.tree.iter().map(|t| (format!("--tree {t}"), t.fd)))
         .chain(one("--overlay-dir-fd", args.overlay_dir_fd))
+        .chain(one("--sync-fd", args.sync_fd))
+        .chain(one("--start-fifo-fd", args.start_fifo_fd))
         .collect()
 }
 

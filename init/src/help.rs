@@ -92,6 +92,36 @@ Set by nslaunch:
   --null-stdin          give CMD /dev/null as its stdin (with
                         --console-socket: docker's -t without -i)
 
+Set by nslaunch for the lifecycle and for OCI bundles (nslaunch create):
+  --sync-fd FD          once set up, say so on --report-fd and wait for the
+                        launcher's byte on FD: s starts CMD, d (OCI create)
+                        means the launcher leaves
+  --oci                 the layout is the --mount, --device, --mask and
+                        --readonly-path list alone, and CMD replaces nsinit
+                        once started (the bundle's process is the
+                        container's first)
+  --start-fifo-fd FD    with --oci: after d, wait for a byte on this FIFO
+                        (OCI start)
+  --hooks               with --oci: stop before pivot_root for the launcher's
+                        OCI hooks (a byte on --sync-fd goes on)
+  --mount SPEC          with --oci: mount TARGET:TYPE:SOURCE:FLAGS:EXTRA:DATA
+                        (an OCI mount as nslaunch renders it) (+)
+  --device SPEC         with --oci: the device node
+                        PATH:KIND:MAJOR:MINOR:MODE:UID:GID, bound from the
+                        host's node or made with mknod (+)
+  --mask PATH           with --oci: hide PATH (+)
+  --readonly-path PATH  with --oci: make PATH read-only (+)
+  --sysctl KEY=VALUE    set a namespaced sysctl before anything is mounted (+)
+  --domainname NAME     set the NIS domain name (in a UTS namespace of its own)
+  --umask MODE          CMD's umask, in octal
+  --groups GIDS         CMD's supplementary groups, exactly (comma-separated)
+  --cap-sets SETS       CMD's five capability sets, BOUNDING/EFFECTIVE/
+                        PERMITTED/INHERITABLE/AMBIENT, each as for --caps
+  --apparmor PROFILE    exec CMD into this AppArmor profile
+  --start-hook SPEC     with --oci: run this OCI startContainer hook,
+                        PATH:TIMEOUT:ARGS:ENV, once started, before CMD (+)
+  --hook-state JSON     the state the --start-hook hooks read on stdin
+
 Other:
   --version             print the version and exit
   -h, --help            print this help and exit (before CMD only)

@@ -21,7 +21,7 @@
 use std::ffi::CString;
 
 use nix::errno::Errno;
-use shared::caps::CapSet;
+use shared::caps::{CapSet, CapSets};
 use shared::idmap::{self, IdRange};
 use shared::passwd::{self, Identity};
 use shared::report::io_why;
@@ -61,6 +61,34 @@ pub fn resolve(args: &InitArgs) -> Result<Option<Identity>, Error> {
     Ok(Some(who))
 }
 
+/// OCI's five sets, as given (the kernel refuses an effective set that
+/// is not within the permitted one, as it should).
+fn oci_caps(sets: CapSets) -> Caps {
+    Caps {
+        keep: sets.bounding,
+        last: CapState {
+            effective: sets.effective.bits(),
+            permitted: sets.permitted.bits(),
+            inheritable: sets.inheritable.bits(),
+        },
+        ambient: sets.ambient,
+        keep_across_setuid: true,
+    }
+}
+
+/// `--groups 10,20`: gids.
+fn parse_groups(list: &str) -> Result<Vec<u32>, Error> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|g| {
+            g.parse()
+                .map_err(|_| Error::Usage(format!("--groups {list}: {g:?} is not a gid")))
+        })
+        .collect()
+}
+
 fn summary(map: &[IdRange]) -> String {
     let lines: Vec<String> = map
         .iter()
@@ -97,9 +125,15 @@ struct Ids {
 
 /// The capabilities to leave the command with.
 struct Caps {
+    /// The bounding set.
     keep: CapSet,
     /// The permitted, effective and inheritable sets after the switch.
     last: CapState,
+    /// The ambient set (OCI `process.capabilities.ambient`).
+    ambient: CapSet,
+    /// Keep the permitted set across the switch to another uid (OCI: a
+    /// non-root process may be given capabilities).
+    keep_across_setuid: bool,
 }
 
 /// What the command's child applies between fork and exec, built before
@@ -135,8 +169,9 @@ impl Credentials {
                 }),
             }
         });
-        let caps = match args.caps {
-            Some(keep) => {
+        let caps = match (args.cap_sets, args.caps) {
+            (Some(sets), _) => Some(oci_caps(sets)),
+            (None, Some(keep)) => {
                 let now = sys::raw_capget().map_err(|e| Error::sys("capget", e))?;
                 let uid = ids
                     .as_ref()
@@ -156,10 +191,23 @@ impl Credentials {
                         permitted: set,
                         inheritable: 0,
                     },
+                    ambient: CapSet::EMPTY,
+                    keep_across_setuid: false,
                 })
             }
+            (None, None) => None,
+        };
+        let groups = match &args.groups {
+            Some(list) => Some(parse_groups(list)?),
             None => None,
         };
+        let ids = ids.map(|mut i| {
+            // OCI `additionalGids`: exactly these, where setgroups is allowed.
+            if let (Some(g), Some(_)) = (&groups, &i.groups) {
+                i.groups = Some(g.clone());
+            }
+            i
+        });
         let workdir = match &args.workdir {
             Some(d) => Some(
                 CString::new(d.as_str())
@@ -205,6 +253,10 @@ impl Credentials {
                 Err(e) => return Err(("clear the ambient capabilities of ", &self.label, e)),
             }
         }
+        if self.caps.as_ref().is_some_and(|c| c.keep_across_setuid) {
+            sys::raw_set_keepcaps(true)
+                .map_err(|e| ("keep the capabilities of ", &self.label[..], e))?;
+        }
         if let Some(ids) = &self.ids {
             if let Some(groups) = &ids.groups {
                 sys::raw_setgroups(groups).map_err(|e| ("setgroups for ", &self.label[..], e))?;
@@ -215,6 +267,10 @@ impl Credentials {
         if let Some(c) = &self.caps {
             sys::raw_capset(&c.last)
                 .map_err(|e| ("set the capabilities of ", &self.label[..], e))?;
+            for cap in c.ambient.numbers() {
+                sys::raw_ambient_raise(cap)
+                    .map_err(|e| ("raise the ambient capabilities of ", &self.label[..], e))?;
+            }
         }
         if let Some(dir) = &self.workdir {
             sys::raw_chdir(dir).map_err(|e| ("chdir to --workdir ", dir.as_bytes(), e))?;

@@ -13,8 +13,11 @@ mod console;
 mod error;
 mod fds;
 mod help;
+mod hooks;
 mod identity;
+mod lifecycle;
 mod netns;
+mod oci_mounts;
 mod setup;
 mod supervise;
 
@@ -56,10 +59,16 @@ fn main() {
         }
         None => Sink::Stderr,
     };
-    if let Some(fd) = args.job_control_fd {
-        if sys::raw_set_cloexec(fd, true).is_err() {
-            eprintln!("nsinit: --job-control-fd {fd}: not an open file descriptor");
-            exit(shared::exit::FAILED);
+    for (flag, fd) in [
+        ("--job-control-fd", args.job_control_fd),
+        ("--sync-fd", args.sync_fd),
+        ("--start-fifo-fd", args.start_fifo_fd),
+    ] {
+        if let Some(fd) = fd {
+            if sys::raw_set_cloexec(fd, true).is_err() {
+                eprintln!("nsinit: {flag} {fd}: not an open file descriptor");
+                exit(shared::exit::FAILED);
+            }
         }
     }
     // First, before nsinit opens anything of its own: a descriptor of ours
@@ -118,10 +127,18 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
             })
         })
         .transpose()?;
+    // Through the host's /proc, before anything is mounted or masked: the
+    // values are those of the namespaces we are in.
+    lifecycle::sysctls(&args.sysctl)?;
     let mut trees = setup::take_trees(&args.tree, &args.volume)?;
     let overlay = setup::overlay(args, &mut trees)?;
+    let mut before_pivot = || match (args.hooks, args.sync_fd) {
+        (true, Some(fd)) => lifecycle::stop_for_hooks(sink, fd),
+        (true, None) => Err(Error::Usage("--hooks needs --sync-fd".into())),
+        _ => Ok(()),
+    };
     match &args.rootfs {
-        Some(rootfs) => setup::build_root(rootfs, args, overlay, trees, log)?,
+        Some(rootfs) => setup::build_root(rootfs, args, overlay, trees, log, &mut before_pivot)?,
         None if !args.volume.is_empty()
             || !args.tree.is_empty()
             || !args.tmpfs.is_empty()
@@ -137,6 +154,10 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     if let Some(name) = &args.hostname {
         nix::unistd::sethostname(name)
             .map_err(|e| Error::sys(format!("--hostname {name}: sethostname"), e))?;
+    }
+    if let Some(name) = &args.domainname {
+        sys::setdomainname(name)
+            .map_err(|e| Error::sys(format!("--domainname {name}: setdomainname"), e))?;
     }
     if args.loopback {
         netns::loopback_up()?;
@@ -193,6 +214,22 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
         stdio: console.as_ref().map(|c| c.fd()),
         stdin: null.as_ref().map(|n| n.as_raw_fd()),
     };
+    if let Some(sync) = args.sync_fd {
+        if lifecycle::created(sink, sync)? == lifecycle::Go::Detach {
+            // From here on a failure is the container's own to tell (on
+            // its stderr): the launcher is gone, and with it the report
+            // pipe.
+            let e = match lifecycle::detach(sink, sync, args.start_fifo_fd) {
+                Ok(()) => exec_oci(args, &cmd, &creds, place, Sink::Stderr),
+                Err(e) => e,
+            };
+            eprintln!("nsinit: {e}");
+            exit(e.status());
+        }
+    }
+    if args.oci {
+        return Err(exec_oci(args, &cmd, &creds, place, sink));
+    }
     // Warn only once everything is checked: a refused run says one line.
     let pid1 = sys::raw_getpid() == 1;
     if !pid1 && !cfg.subreaper {
@@ -236,6 +273,30 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     let status = supervise::Supervisor::new(sfd, command, cfg, log).run();
     drop(console);
     Ok(status)
+}
+
+/// An OCI bundle's process replaces nsinit; what comes back is why not.
+fn exec_oci(
+    args: &InitArgs,
+    cmd: &command::Prepared,
+    creds: &identity::Credentials,
+    place: Placement,
+    sink: Sink,
+) -> Error {
+    let umask = match args.umask.as_deref().map(|m| u32::from_str_radix(m, 8)) {
+        None => None,
+        Some(Ok(m)) if m <= 0o777 => Some(m),
+        Some(_) => {
+            return Error::Usage(format!(
+                "--umask {}: expected an octal mode",
+                args.umask.as_deref().unwrap_or("")
+            ))
+        }
+    };
+    if let Err(e) = hooks::run_all(&args.start_hook, args.hook_state.as_deref().unwrap_or("{}")) {
+        return e;
+    }
+    lifecycle::exec_in_place(cmd, creds, place, umask, args.apparmor.as_deref(), sink)
 }
 
 /// Our stdin, when it is a terminal whose foreground group is ours: the

@@ -134,6 +134,7 @@ pub fn build_root(
     overlay: Option<Overlay>,
     mut fds: HashMap<i32, OwnedFd>,
     log: &Log,
+    before_pivot: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<(), Error> {
     let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
     let tty_gid = idmap::maps_inside(&idmap::parse_map(&gid_map), 5).then_some(5);
@@ -153,7 +154,21 @@ pub fn build_root(
     };
     let mut root: Option<OwnedFd> = None;
     let mut root_at: Option<CString> = None;
-    for op in plan::container_root(&opts) {
+    let ops = if args.oci {
+        plan::oci_root(&plan::OciRoot {
+            mounts: args.mount.clone(),
+            devices: args.device.clone(),
+            masked: args.mask.clone(),
+            readonly_paths: args.readonly_path.clone(),
+            read_only: args.read_only,
+        })
+    } else {
+        plan::container_root(&opts)
+    };
+    for op in ops {
+        if op == SetupOp::PivotRoot {
+            before_pivot()?;
+        }
         log.step(&op, || {
             apply(&op, rootfs, &mut root, &mut root_at, &mut fds)
         })
@@ -198,7 +213,7 @@ pub fn bind_console(slave: &OwnedFd) -> Result<(), Error> {
 }
 
 /// Why a step failed: a syscall's errno, or a refusal of ours.
-enum Step {
+pub(crate) enum Step {
     Errno(Errno),
     Refused(String),
 }
@@ -243,7 +258,7 @@ fn mount_flags(f: Flags) -> MsFlags {
 
 /// `/proc/self/fd/N`: a path the kernel resolves to exactly the file open
 /// on `fd`, wherever it is.
-fn fd_path(fd: &OwnedFd) -> String {
+pub(crate) fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
@@ -431,40 +446,11 @@ fn apply(
         SetupOp::Sysfs => {
             let dir = ensure_dir(root_fd(root)?, "/sys")?;
             let flags = MsFlags::MS_RDONLY | mount_flags(Flags::ALL);
-            match mount(
-                Some("sysfs"),
-                fd_path(&dir).as_str(),
-                Some("sysfs"),
-                flags,
-                None::<&str>,
-            ) {
-                Ok(()) => {}
-                // A user namespace may mount a sysfs only in a network
-                // namespace it owns (EPERM), and a sysfs cannot go on top
-                // of the same sysfs (EBUSY: the host's, already there
-                // with --rootfs /): bind the host's, read-only.
-                Err(Errno::EPERM | Errno::EBUSY) => {
-                    let tree = sys::open_tree_clone(c"/sys")?;
-                    let attrs = libc::MOUNT_ATTR_RDONLY
-                        | libc::MOUNT_ATTR_NOSUID
-                        | libc::MOUNT_ATTR_NODEV
-                        | libc::MOUNT_ATTR_NOEXEC;
-                    sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
-                    sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
-                    let sysfs = fstat(&tree)?.st_dev;
-                    for path in plan::HOST_SYS_HIDDEN {
-                        if let Some(at) = existing(root_fd(root)?, path)? {
-                            // Another filesystem mounted there (debugfs,
-                            // tracefs, securityfs ...): hide it.
-                            if fstat(&at)?.st_dev != sysfs {
-                                mask_dir(&at)?;
-                            }
-                        }
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
+            mount_sysfs(root_fd(root)?, &dir, flags)?;
         }
+        SetupOp::OciMount(m) => crate::oci_mounts::mount_one(root_fd(root)?, m)?,
+        SetupOp::Device(d) => crate::oci_mounts::device(root_fd(root)?, d)?,
+        SetupOp::RemountRootReadOnly => crate::oci_mounts::remount_root_read_only(root_fd(root)?)?,
         SetupOp::Mask { target } => {
             let Some(at) = existing(root_fd(root)?, target)? else {
                 return Ok(());
@@ -505,6 +491,44 @@ fn apply(
         }
     }
     Ok(())
+}
+
+/// A new sysfs on the directory open on `dir`, with `flags`. A user
+/// namespace may mount a sysfs only in a network namespace it owns
+/// (EPERM), and a sysfs cannot go on top of the same sysfs (EBUSY: the
+/// host's, already there with --rootfs /): then the host's /sys is bound
+/// there, read-only, its other filesystems (debugfs, tracefs ...) hidden.
+pub(crate) fn mount_sysfs(root: &OwnedFd, dir: &OwnedFd, flags: MsFlags) -> Result<(), Step> {
+    match mount(
+        Some("sysfs"),
+        fd_path(dir).as_str(),
+        Some("sysfs"),
+        flags,
+        None::<&str>,
+    ) {
+        Ok(()) => Ok(()),
+        Err(Errno::EPERM | Errno::EBUSY) => {
+            let tree = sys::open_tree_clone(c"/sys")?;
+            let attrs = libc::MOUNT_ATTR_RDONLY
+                | libc::MOUNT_ATTR_NOSUID
+                | libc::MOUNT_ATTR_NODEV
+                | libc::MOUNT_ATTR_NOEXEC;
+            sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+            sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
+            let sysfs = fstat(&tree)?.st_dev;
+            for path in plan::HOST_SYS_HIDDEN {
+                if let Some(at) = existing(root, path)? {
+                    // Another filesystem mounted there (debugfs,
+                    // tracefs, securityfs ...): hide it.
+                    if fstat(&at)?.st_dev != sysfs {
+                        mask_dir(&at)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 const OVERLAY_HINT: &str = "overlayfs in a user namespace needs Linux 5.11+, over an idmapped \
@@ -671,7 +695,7 @@ fn relative(target: &str) -> Result<CString, Step> {
 }
 
 /// `target` inside the root (O_PATH), or `None` when it does not exist.
-fn existing(root: &OwnedFd, target: &str) -> Result<Option<OwnedFd>, Step> {
+pub(crate) fn existing(root: &OwnedFd, target: &str) -> Result<Option<OwnedFd>, Step> {
     relative(target)?;
     match open_in_root(root, target, libc::O_PATH) {
         Ok(fd) => Ok(Some(fd)),
@@ -687,7 +711,7 @@ fn open_in_root(root: &OwnedFd, target: &str, flags: libc::c_int) -> Result<Owne
 
 /// The parent directory of `target` (resolved inside the root, created if
 /// missing) and the last component's name.
-fn parent_of(root: &OwnedFd, target: &str) -> Result<(OwnedFd, CString), Step> {
+pub(crate) fn parent_of(root: &OwnedFd, target: &str) -> Result<(OwnedFd, CString), Step> {
     let p = Path::new(target);
     let name = p
         .file_name()
@@ -701,7 +725,7 @@ fn parent_of(root: &OwnedFd, target: &str) -> Result<(OwnedFd, CString), Step> {
 
 /// Open the directory `target` inside the root, creating it (and its
 /// parents, mode 0755) when missing.
-fn ensure_dir(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
+pub(crate) fn ensure_dir(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
     relative(target)?;
     let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
     match open_in_root(root, target, dir_flags) {
@@ -735,7 +759,7 @@ fn ensure_dir(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
 }
 
 /// The file type bits of a mode (S_IFDIR, S_IFLNK ...).
-fn file_type(mode: libc::mode_t) -> SFlag {
+pub(crate) fn file_type(mode: libc::mode_t) -> SFlag {
     SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits())
 }
 
@@ -759,7 +783,7 @@ fn not_a_dir(parent: &OwnedFd, name: &CString, path: &str) -> Step {
 
 /// Open (creating an empty one if missing) the file `target` inside the
 /// root, as a mount point for a bind of a single file.
-fn ensure_file(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
+pub(crate) fn ensure_file(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
     match open_in_root(root, target, libc::O_PATH) {
         Ok(fd) => {
             if file_type(fstat(&fd)?.st_mode) == SFlag::S_IFDIR {

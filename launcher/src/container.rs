@@ -21,7 +21,7 @@
 //! nsinit: the container never shares the caller's session, so nothing in
 //! it can use the caller's terminal as a controlling terminal (TIOCSTI).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -57,8 +57,22 @@ pub struct Launch {
     pub pass_fds: Vec<OwnedFd>,
     /// The namespaces to clone into (`clone_flags`).
     pub namespaces: libc::c_int,
-    /// Unshare a time namespace before exec'ing nsinit (`clone` cannot).
-    pub new_time_ns: bool,
+    /// Namespaces the child unshares once released, just before it execs
+    /// nsinit: time (its bit cannot go through `clone`) and, for OCI
+    /// bundles, cgroup (after we placed the child in its cgroup, so that
+    /// the container's cgroup is its root).
+    pub unshare_after_release: libc::c_int,
+    /// Namespaces to join (their `CLONE_NEW*` flag and an open file), user
+    /// first: we join them before the clone, so that the new namespaces
+    /// belong to a joined user namespace and the child is in a joined PID
+    /// namespace (OCI `linux.namespaces` with a `path`).
+    pub joins: Vec<(libc::c_int, OwnedFd)>,
+    /// The release pipe (read, write): made before argv, since nsinit
+    /// keeps its read end as `--sync-fd`.
+    pub release: (OwnedFd, OwnedFd),
+    /// Set on the child before it is released (OCI `process.rlimits`,
+    /// `oomScoreAdj`, the cgroup to join).
+    pub before_release: BeforeRelease,
     /// The caller's descriptors 3 to 3+N-1 pass to nsinit (and on to the
     /// command); every other one above 2 is closed at exec.
     pub preserve_fds: u32,
@@ -69,6 +83,16 @@ pub struct Launch {
     /// The console socket, in pty mode.
     pub console: Option<ConsoleSocket>,
     pub tty: tty::Mode,
+}
+
+/// What the launcher does to the cloned child before releasing it.
+#[derive(Debug, Default)]
+pub struct BeforeRelease {
+    /// (resource, soft, hard), set with prlimit(2).
+    pub rlimits: Vec<(u32, u64, u64)>,
+    pub oom_score_adj: Option<i32>,
+    /// A cgroup directory whose `cgroup.procs` takes the child.
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 /// The namespaces a container gets: mount and PID always, user unless
@@ -91,26 +115,46 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 
 /// Run the container to the end, with the id maps of `ids` (none for
-/// `--userns host`); returns the exit status.
+/// `--userns host`); returns the exit status. The plain run is the
+/// lifecycle in one process: create, start, wait.
 pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> {
-    let (release_r, release_w) = pipe()?;
+    let created = create(launch, ids, log, &mut |_| Ok(()))?;
+    created.start()?;
+    created.wait(log)
+}
 
-    // Block the signals we relay (and SIGCHLD) before the child exists, so
-    // none arriving during setup is lost: the child inherits the mask and
-    // they stay pending across its exec until nsinit reads them.
-    let mut mask = SigSet::empty();
-    for sig in signals::FORWARDED_BY_LAUNCHER {
-        mask.add(Signal::try_from(sig).map_err(|e| Error::sys("signal set", e))?);
-    }
-    // SIGTSTP and SIGCONT too: we stop and continue with the container
-    // (relay_and_wait).
-    for sig in [Signal::SIGCHLD, Signal::SIGTSTP, Signal::SIGCONT] {
-        mask.add(sig);
-    }
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
-        .map_err(|e| Error::sys("block signals", e))?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::sys("create a signalfd", e))?;
+/// A container whose nsinit has set everything up and waits to be
+/// started (see `shared::report`'s sync messages).
+pub struct Created {
+    pub pid: i32,
+    /// Our end of the release pipe, nsinit's `--sync-fd`: one byte starts
+    /// the command (or, for OCI `create`, lets nsinit go on alone).
+    release_w: OwnedFd,
+    report_r: OwnedFd,
+    sfd: SignalFd,
+    job_r: Option<OwnedFd>,
+    /// Restores the caller's terminal when dropped, on every way out.
+    relay: Option<Relay>,
+}
+
+/// Kill and reap the cloned child: a create that fails leaves nothing.
+fn abandon(pid: i32) {
+    let _ = sys::raw_kill(pid, libc::SIGKILL);
+    let _ = sys::raw_waitpid(pid, 0);
+}
+
+/// Create the container: clone into its namespaces, write the id maps
+/// (`ids`; none for `--userns host`), release the child, and wait until
+/// nsinit says the container is set up. `on_hooks` runs when nsinit
+/// stops before pivot_root for the OCI hooks (with the child's pid).
+pub fn create(
+    launch: Launch,
+    ids: Option<&Plan>,
+    log: &Log,
+    on_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
+) -> Result<Created, Error> {
+    let sfd = block_relayed_signals()?;
+    join_namespaces(&launch.joins)?;
 
     let clone_t0 = std::time::Instant::now();
     // SAFETY: nslaunch never starts a thread, and the child (`child`)
@@ -118,7 +162,7 @@ pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> 
     // leaves by raw_exit (see its notes).
     let pid = match unsafe { sys::clone_like_fork(launch.namespaces) } {
         Ok(Some(pid)) => pid,
-        Ok(None) => child(&launch, release_r.as_fd(), release_w),
+        Ok(None) => child(&launch),
         Err(errno) => {
             return Err(Error::Sys {
                 op: "create the container's namespaces (clone)".into(),
@@ -127,10 +171,9 @@ pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> 
             })
         }
     };
-    drop(release_r);
     log.info(format_args!(
         "clone into new namespaces ({}): {:.3} ms, the child is {pid}",
-        namespace_names(launch.namespaces),
+        namespace_names(launch.namespaces | launch.unshare_after_release),
         clone_t0.elapsed().as_secs_f64() * 1000.0
     ));
     let Launch {
@@ -140,53 +183,265 @@ pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> 
         job,
         console,
         tty: mode,
+        release: (release_r, release_w),
+        before_release,
+        joins,
         ..
     } = launch;
-    drop(report_w);
-    drop(pass_fds);
+    drop((report_w, pass_fds, release_r, joins));
     let job_r = job.map(|(r, _w)| r);
-    // Restores the caller's terminal when dropped, on every way out.
-    let mut relay = match console {
+    let relay = match console {
         Some(c) => {
             drop(c.theirs);
             match Relay::new(c.ours, mode) {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    let _ = sys::raw_kill(pid, libc::SIGKILL);
-                    let _ = sys::raw_waitpid(pid, 0);
+                    abandon(pid);
                     return Err(e);
                 }
             }
         }
         None => None,
     };
-
-    if let Some(plan) = ids {
-        if let Err(e) = log.step("install the id maps", || userns::install(pid, plan)) {
-            let _ = sys::raw_kill(pid, libc::SIGKILL);
-            let _ = sys::raw_waitpid(pid, 0);
-            return Err(e);
+    let prepared = (|| {
+        if let Some(plan) = ids {
+            log.step("install the id maps", || userns::install(pid, plan))?;
+        }
+        apply_before_release(pid, &before_release)?;
+        // Release the child. If this fails, it sees end of file and exits.
+        // The pipe stays open while the container runs (module notes).
+        if write(&release_w, b"x") != Ok(1) {
+            return Err(Error::Usage(
+                "could not release the container's init".into(),
+            ));
+        }
+        Ok(())
+    })();
+    if let Err(e) = prepared {
+        abandon(pid);
+        return Err(e);
+    }
+    log.info(format_args!("id maps written; nsinit released"));
+    let created = Created {
+        pid,
+        release_w,
+        report_r,
+        sfd,
+        job_r,
+        relay,
+    };
+    match created.wait_created(on_hooks) {
+        Ok(()) => {
+            log.info(format_args!("the container is set up"));
+            Ok(created)
+        }
+        Err(e) => {
+            abandon(pid);
+            Err(e)
         }
     }
-    // Release the child. If this fails, it sees end of file and exits.
-    // The pipe stays open until we return (see the module's notes).
-    if write(&release_w, b"x") != Ok(1) {
-        let _ = sys::raw_kill(pid, libc::SIGKILL);
-        let _ = sys::raw_waitpid(pid, 0);
-        return Err(Error::Usage(
-            "could not release the container's init".into(),
-        ));
+}
+
+/// Block the signals we relay (and SIGCHLD) before the child exists, so
+/// none arriving during setup is lost: the child inherits the mask and
+/// they stay pending across its exec until nsinit reads them. SIGTSTP and
+/// SIGCONT too: we stop and continue with the container
+/// (`relay_and_wait`). Returns the signalfd that reads them.
+pub fn block_relayed_signals() -> Result<SignalFd, Error> {
+    let mut mask = SigSet::empty();
+    for sig in signals::FORWARDED_BY_LAUNCHER {
+        mask.add(Signal::try_from(sig).map_err(|e| Error::sys("signal set", e))?);
+    }
+    for sig in [Signal::SIGCHLD, Signal::SIGTSTP, Signal::SIGCONT] {
+        mask.add(sig);
+    }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+        .map_err(|e| Error::sys("block signals", e))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::sys("create a signalfd", e))
+}
+
+/// Join the namespaces of an OCI bundle's `path`s, user first (it gives
+/// the capabilities to join the others it owns).
+fn join_namespaces(joins: &[(libc::c_int, OwnedFd)]) -> Result<(), Error> {
+    let mut order: Vec<&(libc::c_int, OwnedFd)> = joins.iter().collect();
+    order.sort_by_key(|(flag, _)| *flag != libc::CLONE_NEWUSER);
+    for (flag, fd) in order {
+        sys::setns(fd, *flag)
+            .map_err(|e| Error::sys(format!("join the {} namespace", namespace_names(*flag)), e))?;
+    }
+    Ok(())
+}
+
+/// rlimits, oom_score_adj and the cgroup, set on the child before it is
+/// released (it still runs our code and cannot have changed ids).
+fn apply_before_release(pid: i32, b: &BeforeRelease) -> Result<(), Error> {
+    for &(resource, soft, hard) in &b.rlimits {
+        sys::prlimit(pid, resource, soft, hard).map_err(|e| {
+            Error::sys(
+                format!("set the rlimit {} to {soft}/{hard}", rlimit_name(resource)),
+                e,
+            )
+        })?;
+    }
+    if let Some(adj) = b.oom_score_adj {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
+            Error::Usage(format!(
+                "set oom_score_adj {adj}: {}",
+                crate::error::io_why(&e)
+            ))
+        })?;
+    }
+    if let Some(dir) = &b.cgroup {
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string()).map_err(|e| {
+            Error::Usage(format!(
+                "move the container into the cgroup {}: {}",
+                dir.display(),
+                crate::error::io_why(&e)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn rlimit_name(resource: u32) -> String {
+    match resource as libc::__rlimit_resource_t {
+        libc::RLIMIT_NOFILE => "RLIMIT_NOFILE".into(),
+        libc::RLIMIT_NPROC => "RLIMIT_NPROC".into(),
+        libc::RLIMIT_CORE => "RLIMIT_CORE".into(),
+        other => format!("#{other}"),
+    }
+}
+
+/// Read one line of nsinit's report pipe.
+enum Line {
+    /// A sync message (`shared::report::Sync`).
+    Sync(shared::report::Sync),
+    /// A failure, or end of file (`None`: nothing was said).
+    Failed(Option<Report>),
+}
+
+fn read_line(fd: &OwnedFd) -> Line {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match read(fd, &mut byte) {
+            Ok(1) => {
+                line.push(byte[0]);
+                if byte[0] == b'\n' || line.len() > 64 * 1024 {
+                    break;
+                }
+            }
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    match shared::report::Sync::decode(&line) {
+        Some(sync) => Line::Sync(sync),
+        None if line.is_empty() => Line::Failed(None),
+        None => {
+            // The rest of the report (a writer may send it in pieces).
+            let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+            while read_some(fd, &mut line) {}
+            Line::Failed(Report::decode(&line))
+        }
+    }
+}
+
+impl Created {
+    /// Wait for nsinit's `created`, running the hooks when it stops for
+    /// them.
+    fn wait_created(
+        &self,
+        on_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        loop {
+            match read_line(&self.report_r) {
+                Line::Sync(shared::report::Sync::Created) => return Ok(()),
+                Line::Sync(shared::report::Sync::Hooks) => {
+                    on_hooks(self.pid)?;
+                    self.send(b"h")?;
+                }
+                Line::Sync(other) => {
+                    return Err(Error::Usage(format!(
+                        "the container's init said {other:?} before it was set up"
+                    )))
+                }
+                Line::Failed(report) => {
+                    let _ = sys::raw_waitpid(self.pid, 0);
+                    return Err(match report {
+                        Some(r) => Error::Report(r),
+                        None => Error::Usage(
+                            "the container's init exited during setup without saying why".into(),
+                        ),
+                    });
+                }
+            }
+        }
     }
 
-    log.info(format_args!("id maps written; nsinit released"));
-    let result = relay_and_wait(pid, &sfd, report_r, job_r, relay.as_mut());
-    match &result {
-        Ok(status) => log.info(format_args!("the container ended: status {status}")),
-        Err(e) => log.info(format_args!("the container failed: {e}")),
+    fn send(&self, byte: &[u8; 1]) -> Result<(), Error> {
+        match write(&self.release_w, byte) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(Error::Usage("the container's init went away".into())),
+            Err(e) => Err(Error::sys("signal the container's init", e)),
+        }
     }
-    drop(release_w);
-    drop(relay);
-    result
+
+    /// Start the command (nsinit forks it, or execs it in place).
+    pub fn start(&self) -> Result<(), Error> {
+        self.send(b"s")
+    }
+
+    /// Relay signals and the terminal until the container is over;
+    /// returns its exit status.
+    pub fn wait(self, log: &Log) -> Result<i32, Error> {
+        let Created {
+            pid,
+            release_w,
+            report_r,
+            sfd,
+            job_r,
+            mut relay,
+        } = self;
+        let result = relay_and_wait(pid, &sfd, report_r, job_r, relay.as_mut());
+        match &result {
+            Ok(status) => log.info(format_args!("the container ended: status {status}")),
+            Err(e) => log.info(format_args!("the container failed: {e}")),
+        }
+        drop(release_w);
+        drop(relay);
+        result
+    }
+
+    /// OCI `create`: let nsinit go on without us (it stops watching for
+    /// our death, then waits for `start` on its FIFO), and wait until it
+    /// says so; then we may exit and the container's process is the
+    /// caller's (conmon or a shim reaps it).
+    pub fn detach(self) -> Result<i32, Error> {
+        self.send(b"d")?;
+        match read_line(&self.report_r) {
+            Line::Sync(shared::report::Sync::Detached) => Ok(self.pid),
+            Line::Sync(other) => Err(Error::Usage(format!(
+                "the container's init said {other:?} instead of detaching"
+            ))),
+            Line::Failed(report) => {
+                abandon(self.pid);
+                Err(match report {
+                    Some(r) => Error::Report(r),
+                    None => {
+                        Error::Usage("the container's init exited before it was started".into())
+                    }
+                })
+            }
+        }
+    }
+
+    /// Give up on a created container: kill it.
+    pub fn kill(self) {
+        abandon(self.pid);
+    }
 }
 
 /// "user, mount, pid, ..." for `--verbose`.
@@ -211,9 +466,13 @@ fn namespace_names(flags: libc::c_int) -> String {
 /// syscalls from here to exec: no allocation (everything in `launch` was
 /// made before the clone), and no return into the parent's frames. Its
 /// copy of the release pipe's write end is its own to close.
-fn child(launch: &Launch, release_r: BorrowedFd<'_>, release_w: OwnedFd) -> ! {
-    drop(release_w);
-    let release_r = release_r.as_raw_fd();
+fn child(launch: &Launch) -> ! {
+    // Our copy of the release pipe's write end: only the parent writes.
+    // SAFETY: the fd table is the child's own copy, and this child never
+    // drops `launch` (it leaves by exec or raw_exit), so nothing closes
+    // the number again.
+    unsafe { sys::raw_close(launch.release.1.as_raw_fd()) };
+    let release_r = launch.release.0.as_raw_fd();
     // Die with the launcher: if nslaunch is SIGKILLed, nsinit (PID 1) gets
     // SIGKILL and the kernel kills everything else in the namespace.
     if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() {
@@ -233,9 +492,14 @@ fn child(launch: &Launch, release_r: BorrowedFd<'_>, release_w: OwnedFd) -> ! {
         );
         sys::raw_exit(exit::FAILED)
     };
-    if launch.new_time_ns {
-        if let Err(errno) = sys::raw_unshare(libc::CLONE_NEWTIME) {
-            fail(b"--unshare-time: create a time namespace", errno);
+    if launch.unshare_after_release != 0 {
+        if let Err(errno) = sys::raw_unshare(launch.unshare_after_release) {
+            let what: &[u8] = if launch.unshare_after_release & libc::CLONE_NEWTIME != 0 {
+                b"create a time namespace (--unshare-time)"
+            } else {
+                b"create a cgroup namespace"
+            };
+            fail(what, errno);
         }
     }
     // nsinit is exec'd from a read-only mount of its file, so that nothing
@@ -269,6 +533,7 @@ fn child(launch: &Launch, release_r: BorrowedFd<'_>, release_w: OwnedFd) -> ! {
         (3..3 + launch.preserve_fds as i32).all(|fd| sys::raw_set_cloexec(fd, false).is_ok());
     if !all_cloexec
         || sys::raw_set_cloexec(report_w, false).is_err()
+        || sys::raw_set_cloexec(release_r, false).is_err()
         || !job_ok
         || !console_ok
         || !preserved_ok
@@ -378,7 +643,7 @@ const DRAIN: Duration = Duration::from_secs(2);
 
 /// Relay signals to nsinit, collect its report, relay the container's
 /// terminal (pty mode), and wait for nsinit to exit.
-fn relay_and_wait(
+pub(crate) fn relay_and_wait(
     pid: i32,
     sfd: &SignalFd,
     report_r: OwnedFd,

@@ -7,6 +7,9 @@
 pub const TEXT: &str = r#"Usage: nslaunch [OPTIONS] --rootfs DIR|FILE.tar [--] CMD [ARGS...]
        nslaunch check
        nslaunch cache ls | prune | rm HASH...
+       nslaunch [GLOBAL OPTIONS] create|start|state|kill|delete|exec|ps|... ID
+                (an OCI runtime for podman, containerd and CRI-O: see
+                nslaunch create --help, docs/ENGINES.md)
 
 Run CMD in a rootless container: new user, mount and PID namespaces, the root
 filesystem pivot_rooted into, and nsinit as PID 1 to reap zombies and forward
@@ -190,6 +193,57 @@ Exit status:
 More: man nslaunch, and the README.
 "#;
 
+/// What `nslaunch VERB --help` prints for the OCI runtime verbs.
+pub const OCI_TEXT: &str = r#"Usage: nslaunch [GLOBAL OPTIONS] VERB [OPTIONS] ID [ARGS...]
+
+nslaunch as an OCI runtime, with runc's command line, for podman, containerd
+and CRI-O (see docs/ENGINES.md).
+
+Global options (before the verb):
+  --root DIR              where containers' state lives (default: /run/nslaunch
+                          for root, $XDG_RUNTIME_DIR/nslaunch otherwise)
+  --log FILE              also write failures (and --debug lines) to FILE
+  --log-format text|json  the format of --log (json: {"level","msg","time"})
+  --debug                 log what is accepted but not applied, and each step
+  --systemd-cgroup, --rootless BOOL, --cgroup-manager NAME
+                          accepted for compatibility; nslaunch decides from
+                          the ids it runs with and what cgroups it may use
+
+Verbs:
+  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK]
+         [--preserve-fds N] [--no-pivot] [--no-new-keyring] ID
+                          set the container up from DIR/config.json; its
+                          process waits for start
+  start ID                start the created container's process
+  state ID                print its state as JSON
+  kill [--all] ID [SIGNAL]
+                          send SIGNAL (default TERM; a number, TERM or SIGTERM)
+  delete [--force] ID     remove a stopped container (--force: kill it first)
+  exec [--process FILE | ARGS...] [--detach] [--pid-file FILE] [--tty]
+       [--console-socket SOCK] [--cwd DIR] [--env K=V] [--user UID[:GID]]
+       [--additional-gids GID] [--cap CAP] [--no-new-privs]
+       [--preserve-fds N] ID
+                          run another process in a running container
+  ps [--format table|json] ID
+                          its processes (host pids)
+  list [--format table|json] [--quiet]
+                          every container under --root
+  run [create's options] ID
+                          create, start and wait, in the foreground
+  features                what this runtime supports, as JSON
+  spec [--bundle DIR] [--rootless]
+                          write a starting config.json
+  --version               version, commit and OCI spec version
+
+Exit status: 0 on success, 1 when a verb fails (255 for exec), the
+container's own for run and for exec without --detach.
+"#;
+
+/// The OCI help (the same text for every verb).
+pub fn oci(_verb: Option<&str>) -> &'static str {
+    OCI_TEXT
+}
+
 #[cfg(test)]
 mod tests {
     use shared::helpdoc;
@@ -205,8 +259,40 @@ mod tests {
         let argh = LaunchArgs::parse(&["--help".to_string()]).unwrap_err();
         assert!(argh.status.is_ok());
         let title = format!("nslaunch {}", env!("CARGO_PKG_VERSION"));
-        let problems = helpdoc::problems(TEXT, MAN, &title, &argh.output, &[]);
+        // The OCI verbs' options are their own (oci/cli.rs), described in
+        // the man page's OCI RUNTIME section.
+        let oci = crate::oci::cli::option_names();
+        let problems = helpdoc::problems(TEXT, MAN, &title, &argh.output, &oci);
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    /// Every option the OCI command line takes is in `nslaunch create
+    /// --help` and in the man page's OCI RUNTIME section, except those
+    /// accepted only for compatibility and named there as a group.
+    #[test]
+    fn the_oci_options_are_documented() {
+        let man = helpdoc::roff_text(MAN);
+        let section = man
+            .split("OCI RUNTIME")
+            .nth(1)
+            .and_then(|s| s.split("ENVIRONMENT").next())
+            .unwrap_or("");
+        let quiet = [
+            "--criu",
+            "--keep",
+            "--no-subreaper",
+            "--process-label",
+            "--apparmor",
+            "--cgroup",
+            "--ignore-paused",
+        ];
+        for name in crate::oci::cli::option_names() {
+            if quiet.contains(&name) {
+                continue;
+            }
+            assert!(super::OCI_TEXT.contains(name), "{name} not in the OCI help");
+            assert!(section.contains(name), "{name} not in the man page");
+        }
     }
 
     /// Every example parses as a container run with a command (the

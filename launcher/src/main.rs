@@ -13,6 +13,7 @@ mod error;
 mod help;
 mod idmapped;
 mod isolation;
+mod oci;
 mod overlay;
 mod tty;
 mod unpack;
@@ -38,6 +39,11 @@ static ALLOC: shared::sys::GuardedAlloc = shared::sys::GuardedAlloc;
 
 fn main() {
     ensure_standard_fds();
+    // The OCI runtime verbs (`nslaunch [--root DIR ...] create ...`).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some(code) = oci::main(&argv) {
+        exit(code);
+    }
     // Subcommands, only as the very first argument (so that
     // `nslaunch --rootfs R check` still runs a command named check, and
     // `nslaunch --rootfs R cache` one named cache).
@@ -56,7 +62,7 @@ fn main() {
         Err(code) => exit(code),
     };
     if args.version {
-        println!("nslaunch {}", env!("CARGO_PKG_VERSION"));
+        print!("{}", oci::verbs::version());
         exit(0);
     }
     let log = shared::log::Log::new("nslaunch", args.verbose || log_from_env());
@@ -270,6 +276,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         .position(|(key, _)| key == idmapped::OVERLAY_DIR)
         .map(|i| trees.remove(i).1);
     let (report_r, report_w) = container::pipe()?;
+    let release = container::pipe()?;
     let (job, console) = if mode.pty {
         (Some(container::pipe()?), Some(tty::ConsoleSocket::new()?))
     } else {
@@ -277,6 +284,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     };
     let fds = InitFds {
         report: report_w.as_raw_fd(),
+        sync: release.0.as_raw_fd(),
         job: job.as_ref().map(|(_, w)| w.as_raw_fd()),
         console: console.as_ref().map(|c| c.theirs_raw()),
         trees: trees
@@ -330,7 +338,10 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
                 .collect(),
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some())
                 | iso.namespaces,
-            new_time_ns: iso.time,
+            unshare_after_release: if iso.time { libc::CLONE_NEWTIME } else { 0 },
+            joins: Vec::new(),
+            release,
+            before_release: container::BeforeRelease::default(),
             preserve_fds,
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
@@ -382,6 +393,8 @@ fn check_hostname(name: &str) -> Result<&str, Error> {
 /// The descriptors nsinit gets by number (see [`init_args`]).
 struct InitFds {
     report: i32,
+    /// The release pipe's read end, nsinit's `--sync-fd`.
+    sync: i32,
     job: Option<i32>,
     console: Option<i32>,
     trees: Vec<TreeFd>,
@@ -406,6 +419,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
     InitArgs {
         rootfs: Some(rootfs),
         report_fd: Some(fds.report),
+        sync_fd: Some(fds.sync),
         job_control_fd: fds.job,
         volume: setup.volumes,
         tree: fds.trees.clone(),
@@ -450,8 +464,9 @@ fn dry_run(
     // Placeholders for descriptor numbers that do not exist yet.
     let fds = InitFds {
         report: 3,
-        job: setup.mode.pty.then_some(4),
-        console: setup.mode.pty.then_some(5),
+        sync: 4,
+        job: setup.mode.pty.then_some(5),
+        console: setup.mode.pty.then_some(6),
         trees: std::iter::once(("/".to_string(), idmapped::rootfs_tree(auto)))
             .chain(
                 setup
@@ -460,7 +475,7 @@ fn dry_run(
                     .map(|v| (v.dst.clone(), idmapped::volume_tree(auto, v))),
             )
             .filter(|(_, tree)| *tree != idmapped::Tree::None)
-            .zip(6..)
+            .zip(7..)
             .map(|((dst, _), fd)| TreeFd { dst, fd })
             .collect(),
         overlay_dir: None,
@@ -525,7 +540,7 @@ fn validate_rootfs(given: &str) -> Result<String, Error> {
 
 /// `--init PATH`, else `nsinit` beside this executable (the build tree and
 /// `make install` both put it there), else `../libexec/nslaunch/nsinit`.
-fn find_init(explicit: Option<&str>) -> Result<PathBuf, Error> {
+pub(crate) fn find_init(explicit: Option<&str>) -> Result<PathBuf, Error> {
     if let Some(p) = explicit {
         let meta = std::fs::metadata(p)
             .map_err(|e| Error::Usage(format!("--init {p}: {}", io_why(&e))))?;

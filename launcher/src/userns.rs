@@ -235,11 +235,36 @@ fn explicit_map(
         map.push(r);
     }
     idmap::check_map(&map).map_err(|why| Error::Usage(format!("{flag}: {why}")))?;
+    check_allowed(caller, flag, &map, own, file, kind)?;
+    Ok(map)
+}
+
+/// The maps of an OCI bundle (`linux.uidMappings`, `linux.gidMappings`),
+/// already checked for form: what the caller may map, installed as for
+/// `--uid-map`/`--gid-map`.
+pub fn from_maps(uid_map: Vec<IdRange>, gid_map: Vec<IdRange>) -> Result<Plan, Error> {
+    let caller = Caller::current();
+    let (uid, gid) = (caller.uid, caller.gid);
+    check_allowed(&caller, "linux.uidMappings", &uid_map, uid, SUBUID, "uid")?;
+    check_allowed(&caller, "linux.gidMappings", &gid_map, gid, SUBGID, "gid")?;
+    Ok(finish(caller, uid_map, gid_map, false, None))
+}
+
+/// Refuse a map an ordinary caller may not write, even through
+/// newuidmap: host ids beyond its own and its subordinate ranges.
+fn check_allowed(
+    caller: &Caller,
+    flag: &str,
+    map: &[IdRange],
+    own: u32,
+    file: &str,
+    kind: &str,
+) -> Result<(), Error> {
     if caller.is_root() {
-        return Ok(map);
+        return Ok(());
     }
     let subs = subids(caller, file, kind)?;
-    if let Some(r) = idmap::first_not_allowed(&map, own, &subs) {
+    if let Some(r) = idmap::first_not_allowed(map, own, &subs) {
         let yours = if subs.is_empty() {
             no_range(caller, file)
         } else {
@@ -252,7 +277,7 @@ fn explicit_map(
             span(r.outside, r.count)
         )));
     }
-    Ok(map)
+    Ok(())
 }
 
 /// `FIRST-LAST` for `count` ids from `start`.

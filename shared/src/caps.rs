@@ -208,6 +208,49 @@ impl FromStr for CapSet {
     }
 }
 
+/// The five capability sets of a process (an OCI bundle's
+/// `process.capabilities`): rendered for nsinit as
+/// `BOUNDING/EFFECTIVE/PERMITTED/INHERITABLE/AMBIENT`, each as [`CapSet`]
+/// prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CapSets {
+    pub bounding: CapSet,
+    pub effective: CapSet,
+    pub permitted: CapSet,
+    pub inheritable: CapSet,
+    pub ambient: CapSet,
+}
+
+impl fmt::Display for CapSets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}/{}",
+            self.bounding, self.effective, self.permitted, self.inheritable, self.ambient
+        )
+    }
+}
+
+impl FromStr for CapSets {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CapSets, String> {
+        let sets: Vec<&str> = s.split('/').collect();
+        let [b, e, p, i, a] = sets.as_slice() else {
+            return Err(format!(
+                "{s}: expected BOUNDING/EFFECTIVE/PERMITTED/INHERITABLE/AMBIENT"
+            ));
+        };
+        Ok(CapSets {
+            bounding: b.parse()?,
+            effective: e.parse()?,
+            permitted: p.parse()?,
+            inheritable: i.parse()?,
+            ambient: a.parse()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +328,19 @@ mod tests {
             CapSet::EMPTY.with(0)
         );
         assert_eq!(CapSet::all_known().numbers().count(), 41);
+    }
+
+    #[test]
+    fn five_sets_round_trip() {
+        let sets = CapSets {
+            bounding: CapSet::docker_default(),
+            effective: CapSet::EMPTY.with(KILL),
+            permitted: CapSet::EMPTY.with(KILL).with(SYS_ADMIN),
+            inheritable: CapSet::EMPTY,
+            ambient: CapSet::EMPTY.with(KILL),
+        };
+        assert_eq!(sets.to_string().parse::<CapSets>(), Ok(sets));
+        assert!("KILL/none".parse::<CapSets>().is_err());
+        assert!("FLY/none/none/none/none".parse::<CapSets>().is_err());
     }
 }

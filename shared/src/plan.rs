@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use crate::mountspec::{DeviceSpec, MountSpec};
 use crate::tmpfs::Tmpfs;
 use crate::volume::Volume;
 
@@ -127,6 +128,17 @@ pub enum SetupOp {
     /// `pivot_root` into the rootfs and detach the old root: no `old_root`
     /// directory is left in the rootfs.
     PivotRoot,
+    /// An OCI bundle's mount: a bind of a host path, a new filesystem of
+    /// any type (sysfs and cgroup fall back to read-only binds of the
+    /// host's where a user namespace may not mount them).
+    OciMount(MountSpec),
+    /// An OCI device node: the host's node bound in when the host has one
+    /// of the same type and number, else made with mknod (real root
+    /// without a user namespace only).
+    Device(DeviceSpec),
+    /// OCI `root.readonly`: make the rootfs's own mount read-only, once
+    /// everything is mounted on it.
+    RemountRootReadOnly,
 }
 
 /// What kind of mount point [`SetupOp::MountPoint`] makes.
@@ -414,6 +426,64 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
     plan
 }
 
+/// What an OCI bundle asks of its root (see [`oci_root`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OciRoot {
+    pub mounts: Vec<MountSpec>,
+    pub devices: Vec<DeviceSpec>,
+    pub masked: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    pub read_only: bool,
+}
+
+/// The plan for an OCI bundle: private mounts, the rootfs bound on
+/// itself, the bundle's mounts in its order, its devices and the /dev
+/// links (when /dev is a filesystem of its own, not a bind of the host's),
+/// the masked and read-only paths, the read-only root, then pivot_root.
+pub fn oci_root(opts: &OciRoot) -> Vec<SetupOp> {
+    let mut plan = vec![SetupOp::MakeRootPrivate, SetupOp::BindRootfs { tree: None }];
+    plan.extend(opts.mounts.iter().cloned().map(SetupOp::OciMount));
+    let own_dev = opts
+        .mounts
+        .iter()
+        .any(|m| m.target == "/dev" && !m.is_bind());
+    let devpts = opts
+        .mounts
+        .iter()
+        .any(|m| m.target == "/dev/pts" && m.fstype == "devpts");
+    plan.extend(opts.devices.iter().cloned().map(SetupOp::Device));
+    if own_dev {
+        let mut links = vec![
+            ("/proc/self/fd", "/dev/fd"),
+            ("/proc/self/fd/0", "/dev/stdin"),
+            ("/proc/self/fd/1", "/dev/stdout"),
+            ("/proc/self/fd/2", "/dev/stderr"),
+        ];
+        if devpts && !opts.devices.iter().any(|d| d.path == "/dev/ptmx") {
+            links.push(("pts/ptmx", "/dev/ptmx"));
+        }
+        plan.extend(links.into_iter().map(|(to, at)| SetupOp::Symlink {
+            points_to: to.into(),
+            target: at.into(),
+        }));
+    }
+    plan.extend(
+        opts.masked
+            .iter()
+            .map(|t| SetupOp::Mask { target: t.clone() }),
+    );
+    plan.extend(
+        opts.readonly_paths
+            .iter()
+            .map(|t| SetupOp::ReadOnlyPath { target: t.clone() }),
+    );
+    if opts.read_only {
+        plan.push(SetupOp::RemountRootReadOnly);
+    }
+    plan.push(SetupOp::PivotRoot);
+    plan
+}
+
 /// For `--read-only`: the mount points (and workdir) that will be in the
 /// rootfs itself, to create before it is made read-only. Those below
 /// /proc, /dev, /sys or another volume or tmpfs are made later, on that
@@ -620,6 +690,29 @@ impl SetupOp {
                 format!("[ -e {t} ] && mount --rbind {t} {t} && mount -o remount,bind,ro {t}")
             }
             SetupOp::PivotRoot => format!("cd {rootfs} && pivot_root . . && umount -l . && cd /"),
+            SetupOp::OciMount(m) => {
+                let t = under(rootfs, &m.target);
+                if m.is_bind() {
+                    let r = if m.recursive { "--rbind" } else { "--bind" };
+                    format!("mkdir -p {t} && mount {r} {} {t}", quote(&m.source))
+                } else {
+                    let o = if m.data.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" -o {}", quote(&m.data))
+                    };
+                    format!(
+                        "mkdir -p {t} && mount -t {}{o} {} {t}",
+                        quote(&m.fstype),
+                        quote(&m.source)
+                    )
+                }
+            }
+            SetupOp::Device(d) => {
+                let t = under(rootfs, &d.path);
+                format!("touch {t} && mount --bind {} {t}", quote(&d.path))
+            }
+            SetupOp::RemountRootReadOnly => format!("mount -o remount,bind,ro {rootfs}"),
         }
     }
 }
@@ -654,6 +747,12 @@ impl fmt::Display for SetupOp {
             SetupOp::Mask { target } => write!(f, "mask {target}"),
             SetupOp::ReadOnlyPath { target } => write!(f, "make {target} read-only"),
             SetupOp::PivotRoot => write!(f, "pivot_root into the rootfs"),
+            SetupOp::OciMount(m) if m.is_bind() => {
+                write!(f, "bind {} on {}", m.source, m.target)
+            }
+            SetupOp::OciMount(m) => write!(f, "mount {} on {}", m.fstype, m.target),
+            SetupOp::Device(d) => write!(f, "make the device {}", d.path),
+            SetupOp::RemountRootReadOnly => write!(f, "make the rootfs read-only (root.readonly)"),
         }
     }
 }
@@ -1047,5 +1146,52 @@ mod tests {
         assert_eq!(quote("$HOME"), "'$HOME'");
         assert_eq!(quote(""), "''");
         assert_eq!(under("\"$ROOTFS\"", "/my dir"), "\"$ROOTFS\"'/my dir'");
+    }
+
+    #[test]
+    fn an_oci_root_follows_the_bundle_order_and_adds_the_dev_links() {
+        let m = |t: &str, ty: &str| MountSpec::from_oci(t, Some(ty), Some(ty), &[]).unwrap();
+        let opts = OciRoot {
+            mounts: vec![
+                m("/proc", "proc"),
+                m("/dev", "tmpfs"),
+                m("/dev/pts", "devpts"),
+            ],
+            devices: vec!["/dev/null:c:1:3:666:0:0".parse().unwrap()],
+            masked: vec!["/proc/kcore".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            read_only: true,
+        };
+        let plan = oci_root(&opts);
+        assert_eq!(plan[0], SetupOp::MakeRootPrivate);
+        assert_eq!(plan[2], SetupOp::OciMount(m("/proc", "proc")));
+        assert_eq!(plan[4], SetupOp::OciMount(m("/dev/pts", "devpts")));
+        assert!(matches!(&plan[5], SetupOp::Device(d) if d.path == "/dev/null"));
+        let t = targets(&plan);
+        assert!(t.contains(&"/dev/ptmx".to_string()) && t.contains(&"/dev/fd".to_string()));
+        let n = plan.len();
+        assert_eq!(plan[n - 2], SetupOp::RemountRootReadOnly);
+        assert_eq!(plan[n - 1], SetupOp::PivotRoot);
+        let mask = plan
+            .iter()
+            .position(|o| matches!(o, SetupOp::Mask { .. }))
+            .unwrap();
+        let last_mount = plan
+            .iter()
+            .rposition(|o| matches!(o, SetupOp::OciMount(_)))
+            .unwrap();
+        assert!(mask > last_mount);
+        // /dev a bind of the host's: no links of ours in it.
+        let bound = OciRoot {
+            mounts: vec![MountSpec::from_oci(
+                "/dev",
+                Some("bind"),
+                Some("/dev"),
+                &["rbind".into()],
+            )
+            .unwrap()],
+            ..Default::default()
+        };
+        assert!(!targets(&oci_root(&bound)).contains(&"/dev/fd".to_string()));
     }
 }

@@ -60,6 +60,41 @@ impl Report {
     }
 }
 
+/// What nsinit tells the launcher on the report pipe besides a failure,
+/// one line each, status 0 (which no failure has):
+///
+/// - `hooks`: the namespaces and mounts are made, before pivot_root; nsinit
+///   waits for one byte on its `--sync-fd` while the launcher runs the
+///   OCI prestart, createRuntime and createContainer hooks;
+/// - `created`: everything is set up and the command found; nsinit waits
+///   for one byte on `--sync-fd`: `s` starts the command now, `d` (OCI
+///   `create`) means the launcher leaves;
+/// - `detached`: (after `d`) nsinit no longer dies with the launcher and
+///   closes the pipe; it waits for `start` on its FIFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    Hooks,
+    Created,
+    Detached,
+}
+
+impl Sync {
+    pub fn encode(self) -> &'static [u8] {
+        match self {
+            Sync::Hooks => b"0\thooks\n",
+            Sync::Created => b"0\tcreated\n",
+            Sync::Detached => b"0\tdetached\n",
+        }
+    }
+
+    /// One whole line, if it is a sync message.
+    pub fn decode(line: &[u8]) -> Option<Sync> {
+        [Sync::Hooks, Sync::Created, Sync::Detached]
+            .into_iter()
+            .find(|s| s.encode() == line)
+    }
+}
+
 /// The errno text of an I/O error ("No such file or directory"), without
 /// Rust's "(os error 2)", for one-line messages.
 pub fn io_why(e: &std::io::Error) -> String {

@@ -11,7 +11,9 @@ use std::str::FromStr;
 
 use argh::FromArgs;
 
-use crate::caps::CapSet;
+use crate::caps::{CapSet, CapSets};
+use crate::hookspec::HookSpec;
+use crate::mountspec::{DeviceSpec, MountSpec};
 use crate::tmpfs::Tmpfs;
 use crate::volume::Volume;
 
@@ -186,6 +188,83 @@ pub struct InitArgs {
     #[argh(switch)]
     pub null_stdin: bool,
 
+    // The lifecycle (create, start) and OCI bundles (nslaunch passes these).
+    /// the launcher's end of the create/start handshake: once set up,
+    /// nsinit says so on --report-fd and reads one byte from FD before it
+    /// starts the command (nslaunch passes it)
+    #[argh(option, arg_name = "FD")]
+    pub sync_fd: Option<i32>,
+
+    /// run an OCI bundle's process: the container's layout is the --mount,
+    /// --device, --mask and --readonly-path list (no default /proc, /dev,
+    /// /sys), and the command is exec'd in place once started, as the
+    /// container's own first process (nslaunch passes it)
+    #[argh(switch)]
+    pub oci: bool,
+
+    /// with --oci, wait for a byte on this FIFO (OCI `start`) before the
+    /// command is exec'd, once the launcher has left (nslaunch passes it)
+    #[argh(option, arg_name = "FD")]
+    pub start_fifo_fd: Option<i32>,
+
+    /// with --oci, stop before pivot_root, say so on --report-fd and wait
+    /// for a byte on --sync-fd while the launcher runs the OCI hooks
+    #[argh(switch)]
+    pub hooks: bool,
+
+    /// with --oci, mount this (TARGET:TYPE:SOURCE:FLAGS:EXTRA:DATA, as
+    /// nslaunch renders an OCI bundle's mounts; repeatable, in order)
+    #[argh(option, arg_name = "SPEC")]
+    pub mount: Vec<MountSpec>,
+
+    /// with --oci, give the container this device node
+    /// (PATH:KIND:MAJOR:MINOR:MODE:UID:GID; repeatable)
+    #[argh(option, arg_name = "SPEC")]
+    pub device: Vec<DeviceSpec>,
+
+    /// with --oci, hide this path (repeatable)
+    #[argh(option, arg_name = "PATH")]
+    pub mask: Vec<String>,
+
+    /// with --oci, make this path read-only (repeatable)
+    #[argh(option, arg_name = "PATH")]
+    pub readonly_path: Vec<String>,
+
+    /// set a namespaced sysctl, KEY=VALUE (repeatable)
+    #[argh(option, arg_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+
+    /// set the NIS domain name (meant for a new UTS namespace)
+    #[argh(option, arg_name = "NAME")]
+    pub domainname: Option<String>,
+
+    /// the command's umask, in octal
+    #[argh(option, arg_name = "MODE")]
+    pub umask: Option<String>,
+
+    /// the command's supplementary groups, exactly (comma-separated gids;
+    /// instead of those of /etc/group)
+    #[argh(option, arg_name = "GIDS")]
+    pub groups: Option<String>,
+
+    /// the command's five capability sets,
+    /// BOUNDING/EFFECTIVE/PERMITTED/INHERITABLE/AMBIENT (instead of --caps)
+    #[argh(option, arg_name = "SETS")]
+    pub cap_sets: Option<CapSets>,
+
+    /// the AppArmor profile the command is exec'd into
+    #[argh(option, arg_name = "PROFILE")]
+    pub apparmor: Option<String>,
+
+    /// with --oci, run this OCI startContainer hook once started, in the
+    /// container, before the command (PATH:TIMEOUT:ARGS:ENV; repeatable)
+    #[argh(option, arg_name = "SPEC")]
+    pub start_hook: Vec<HookSpec>,
+
+    /// the state JSON the --start-hook hooks read on their stdin
+    #[argh(option, arg_name = "JSON")]
+    pub hook_state: Option<String>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -289,6 +368,51 @@ impl InitArgs {
         }
         if self.null_stdin {
             argv.push("--null-stdin".to_string());
+        }
+        if let Some(fd) = self.sync_fd {
+            argv.push("--sync-fd".to_string());
+            argv.push(fd.to_string());
+        }
+        flag_on(&mut argv, self.oci, "--oci");
+        if let Some(fd) = self.start_fifo_fd {
+            argv.push("--start-fifo-fd".to_string());
+            argv.push(fd.to_string());
+        }
+        flag_on(&mut argv, self.hooks, "--hooks");
+        let repeated = self
+            .mount
+            .iter()
+            .map(|m| ("--mount", m.to_string()))
+            .chain(self.device.iter().map(|d| ("--device", d.to_string())))
+            .chain(self.mask.iter().map(|p| ("--mask", p.clone())))
+            .chain(
+                self.readonly_path
+                    .iter()
+                    .map(|p| ("--readonly-path", p.clone())),
+            )
+            .chain(self.sysctl.iter().map(|k| ("--sysctl", k.clone())))
+            .chain(
+                self.start_hook
+                    .iter()
+                    .map(|h| ("--start-hook", h.to_string())),
+            );
+        for (name, value) in repeated {
+            argv.push(name.to_string());
+            argv.push(value);
+        }
+        let cap_sets = self.cap_sets.map(|c| c.to_string());
+        for (name, value) in [
+            ("--domainname", &self.domainname),
+            ("--umask", &self.umask),
+            ("--groups", &self.groups),
+            ("--cap-sets", &cap_sets),
+            ("--apparmor", &self.apparmor),
+            ("--hook-state", &self.hook_state),
+        ] {
+            if let Some(v) = value {
+                argv.push(name.to_string());
+                argv.push(v.clone());
+            }
         }
         if self.version {
             argv.push("--version".to_string());
@@ -454,6 +578,31 @@ mod tests {
             },
             InitArgs {
                 command: words(&["help"]),
+                ..Default::default()
+            },
+            InitArgs {
+                rootfs: Some("/b/rootfs".into()),
+                report_fd: Some(3),
+                sync_fd: Some(4),
+                oci: true,
+                start_fifo_fd: Some(5),
+                hooks: true,
+                mount: vec![
+                    "/proc:proc:proc:e::".parse().unwrap(),
+                    "/data:bind:/host/a%3ab:1:rRp:".parse().unwrap(),
+                ],
+                device: vec!["/dev/fuse:c:10:229:666::".parse().unwrap()],
+                mask: strings(&["/proc/kcore"]),
+                readonly_path: strings(&["/proc/sys"]),
+                sysctl: strings(&["net.ipv4.ping_group_range=0 0"]),
+                domainname: Some("example.org".into()),
+                umask: Some("22".into()),
+                groups: Some("10,20".into()),
+                cap_sets: Some("KILL/KILL/KILL/none/none".parse().unwrap()),
+                apparmor: Some("containers-default".into()),
+                start_hook: vec!["/bin/hook:5:hook,a%2cb:PATH=/bin".parse().unwrap()],
+                hook_state: Some("{\"id\":\"x\"}".into()),
+                command: words(&["sh", "-c", "exit 3"]),
                 ..Default::default()
             },
             InitArgs {

@@ -15,7 +15,7 @@
 //! it: nothing else may own it).
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
 use libc::{c_char, c_int, c_uint};
@@ -1256,6 +1256,134 @@ pub fn has_xattr(path: &CStr, name: &CStr) -> bool {
     // SAFETY: both are valid C strings; a NULL buffer of size 0 asks only
     // for the value's size.
     unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), ptr::null_mut(), 0) >= 0 }
+}
+
+/// `prctl(PR_SET_KEEPCAPS)`: keep the permitted capabilities across a
+/// switch away from uid 0. Async-signal-safe.
+pub fn raw_set_keepcaps(on: bool) -> Result<(), Errno> {
+    raw_prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0)
+}
+
+/// Read one byte from `fd`: `None` at end of file. Async-signal-safe.
+pub fn raw_read_one(fd: RawFd) -> Result<Option<u8>, Errno> {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reads at most one byte into a valid local.
+        let n = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+        match n {
+            1 => return Ok(Some(b)),
+            0 => return Ok(None),
+            _ if Errno::last() == Errno::EINTR => continue,
+            _ => return Err(Errno::last()),
+        }
+    }
+}
+
+/// `open(path, O_WRONLY | O_CLOEXEC)`, for a forked child. Async-signal-safe.
+pub fn raw_open_write(path: &CStr) -> Result<RawFd, Errno> {
+    // SAFETY: a valid C string; the kernel returns a new fd or -1.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// Write `n` in decimal to `fd`, without allocating. Async-signal-safe.
+pub fn raw_write_decimal(fd: RawFd, n: i32) {
+    let mut buf = [0u8; 12];
+    let mut i = buf.len();
+    let negative = n < 0;
+    let mut v = i64::from(n).unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if negative {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    raw_write_all(fd, &[&buf[i..]]);
+}
+
+/// `setdomainname(name)`.
+pub fn setdomainname(name: &str) -> Result<(), Errno> {
+    // SAFETY: a valid buffer and its length.
+    let r = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `setns(fd, nstype)`: join the namespace open on `fd`.
+pub fn setns(fd: &OwnedFd, nstype: c_int) -> Result<(), Errno> {
+    // SAFETY: a valid descriptor and a namespace type.
+    if unsafe { libc::setns(fd.as_raw_fd(), nstype) } == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `prlimit(pid, resource, {soft, hard}, NULL)`.
+pub fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+    let limit = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: a valid rlimit64 to read, NULL for the old value.
+    let r = unsafe {
+        libc::prlimit64(
+            pid,
+            resource as libc::__rlimit_resource_t,
+            &limit,
+            ptr::null_mut(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// A pidfd for `pid` (Linux 5.3): it names that very process until it
+/// is reaped, however the pid is reused afterwards.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd (or -1),
+    // which we own from here.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: a fresh descriptor the kernel just gave us.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// Send `sig` to the process of a pidfd (Linux 5.1).
+pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: c_int) -> Result<(), Errno> {
+    // SAFETY: a valid pidfd, a signal number, no siginfo (NULL), no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
