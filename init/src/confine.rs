@@ -89,15 +89,22 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether our mount namespace is not PID 1's (an OCI bundle without a
-/// PID namespace of its own runs us as another pid; the launcher made a
-/// mount namespace for it all the same). Unreadable means no.
+/// Whether our mount namespace is not our parent's (an OCI bundle
+/// without a PID namespace of its own runs us as some other pid; the
+/// launcher, our parent, made a mount namespace for us all the same).
+/// PID 1's would not do: reading another user's (or a more privileged
+/// process's) namespace links needs ptrace rights over it. Unreadable
+/// means no.
 fn own_mount_namespace() -> bool {
+    let parent = nix::unistd::getppid().as_raw();
+    if parent <= 0 {
+        return false;
+    }
     match (
         std::fs::read_link("/proc/self/ns/mnt"),
-        std::fs::read_link("/proc/1/ns/mnt"),
+        std::fs::read_link(format!("/proc/{parent}/ns/mnt")),
     ) {
-        (Ok(ours), Ok(init)) => ours != init,
+        (Ok(ours), Ok(theirs)) => ours != theirs,
         _ => false,
     }
 }
