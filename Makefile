@@ -50,7 +50,9 @@ demo: build $(DEMO_ROOTFS)/bin/sh
 	@echo "An interactive shell in the same container: $(OUT)/nslaunch --rootfs $(DEMO_ROOTFS) sh"
 
 # Unit tests need nothing; the end-to-end tests need the built binaries,
-# busybox-static and, as root, an unprivileged user (scripts/test-deps.sh).
+# busybox-static and, as root, an unprivileged user (scripts/test-deps.sh);
+# the engine tests (tests/tests/engines.rs) need podman, containerd, runc
+# and a test image (scripts/engine-setup.sh).
 # Every end-to-end case that cannot run here is listed in $(SKIPS); the
 # last lines say how many were skipped and why (scripts/e2e-skips.sh),
 # and as root a skip fails the run.
@@ -58,6 +60,7 @@ SKIPS := $(CURDIR)/target/e2e-skips.txt
 
 test: build
 	scripts/test-deps.sh all
+	scripts/engine-setup.sh
 	@rm -f "$(SKIPS)"
 	NSLAUNCH_TEST_SKIPS="$(SKIPS)" \
 	  NSLAUNCH_BIN=$(CURDIR)/$(OUT)/nslaunch NSINIT_BIN=$(CURDIR)/$(OUT)/nsinit \

@@ -40,6 +40,8 @@ if [ "$what" = all ]; then
     command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
     # The man pages are rendered with groff -ww (no warning allowed).
     command -v groff >/dev/null 2>&1 || missing="$missing groff-base"
+    # A cache test widens a race window with strace's delay injection.
+    command -v strace >/dev/null 2>&1 || missing="$missing strace"
 fi
 
 if [ -n "$missing" ]; then

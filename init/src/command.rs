@@ -191,12 +191,20 @@ impl Placement {
     }
 }
 
-/// Fork and exec the command. The child gets default signal dispositions
-/// and an empty signal mask, then its process group, the terminal's
-/// foreground and its stdio (`place`), then its user, groups,
-/// capabilities and working directory (`creds`; a failure there is
-/// reported through `sink` with 125); if `execve` fails it reports through
-/// `sink` and exits 126 or 127.
+/// Fork and exec the command. The child takes its process group, the
+/// terminal's foreground and its stdio (`place`), passes the gate with
+/// nsinit, takes its user, groups, capabilities and working directory
+/// (`creds`; a failure there is reported through `sink` with 125), and
+/// only then, right before `execve`, gets default signal dispositions and
+/// an empty signal mask; if `execve` fails it reports through `sink` and
+/// exits 126 or 127.
+///
+/// Signals stay blocked (as nsinit's, inherited) until nsinit is back in
+/// its loop: nsinit waits for the child at the gate outside it, so a stop
+/// signal acted on there (a Ctrl-Z, once the child has the foreground)
+/// would stop the child before it says it is ready, with nsinit blocked
+/// on it for good. Held pending instead, it stops the child just before
+/// `execve`, where nsinit sees the stop and handles it as any other.
 pub fn spawn(
     cmd: &Prepared,
     sink: Sink,
@@ -235,7 +243,6 @@ pub fn spawn(
                 );
                 sys::raw_exit(exit::FAILED);
             }
-            sys::raw_reset_signals();
             if let Err((what, errno)) = gate.child_side() {
                 sink.send_raw(exit::FAILED, &[what, b": ", errno.desc().as_bytes()]);
                 sys::raw_exit(exit::FAILED);
@@ -247,6 +254,9 @@ pub fn spawn(
                 );
                 sys::raw_exit(exit::FAILED);
             }
+            // Last: a signal that came meanwhile acts now, with nsinit in
+            // its loop (see above).
+            sys::raw_reset_signals();
             exec(cmd, sink)
         }
         Err(e) => Err(Error::sys("fork the command", e)),

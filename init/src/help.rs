@@ -118,6 +118,9 @@ Set by nslaunch for the lifecycle and for OCI bundles (nslaunch create):
   --cap-sets SETS       CMD's five capability sets, BOUNDING/EFFECTIVE/
                         PERMITTED/INHERITABLE/AMBIENT, each as for --caps
   --apparmor PROFILE    exec CMD into this AppArmor profile
+  --start-hook SPEC     with --oci: run this OCI startContainer hook,
+                        PATH:TIMEOUT:ARGS:ENV, once started, before CMD (+)
+  --hook-state JSON     the state the --start-hook hooks read on stdin
 
 Other:
   --version             print the version and exit

@@ -13,6 +13,7 @@ mod console;
 mod error;
 mod fds;
 mod help;
+mod hooks;
 mod identity;
 mod lifecycle;
 mod netns;
@@ -292,6 +293,9 @@ fn exec_oci(
             ))
         }
     };
+    if let Err(e) = hooks::run_all(&args.start_hook, args.hook_state.as_deref().unwrap_or("{}")) {
+        return e;
+    }
     lifecycle::exec_in_place(cmd, creds, place, umask, args.apparmor.as_deref(), sink)
 }
 

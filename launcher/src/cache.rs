@@ -9,6 +9,7 @@
 //! rootfs/<sha256 of the archive>/info    source=, size=, files=, unpacked=
 //! rootfs/.tmp-<sha256>-<pid>/            an unpack in progress
 //! rootfs/.trash-<sha256>-<pid>/          an entry being removed
+//! index/<dev>-<inode>                    an archive's sha256, by its stat
 //! ```
 //!
 //! An entry is keyed by its archive's content, so a renamed or copied
@@ -17,30 +18,52 @@
 //! when complete, so a failure or a kill never leaves a half-made entry;
 //! leftovers are removed by the next unpack or by `cache prune`.
 //!
+//! Trust: every directory from "/" down to the cache must belong to root
+//! or the caller and be writable by no one else (a sticky directory such
+//! as /tmp aside), and the cache itself is the caller's, mode 0700 (see
+//! [`Cache::open`]); after that check everything is done relative to the
+//! descriptors it opened, never by path, and nothing is ever followed. As
+//! real root, the container gets the entry it locked as a detached mount
+//! made from that lock's descriptor, not its path (see `main.rs`).
+//!
+//! The index (`index/`) spares a launch reading and hashing the archive
+//! again: it maps an archive's (device, inode, size, mtime, ctime) to its
+//! SHA-256. Any write to the file moves its mtime and ctime, and no user
+//! can set a ctime; a stamp is recorded only when the ctime is at least
+//! [`RACY`] older than the hashing, so a change made within the same
+//! timestamp tick cannot hide behind it (git's "racily clean" rule). The
+//! index lives in the same checked cache: only the caller (or root) can
+//! write it.
+//!
 //! Locks (`flock`): a run holds a shared lock on its entry for as long as
 //! the container lives; an unpack holds an exclusive one on its `.tmp-`
 //! directory; `prune` and `rm` take an exclusive one without waiting, and
 //! leave alone what they cannot lock.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read, Seek, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{FileStat, Mode};
 use sha2::{Digest, Sha256};
+use shared::log::Log;
 
 use crate::error::{io_why, Error};
 use crate::unpack;
 
-/// A cached rootfs in use: its path, and the shared lock that keeps
+/// A cached rootfs in use: its path, a descriptor of exactly the
+/// directory that was locked (`O_PATH`), and the shared lock that keeps
 /// `cache prune` away from it while the container runs.
 pub struct Entry {
     pub root: String,
+    pub root_fd: OwnedFd,
     _lock: Flock<File>,
 }
 
@@ -56,8 +79,153 @@ pub fn base_dir() -> Result<PathBuf, String> {
     }
 }
 
-fn rootfs_dir() -> Result<PathBuf, String> {
-    Ok(base_dir()?.join("rootfs"))
+/// The cache, opened and checked.
+pub struct Cache {
+    /// Its real path (symlinks resolved), for messages and nsinit.
+    path: PathBuf,
+    /// `rootfs/` and `index/`, each open `O_RDONLY`.
+    rootfs: OwnedFd,
+    index: OwnedFd,
+}
+
+impl Cache {
+    /// Open the cache, made first (mode 0700) with `create`; `None`
+    /// when it does not exist and `!create`. Refused when any directory
+    /// above it belongs to someone other than root and the caller, or
+    /// someone else may write to one (its group or anyone, unless it is
+    /// sticky, as /tmp is), or when the cache is not the caller's: such
+    /// a directory could be swapped under us. Its mode is made 0700.
+    pub fn open(create: bool) -> Result<Option<Cache>, String> {
+        let base = base_dir()?;
+        let parent = base.parent().unwrap_or(Path::new("/"));
+        if create {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| format!("create the cache {}: {}", parent.display(), io_why(&e)))?;
+        }
+        let real = match std::fs::canonicalize(parent) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {}", parent.display(), io_why(&e))),
+        };
+        let path = real.join("nslaunch");
+        let unsafe_cache =
+            |why: String| format!("the cache {} is not safe to use: {why}", path.display());
+        let parent_fd = checked_path(&real).map_err(unsafe_cache)?;
+        let Some(base_fd) = own_dir(&parent_fd, &real, "nslaunch", create).map_err(unsafe_cache)?
+        else {
+            return Ok(None);
+        };
+        let sub = |name| {
+            own_dir(&base_fd, &path, name, true)
+                .map_err(unsafe_cache)?
+                .ok_or_else(|| format!("{}/{name}: missing", path.display()))
+        };
+        Ok(Some(Cache {
+            rootfs: sub("rootfs")?,
+            index: sub("index")?,
+            path,
+        }))
+    }
+}
+
+/// What a refused cache's message ends with.
+const SAFE_CACHE: &str = "nslaunch uses a cache only where every directory above it belongs \
+    to root or you and no one else may write to it (set XDG_CACHE_HOME to such a place)";
+
+/// Open `real` (absolute, symlink-free) one component at a time from
+/// "/", never following a link, checking each directory's owner and
+/// mode; the last one's `O_PATH` descriptor.
+fn checked_path(real: &Path) -> Result<OwnedFd, String> {
+    let me = nix::unistd::geteuid().as_raw();
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut at = PathBuf::from("/");
+    let mut fd =
+        nix::fcntl::open("/", flags, Mode::empty()).map_err(|e| format!("/: {}", e.desc()))?;
+    check_dir(&fd, &at, me)?;
+    for c in real.components().skip(1) {
+        at.push(c);
+        fd = nix::fcntl::openat(&fd, c.as_os_str(), flags, Mode::empty()).map_err(|e| {
+            format!(
+                "{}: {} (it changed while being checked?)",
+                at.display(),
+                e.desc()
+            )
+        })?;
+        check_dir(&fd, &at, me)?;
+    }
+    Ok(fd)
+}
+
+/// Why the directory open on `fd` (at `at`) may not hold a cache of
+/// `me`'s, if it may not.
+fn check_dir(fd: &OwnedFd, at: &Path, me: u32) -> Result<(), String> {
+    let st = nix::sys::stat::fstat(fd).map_err(|e| format!("{}: {}", at.display(), e.desc()))?;
+    dir_verdict(&st, me).map_err(|why| format!("{} {why}; {SAFE_CACHE}", at.display()))
+}
+
+/// The rule of [`check_dir`], on a `stat`.
+fn dir_verdict(st: &FileStat, me: u32) -> Result<(), String> {
+    if st.st_uid != 0 && st.st_uid != me {
+        return Err(format!("belongs to uid {}", st.st_uid));
+    }
+    let sticky = st.st_mode & libc::S_ISVTX != 0;
+    if st.st_mode & 0o022 != 0 && !sticky {
+        let who = if st.st_mode & 0o002 != 0 {
+            "anyone".to_string()
+        } else {
+            format!("group {}", st.st_gid)
+        };
+        return Err(format!(
+            "may be written by {who} (mode {:o})",
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// The directory `name` in `parent` (at `parent_path`), made (0700) with
+/// `create`: it must be a directory of the caller's, and is made mode
+/// 0700 if it is not. `None` when missing and `!create`.
+fn own_dir(
+    parent: &OwnedFd,
+    parent_path: &Path,
+    name: &str,
+    create: bool,
+) -> Result<Option<OwnedFd>, String> {
+    let at = parent_path.join(name);
+    if create {
+        match nix::sys::stat::mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(format!("create {}: {}", at.display(), e.desc())),
+        }
+    }
+    let fd = match nix::fcntl::openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) if !create => return Ok(None),
+        Err(e) => return Err(format!("{}: {}", at.display(), e.desc())),
+    };
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| format!("{}: {}", at.display(), e.desc()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if st.st_uid != me {
+        return Err(format!(
+            "{} belongs to uid {}, not to you (uid {me})",
+            at.display(),
+            st.st_uid
+        ));
+    }
+    if st.st_mode & 0o7777 != 0o700 {
+        nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o700))
+            .map_err(|e| format!("chmod 700 {}: {}", at.display(), e.desc()))?;
+    }
+    Ok(Some(fd))
 }
 
 /// Whether `path` is a file that looks like a (compressed) tar archive,
@@ -73,44 +241,137 @@ pub fn is_archive(path: &str) -> bool {
 
 /// The cached rootfs for the archive `given`, unpacked now if it is not
 /// there yet. `keep_owners`: real root keeps the archive's owners.
-pub fn rootfs_for(given: &str, keep_owners: bool) -> Result<Entry, Error> {
+pub fn rootfs_for(given: &str, keep_owners: bool, log: &Log) -> Result<Entry, Error> {
     // Names from the archive may hold anything: no control characters
     // reach the terminal.
     let bad = |why: String| Error::Usage(printable(&format!("--rootfs {given}: {why}")));
     let mut file = File::open(given).map_err(|e| bad(io_why(&e)))?;
-    let size = file.metadata().map_err(|e| bad(io_why(&e)))?.len();
-    let hash = hash_file(&mut file).map_err(|e| bad(format!("read: {}", io_why(&e))))?;
-    let dir = rootfs_dir().map_err(bad)?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| {
-            bad(format!(
-                "create the cache {}: {}",
-                dir.display(),
-                io_why(&e)
-            ))
-        })?;
-    let dir_fd = open_dir(&dir).map_err(|e| bad(format!("{}: {}", dir.display(), e.desc())))?;
+    let st = nix::sys::stat::fstat(&file).map_err(|e| bad(e.desc().to_string()))?;
+    let size = st.st_size as u64;
+    let cache = Cache::open(true)
+        .map_err(bad)?
+        .ok_or_else(|| bad("the cache disappeared while being made".into()))?;
+    let stamp = Stamp::of(&st);
+    if let Some(hash) = stamp.look_up(&cache.index) {
+        if let Some(entry) = lock_entry(&cache, &hash).map_err(bad)? {
+            log.info(format_args!(
+                "the tarball's device, inode, size and times are in the cache's index: \
+                 sha256 {}, not read again",
+                &hash[..12]
+            ));
+            return Ok(entry);
+        }
+    }
+    let started = SystemTime::now();
+    let hash = log
+        .step("read and hash the tarball (sha256)", || {
+            hash_file(&mut file)
+        })
+        .map_err(|e| bad(format!("read: {}", io_why(&e))))?;
+    stamp.record(&cache.index, &hash, started);
     // Another run may unpack the same archive at the same time, or a
     // prune remove the entry between our look and our lock: try again.
     for _ in 0..3 {
-        if let Some(entry) = lock_entry(&dir, &dir_fd, &hash).map_err(bad)? {
+        if let Some(entry) = lock_entry(&cache, &hash).map_err(bad)? {
             return Ok(entry);
         }
-        remove_stale(&dir_fd);
+        remove_stale(&cache.rootfs);
         let source = std::fs::canonicalize(given)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| given.to_string());
         file.rewind().map_err(|e| bad(io_why(&e)))?;
-        unpack_into_cache(&dir, &dir_fd, &hash, &mut file, size, &source, keep_owners)
-            .map_err(bad)?;
+        unpack_into_cache(&cache, &hash, &mut file, size, &source, keep_owners).map_err(bad)?;
     }
     Err(bad(format!(
         "the cache entry {} keeps disappearing (a prune running in a loop?)",
         &hash[..12]
     )))
+}
+
+/// How long before hashing an archive's ctime must be for its stamp to
+/// be recorded (see the module's notes): longer than any timestamp
+/// granularity (a jiffy; NFS and FAT are coarser).
+const RACY: Duration = Duration::from_secs(2);
+
+/// What identifies an archive's content without reading it: the index key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(st: &FileStat) -> Stamp {
+        Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+
+    /// The index file's name.
+    fn key(&self) -> String {
+        format!("{:x}-{:x}", self.dev, self.ino)
+    }
+
+    /// The index file's text: the stamp and the hash.
+    fn text(&self, hash: &str) -> String {
+        format!(
+            "size={}\nmtime={}.{:09}\nctime={}.{:09}\nsha256={hash}\n",
+            self.size, self.mtime.0, self.mtime.1, self.ctime.0, self.ctime.1
+        )
+    }
+
+    /// The hash recorded for exactly this stamp, if any.
+    fn look_up(&self, index: &OwnedFd) -> Option<String> {
+        let fd = nix::fcntl::openat(
+            index,
+            self.key().as_str(),
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut text = String::new();
+        File::from(fd).take(4096).read_to_string(&mut text).ok()?;
+        let hash = text.lines().find_map(|l| l.strip_prefix("sha256="))?;
+        let valid = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        (valid && text == self.text(hash)).then(|| hash.to_string())
+    }
+
+    /// Record `hash` for this stamp, unless the ctime is too close to
+    /// `started` (when the hashing began) to tell a later change in the
+    /// same tick. Best effort: an index that cannot be written only
+    /// costs the next launch a read.
+    fn record(&self, index: &OwnedFd, hash: &str, started: SystemTime) {
+        let ctime = UNIX_EPOCH + Duration::new(self.ctime.0.max(0) as u64, self.ctime.1 as u32);
+        if started.duration_since(ctime).map_or(true, |age| age < RACY) {
+            return;
+        }
+        let tmp = format!(".tmp-{}-{}", self.key(), std::process::id());
+        let written = nix::fcntl::openat(
+            index,
+            tmp.as_str(),
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_TRUNC
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map(File::from)
+        .is_ok_and(|mut f| f.write_all(self.text(hash).as_bytes()).is_ok());
+        if !written
+            || nix::fcntl::renameat(index, tmp.as_str(), index, self.key().as_str()).is_err()
+        {
+            let _ =
+                nix::unistd::unlinkat(index, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        }
+    }
 }
 
 /// `s` with control characters (escape sequences, newlines) as `?`.
@@ -138,15 +399,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
-    nix::fcntl::open(
-        path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-}
-
-fn open_dir_at(dir: &OwnedFd, name: &str) -> Result<File, Errno> {
+fn open_dir_at(dir: &impl AsFd, name: &str) -> Result<File, Errno> {
     nix::fcntl::openat(
         dir,
         name,
@@ -157,7 +410,8 @@ fn open_dir_at(dir: &OwnedFd, name: &str) -> Result<File, Errno> {
 }
 
 /// The entry `hash`, locked shared, if it is there.
-fn lock_entry(dir: &Path, dir_fd: &OwnedFd, hash: &str) -> Result<Option<Entry>, String> {
+fn lock_entry(cache: &Cache, hash: &str) -> Result<Option<Entry>, String> {
+    let dir_fd = &cache.rootfs;
     let f = match open_dir_at(dir_fd, hash) {
         Ok(f) => f,
         Err(Errno::ENOENT) => return Ok(None),
@@ -171,6 +425,14 @@ fn lock_entry(dir: &Path, dir_fd: &OwnedFd, hash: &str) -> Result<Option<Entry>,
     if !still.is_ok_and(|s| (s.st_dev, s.st_ino) == (ours.st_dev, ours.st_ino)) {
         return Ok(None);
     }
+    // The tree itself, from the locked directory, not by path.
+    let root_fd = nix::fcntl::openat(
+        &*lock,
+        "root",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("open the cache entry {hash}/root: {}", e.desc()))?;
     // Last use, for `cache ls`.
     let now = nix::sys::time::TimeSpec::UTIME_NOW;
     let _ = nix::sys::stat::utimensat(
@@ -181,7 +443,14 @@ fn lock_entry(dir: &Path, dir_fd: &OwnedFd, hash: &str) -> Result<Option<Entry>,
         nix::sys::stat::UtimensatFlags::NoFollowSymlink,
     );
     Ok(Some(Entry {
-        root: dir.join(hash).join("root").display().to_string(),
+        root: cache
+            .path
+            .join("rootfs")
+            .join(hash)
+            .join("root")
+            .display()
+            .to_string(),
+        root_fd,
         _lock: lock,
     }))
 }
@@ -189,30 +458,28 @@ fn lock_entry(dir: &Path, dir_fd: &OwnedFd, hash: &str) -> Result<Option<Entry>,
 /// Unpack `file` into `.tmp-<hash>-<pid>`, then rename it to `<hash>`.
 /// When another run got there first, ours is thrown away.
 fn unpack_into_cache(
-    dir: &Path,
-    dir_fd: &OwnedFd,
+    cache: &Cache,
     hash: &str,
     file: &mut File,
     size: u64,
     source: &str,
     keep_owners: bool,
 ) -> Result<(), String> {
+    let dir_fd = &cache.rootfs;
     let tmp_name = format!(".tmp-{hash}-{}", std::process::id());
-    let tmp = dir.join(&tmp_name);
-    let _ = remove_tree(dir_fd, &tmp_name);
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&tmp)
-        .map_err(|e| format!("create {}: {}", tmp.display(), io_why(&e)))?;
+    let tmp = cache.path.join("rootfs").join(&tmp_name);
+    let _ = remove_tree(dir_fd, OsStr::new(&tmp_name));
+    nix::sys::stat::mkdirat(dir_fd, tmp_name.as_str(), Mode::from_bits_truncate(0o700))
+        .map_err(|e| format!("create {}: {}", tmp.display(), e.desc()))?;
     let result = (|| {
         let tmp_fd = open_dir_at(dir_fd, &tmp_name).map_err(|e| e.desc().to_string())?;
-        let _busy = Flock::lock(tmp_fd, FlockArg::LockExclusiveNonblock)
+        let busy = Flock::lock(tmp_fd, FlockArg::LockExclusiveNonblock)
             .map_err(|(_, e)| format!("lock {}: {}", tmp.display(), e.desc()))?;
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(tmp.join("root"))
-            .map_err(|e| format!("create {}/root: {}", tmp.display(), io_why(&e)))?;
-        let root = open_dir(&tmp.join("root")).map_err(|e| e.desc().to_string())?;
+        nix::sys::stat::mkdirat(&*busy, "root", Mode::from_bits_truncate(0o700))
+            .map_err(|e| format!("create {}/root: {}", tmp.display(), e.desc()))?;
+        let root = open_dir_at(&*busy, "root")
+            .map(OwnedFd::from)
+            .map_err(|e| e.desc().to_string())?;
         let started = SystemTime::now();
         let done = unpack_file(file, size, &root, hash, source, keep_owners)?;
         let info = format!(
@@ -224,15 +491,23 @@ fn unpack_into_cache(
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
         );
-        std::fs::write(tmp.join("info"), info)
-            .map_err(|e| format!("write info: {}", io_why(&e)))?;
-        if !done.devices.is_empty() {
+        nix::fcntl::openat(
+            &*busy,
+            "info",
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map(File::from)
+        .map_err(std::io::Error::from)
+        .and_then(|mut f| f.write_all(info.as_bytes()))
+        .map_err(|e| format!("write info: {}", io_why(&e)))?;
+        if done.devices.count > 0 {
             eprintln!(
                 "nslaunch: --rootfs {source}: skipped {} device node{} ({}): the container gets \
                  its own /dev{}",
-                done.devices.len(),
-                if done.devices.len() == 1 { "" } else { "s" },
-                shown_list(&done.devices),
+                done.devices.count,
+                if done.devices.count == 1 { "" } else { "s" },
+                printable(&shown_list(&done.devices)),
                 if keep_owners {
                     ""
                 } else {
@@ -240,13 +515,13 @@ fn unpack_into_cache(
                 }
             );
         }
-        if !done.others.is_empty() {
+        if done.others.count > 0 {
             eprintln!(
                 "nslaunch: --rootfs {source}: skipped {} entr{} of a kind a rootfs has no use \
                  for ({})",
-                done.others.len(),
-                if done.others.len() == 1 { "y" } else { "ies" },
-                shown_list(&done.others)
+                done.others.count,
+                if done.others.count == 1 { "y" } else { "ies" },
+                printable(&shown_list(&done.others))
             );
         }
         match nix::fcntl::renameat2(
@@ -265,19 +540,19 @@ fn unpack_into_cache(
     match result {
         Ok(true) => Ok(()),
         Ok(false) => {
-            let _ = remove_tree(dir_fd, &tmp_name);
+            let _ = remove_tree(dir_fd, OsStr::new(&tmp_name));
             Ok(())
         }
         Err(why) => {
-            let _ = remove_tree(dir_fd, &tmp_name);
+            let _ = remove_tree(dir_fd, OsStr::new(&tmp_name));
             Err(why)
         }
     }
 }
 
-fn shown_list(names: &[String]) -> String {
-    let mut s = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-    if names.len() > 3 {
+fn shown_list(skipped: &unpack::Skipped) -> String {
+    let mut s = skipped.first.join(", ");
+    if skipped.count > skipped.first.len() as u64 {
         s.push_str(", ...");
     }
     s
@@ -418,7 +693,7 @@ fn remove_stale(dir_fd: &OwnedFd) -> (u32, u64) {
             if let Ok(f) = open_dir_at(dir_fd, &name) {
                 if let Ok(lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) {
                     let size = tree_size(&*lock);
-                    if remove_tree(dir_fd, &name).is_ok() {
+                    if remove_tree(dir_fd, OsStr::new(&name)).is_ok() {
                         count.0 += 1;
                         count.1 += size;
                     }
@@ -429,8 +704,18 @@ fn remove_stale(dir_fd: &OwnedFd) -> (u32, u64) {
     count
 }
 
-/// The names in a directory, "." and ".." aside.
-fn list(dir_fd: &OwnedFd) -> Vec<String> {
+/// The names in a directory, "." and ".." aside, as UTF-8 (the cache's
+/// own names; others are not ours).
+fn list(dir_fd: &impl AsFd) -> Vec<String> {
+    list_raw(dir_fd)
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
+        .collect()
+}
+
+/// The names in a directory, "." and ".." aside, whatever bytes they are
+/// (an archive's names need not be UTF-8).
+fn list_raw(dir_fd: &impl AsFd) -> Vec<std::ffi::OsString> {
     let Ok(fd) = nix::fcntl::openat(
         dir_fd,
         ".",
@@ -442,10 +727,10 @@ fn list(dir_fd: &OwnedFd) -> Vec<String> {
     let Ok(mut d) = nix::dir::Dir::from_fd(fd) else {
         return Vec::new();
     };
-    let mut out: Vec<String> = d
+    let mut out: Vec<std::ffi::OsString> = d
         .iter()
         .flatten()
-        .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
         .filter(|n| n != "." && n != "..")
         .collect();
     out.sort();
@@ -453,40 +738,63 @@ fn list(dir_fd: &OwnedFd) -> Vec<String> {
 }
 
 /// Remove `name` in `dir` and everything under it, relative to
-/// descriptors and never following a symlink; directories we may not
-/// read or write (an archive's mode 0555 or 0000) are opened up first.
-pub fn remove_tree(dir: &OwnedFd, name: &str) -> Result<(), Errno> {
+/// descriptors and never following a link: each name is opened with
+/// `O_PATH | O_NOFOLLOW` (a symlink opens as itself) and only what that
+/// descriptor shows to be a directory is walked into; a directory we may
+/// not read or write (an archive's mode 0555 or 0000) is opened up
+/// through that descriptor ([`open_to_empty`]), never by its name.
+pub fn remove_tree(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
     use nix::unistd::{unlinkat, UnlinkatFlags};
-    let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-        return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
-    }
-    let _ = nix::sys::stat::fchmodat(
+    let fd = nix::fcntl::openat(
         dir,
         name,
-        Mode::from_bits_truncate(0o700),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    );
-    let sub = nix::fcntl::openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    for child in list(&sub) {
+    let st = nix::sys::stat::fstat(&fd)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        // Whatever is there now is unlinked, not followed; a directory
+        // swapped in meanwhile makes this fail (EISDIR).
+        return unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
+    }
+    let sub = open_to_empty(&fd, &st)?;
+    for child in list_raw(&sub) {
         remove_tree(&sub, &child)?;
     }
     unlinkat(dir, name, UnlinkatFlags::RemoveDir)
+}
+
+/// A readable descriptor of the directory open (`O_PATH`) on `fd`, made
+/// owner-writable first when we are not root and it is not: chmod
+/// through `/proc/self/fd/N`, which names exactly that directory (it
+/// cannot be a symlink: `fd` was opened `O_NOFOLLOW` and is a
+/// directory), then "." relative to it.
+fn open_to_empty(fd: &OwnedFd, st: &FileStat) -> Result<OwnedFd, Errno> {
+    if !nix::unistd::geteuid().is_root() && st.st_mode & 0o700 != 0o700 {
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path.as_str(),
+            Mode::from_bits_truncate(0o700),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )?;
+    }
+    nix::fcntl::openat(
+        fd,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Bytes used by the files under `dir` (by their size; hard links once).
 fn tree_size(dir: &impl AsFd) -> u64 {
     fn walk(dir: &OwnedFd, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
         let mut total = 0;
-        for name in list(dir) {
+        for name in list_raw(dir) {
             let Ok(st) = nix::sys::stat::fstatat(
                 dir,
-                name.as_str(),
+                name.as_os_str(),
                 nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
             ) else {
                 continue;
@@ -498,7 +806,7 @@ fn tree_size(dir: &impl AsFd) -> u64 {
             if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
                 if let Ok(sub) = nix::fcntl::openat(
                     dir,
-                    name.as_str(),
+                    name.as_os_str(),
                     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 ) {
@@ -622,15 +930,19 @@ fn run_command(args: &[String]) -> Result<(), String> {
         print!("{CACHE_USAGE}");
         return Ok(());
     }
-    let dir = rootfs_dir()?;
-    let dir_fd = match open_dir(&dir) {
-        Ok(fd) => Some(fd),
-        Err(Errno::ENOENT) => None,
-        Err(e) => return Err(format!("{}: {}", dir.display(), e.desc())),
-    };
-    match words.as_slice() {
+    let cache = Cache::open(false)?;
+    let dir_fd = cache.as_ref().map(|c| &c.rootfs);
+    let result = subcommand(&words, dir_fd);
+    if let Some(c) = &cache {
+        prune_index(c);
+    }
+    result
+}
+
+fn subcommand(words: &[&str], dir_fd: Option<&OwnedFd>) -> Result<(), String> {
+    match words {
         ["ls"] => {
-            let list = dir_fd.as_ref().map(entries).unwrap_or_default();
+            let list = dir_fd.map(entries).unwrap_or_default();
             println!(
                 "{:<12}  {:>9}  {:<16}  {:<16}  {:<6}  SOURCE",
                 "HASH", "SIZE", "UNPACKED", "LAST USED", "IN USE"
@@ -650,16 +962,16 @@ fn run_command(args: &[String]) -> Result<(), String> {
         }
         ["prune"] => {
             let Some(dir_fd) = dir_fd else {
-                println!("nothing to prune: {} does not exist", dir.display());
+                println!("nothing to prune: {} does not exist", base_dir()?.display());
                 return Ok(());
             };
-            let (mut removed, mut freed) = remove_stale(&dir_fd);
+            let (mut removed, mut freed) = remove_stale(dir_fd);
             let mut kept = 0;
-            for name in list(&dir_fd) {
+            for name in list(dir_fd) {
                 if name.starts_with('.') {
                     continue;
                 }
-                match remove_entry(&dir_fd, &name) {
+                match remove_entry(dir_fd, &name) {
                     Ok(size) => {
                         removed += 1;
                         freed += size;
@@ -680,7 +992,7 @@ fn run_command(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         ["rm", hashes @ ..] if !hashes.is_empty() => {
-            let names = dir_fd.as_ref().map(list).unwrap_or_default();
+            let names = dir_fd.map(list).unwrap_or_default();
             for h in hashes {
                 let found: Vec<&String> = names
                     .iter()
@@ -692,7 +1004,9 @@ fn run_command(args: &[String]) -> Result<(), String> {
                     [] => return Err(format!("{h}: no such entry (see nslaunch cache ls)")),
                     _ => return Err(format!("{h}: more than one entry starts so")),
                 };
-                let dir_fd = dir_fd.as_ref().expect("names came from it");
+                let Some(dir_fd) = dir_fd else {
+                    unreachable!("names came from it")
+                };
                 match remove_entry(dir_fd, name) {
                     Ok(size) => println!("removed {} ({})", &name[..12], unpack::human(size)),
                     Err(Busy) => {
@@ -711,6 +1025,50 @@ fn run_command(args: &[String]) -> Result<(), String> {
 
 struct Busy;
 
+/// Drop the index records whose entry is gone (and temporary files of
+/// records being written by runs that died).
+fn prune_index(cache: &Cache) {
+    for name in list(&cache.index) {
+        let stale = match open_file_at(&cache.index, &name) {
+            _ if name.starts_with(".tmp-") => !pid_alive(&name),
+            Some(text) => text
+                .lines()
+                .find_map(|l| l.strip_prefix("sha256="))
+                .map_or(true, |h| open_dir_at(&cache.rootfs, h).is_err()),
+            None => true,
+        };
+        if stale {
+            let _ = nix::unistd::unlinkat(
+                &cache.index,
+                name.as_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
+}
+
+/// Whether the process whose pid ends a `.tmp-...-PID` name still runs.
+fn pid_alive(name: &str) -> bool {
+    name.rsplit('-')
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
+}
+
+/// A small file's text, opened without following a link.
+fn open_file_at(dir: &OwnedFd, name: &str) -> Option<String> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut text = String::new();
+    File::from(fd).take(4096).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 /// Remove one entry unless a container uses it: lock it, rename it out
 /// of the way (so no new run finds it), then delete it.
 fn remove_entry(dir_fd: &OwnedFd, name: &str) -> Result<u64, Busy> {
@@ -721,7 +1079,7 @@ fn remove_entry(dir_fd: &OwnedFd, name: &str) -> Result<u64, Busy> {
     if nix::fcntl::renameat(dir_fd, name, dir_fd, trash.as_str()).is_err() {
         return Err(Busy);
     }
-    let _ = remove_tree(dir_fd, &trash);
+    let _ = remove_tree(dir_fd, OsStr::new(&trash));
     drop(lock);
     Ok(size)
 }
@@ -729,6 +1087,111 @@ fn remove_entry(dir_fd: &OwnedFd, name: &str) -> Result<u64, Busy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn stat(uid: u32, mode: u32) -> FileStat {
+        // SAFETY: FileStat is a plain C struct of integers; all zeroes is
+        // a valid value.
+        let mut st: FileStat = unsafe { std::mem::zeroed() };
+        st.st_uid = uid;
+        st.st_gid = 100;
+        st.st_mode = libc::S_IFDIR | mode;
+        st
+    }
+
+    #[test]
+    fn a_cache_sits_only_under_directories_no_one_else_may_change() {
+        assert!(dir_verdict(&stat(0, 0o755), 1000).is_ok());
+        assert!(dir_verdict(&stat(1000, 0o700), 1000).is_ok());
+        // /tmp: sticky, so others cannot rename what is ours in it.
+        assert!(dir_verdict(&stat(0, 0o1777), 1000).is_ok());
+        assert_eq!(
+            dir_verdict(&stat(1001, 0o700), 1000).unwrap_err(),
+            "belongs to uid 1001"
+        );
+        assert_eq!(
+            dir_verdict(&stat(1001, 0o755), 0).unwrap_err(),
+            "belongs to uid 1001"
+        );
+        assert_eq!(
+            dir_verdict(&stat(0, 0o777), 0).unwrap_err(),
+            "may be written by anyone (mode 777)"
+        );
+        assert_eq!(
+            dir_verdict(&stat(1000, 0o775), 1000).unwrap_err(),
+            "may be written by group 100 (mode 775)"
+        );
+    }
+
+    #[test]
+    fn the_index_matches_only_the_very_same_stamp() {
+        let dir = std::env::temp_dir().join(format!("nslaunch-index-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index =
+            nix::fcntl::open(&dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let hash = "ab".repeat(32);
+        let stamp = Stamp {
+            dev: 0xfe00,
+            ino: 42,
+            size: 1000,
+            mtime: (1_700_000_000, 5),
+            ctime: (1_700_000_000, 7),
+        };
+        let later = UNIX_EPOCH + Duration::from_secs(1_700_000_010);
+        // Too fresh a ctime (within RACY of the hashing): not recorded.
+        stamp.record(
+            &index,
+            &hash,
+            UNIX_EPOCH + Duration::from_secs(1_700_000_001),
+        );
+        assert_eq!(stamp.look_up(&index), None);
+        stamp.record(&index, &hash, later);
+        assert_eq!(stamp.look_up(&index), Some(hash.clone()));
+        for other in [
+            Stamp {
+                size: 1001,
+                ..stamp.clone()
+            },
+            Stamp {
+                mtime: (1_700_000_000, 6),
+                ..stamp.clone()
+            },
+            Stamp {
+                ctime: (1_700_000_001, 7),
+                ..stamp.clone()
+            },
+        ] {
+            assert_eq!(other.look_up(&index), None, "{other:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn remove_tree_unlinks_links_and_never_follows_them() {
+        let dir = std::env::temp_dir().join(format!("nslaunch-rm-test-{}", std::process::id()));
+        let victim =
+            std::env::temp_dir().join(format!("nslaunch-rm-victim-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("t/sub")).unwrap();
+        std::fs::write(&victim, "x").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("t/sub/l")).unwrap();
+        std::os::unix::fs::symlink(std::env::temp_dir(), dir.join("t/d")).unwrap();
+        std::fs::write(dir.join(OsStr::from_bytes(b"t/sub/caf\xe9")), "").unwrap();
+        std::fs::set_permissions(dir.join("t/sub"), std::fs::Permissions::from_mode(0o500))
+            .unwrap();
+        let fd =
+            nix::fcntl::open(&dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        remove_tree(&fd, OsStr::new("t")).unwrap();
+        assert!(!dir.join("t").exists());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "x");
+        assert_eq!(
+            std::fs::metadata(&victim).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        assert!(std::env::temp_dir().exists());
+        let _ = std::fs::remove_file(&victim);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn messages_are_printable() {

@@ -153,22 +153,7 @@ pub fn create(
     log: &Log,
     on_hooks: &mut dyn FnMut(i32) -> Result<(), Error>,
 ) -> Result<Created, Error> {
-    // Block the signals we relay (and SIGCHLD) before the child exists, so
-    // none arriving during setup is lost: the child inherits the mask and
-    // they stay pending across its exec until nsinit reads them.
-    let mut mask = SigSet::empty();
-    for sig in signals::FORWARDED_BY_LAUNCHER {
-        mask.add(Signal::try_from(sig).map_err(|e| Error::sys("signal set", e))?);
-    }
-    // SIGTSTP and SIGCONT too: we stop and continue with the container
-    // (relay_and_wait).
-    for sig in [Signal::SIGCHLD, Signal::SIGTSTP, Signal::SIGCONT] {
-        mask.add(sig);
-    }
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
-        .map_err(|e| Error::sys("block signals", e))?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::sys("create a signalfd", e))?;
+    let sfd = block_relayed_signals()?;
     join_namespaces(&launch.joins)?;
 
     let clone_t0 = std::time::Instant::now();
@@ -255,6 +240,25 @@ pub fn create(
             Err(e)
         }
     }
+}
+
+/// Block the signals we relay (and SIGCHLD) before the child exists, so
+/// none arriving during setup is lost: the child inherits the mask and
+/// they stay pending across its exec until nsinit reads them. SIGTSTP and
+/// SIGCONT too: we stop and continue with the container
+/// (`relay_and_wait`). Returns the signalfd that reads them.
+pub fn block_relayed_signals() -> Result<SignalFd, Error> {
+    let mut mask = SigSet::empty();
+    for sig in signals::FORWARDED_BY_LAUNCHER {
+        mask.add(Signal::try_from(sig).map_err(|e| Error::sys("signal set", e))?);
+    }
+    for sig in [Signal::SIGCHLD, Signal::SIGTSTP, Signal::SIGCONT] {
+        mask.add(sig);
+    }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+        .map_err(|e| Error::sys("block signals", e))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::sys("create a signalfd", e))
 }
 
 /// Join the namespaces of an OCI bundle's `path`s, user first (it gives
@@ -639,7 +643,7 @@ const DRAIN: Duration = Duration::from_secs(2);
 
 /// Relay signals to nsinit, collect its report, relay the container's
 /// terminal (pty mode), and wait for nsinit to exit.
-fn relay_and_wait(
+pub(crate) fn relay_and_wait(
     pid: i32,
     sfd: &SignalFd,
     report_r: OwnedFd,

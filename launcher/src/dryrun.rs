@@ -6,7 +6,10 @@
 //! as far as shell tools can (what they cannot do is said in comments).
 
 use shared::idmap::{self, IdRange};
-use shared::plan::{self, quote, Overlay, RootOptions, SetupOp};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+use shared::plan::{self, quote, quote_bytes, Overlay, RootOptions, SetupOp};
 use shared::spec::InitArgs;
 use shared::volume::Volume;
 
@@ -27,7 +30,8 @@ pub enum Rootfs {
 /// Everything the script shows, gathered by `main::launch` after every
 /// check and before anything is made.
 pub struct Input<'a> {
-    pub invocation: Vec<String>,
+    /// nslaunch's own argv, as given (any bytes).
+    pub invocation: Vec<OsString>,
     pub rootfs: Rootfs,
     pub ids: Option<&'a Plan>,
     pub caller_root: bool,
@@ -151,94 +155,240 @@ fn unshare_options(input: &Input) -> (Vec<String>, Vec<String>) {
     (opts, notes)
 }
 
-/// The script.
-pub fn script(input: &Input) -> String {
-    let mut out = String::new();
-    let mut line = |s: &str| {
-        out.push_str(s);
-        out.push('\n');
+/// One word of user input for a `#` comment line: as [`quote`] gives it
+/// when that is printable and one line, else in `$'...'` form (bash's,
+/// ksh's, zsh's and POSIX 2024's, for a reader to paste), every control
+/// byte, line or paragraph separator, bidi control and byte that is not
+/// UTF-8 written as `\n`, `\t` or `\xHH`: the comment stays one line
+/// whatever the word holds, and nothing in it reaches a terminal raw.
+pub fn comment_word(word: &[u8]) -> String {
+    let quoted = quote_bytes(word);
+    match std::str::from_utf8(&quoted) {
+        Ok(s) if !s.chars().any(needs_escape) => return s.to_string(),
+        _ => {}
+    }
+    let mut out = String::from("$'");
+    for chunk in word.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if needs_escape(c) => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Characters a comment must not hold raw: controls (C0, DEL, C1), the
+/// Unicode line and paragraph separators, and bidi overrides (which can
+/// make a line read otherwise than it is).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The words, each for a comment ([`comment_word`]), space-separated.
+fn comment_words<'w>(words: impl IntoIterator<Item = &'w [u8]>) -> String {
+    words
+        .into_iter()
+        .map(comment_word)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A here-document delimiter that no line of `body` is: `NSLAUNCH`, or
+/// `NSLAUNCH_2`, ... (a quoted word holding a newline and then the
+/// delimiter would otherwise end the here-document early, and the rest
+/// would run in the outer shell).
+fn delimiter(body: &[u8]) -> String {
+    let taken = |d: &str| body.split(|b| *b == b'\n').any(|l| l == d.as_bytes());
+    let mut d = "NSLAUNCH".to_string();
+    let mut n = 1;
+    while taken(&d) {
+        n += 1;
+        d = format!("NSLAUNCH_{n}");
+    }
+    d
+}
+
+/// The script, as bytes: the command and file names in it may be any
+/// bytes, each quoted ([`quote_bytes`]) so that `sh` reads them back as
+/// they are, and never raw in a comment ([`comment_word`]).
+pub fn script(input: &Input) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    let line = |out: &mut Vec<u8>, s: &[u8]| {
+        out.extend_from_slice(s);
+        out.push(b'\n');
     };
-    line("#!/bin/sh");
-    line(&format!(
-        "# nslaunch --dry-run: what `{}` would do.",
+    let text = |out: &mut Vec<u8>, s: &str| line(out, s.as_bytes());
+    text(&mut out, "#!/bin/sh");
+    let shown = comment_words(
         input
             .invocation
             .iter()
-            .filter(|a| a.as_str() != "--dry-run")
-            .map(|a| quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
-    line("# Nothing was run. Each step is the shell command that does the same");
-    line("# (as in the article); run by root, `sh` on this script builds the same");
-    line("# container as far as shell tools can (the comments say where not).");
-    line("set -e");
+            .filter(|a| a.as_os_str() != "--dry-run")
+            .map(|a| a.as_bytes()),
+    );
+    text(
+        &mut out,
+        &format!("# nslaunch --dry-run: what `{shown}` would do."),
+    );
+    text(
+        &mut out,
+        "# Nothing was run. Each step is the shell command that does the same",
+    );
+    text(
+        &mut out,
+        "# (as in the article); run by root, `sh` on this script builds the same",
+    );
+    text(
+        &mut out,
+        "# container as far as shell tools can (the comments say where not).",
+    );
+    text(&mut out, "set -e");
     let rootfs_word = match &input.rootfs {
         Rootfs::Dir(dir) => quote(dir),
         Rootfs::Archive { file, cache } => {
-            line("");
-            line("# The rootfs is a tarball: nslaunch unpacks it once (safely, see the");
-            line("# README) into its cache, keyed by the archive's SHA-256, and runs it");
-            line("# on an overlay. As a script:");
-            line(&format!(
-                "export ROOTFS={}/rootfs/$(sha256sum < {} | cut -d' ' -f1)/root",
-                quote(cache),
-                quote(file)
-            ));
-            line(&format!(
-                "[ -d \"$ROOTFS\" ] || {{ mkdir -p \"$ROOTFS\" && tar -xf {} -C \"$ROOTFS\"; }}",
-                quote(file)
-            ));
+            text(&mut out, "");
+            text(
+                &mut out,
+                "# The rootfs is a tarball: nslaunch unpacks it once (safely, see the",
+            );
+            text(
+                &mut out,
+                "# README) into its cache, keyed by the archive's SHA-256, and runs it",
+            );
+            text(&mut out, "# on an overlay. As a script:");
+            text(
+                &mut out,
+                &format!(
+                    "export ROOTFS={}/rootfs/$(sha256sum < {} | cut -d' ' -f1)/root",
+                    quote(cache),
+                    quote(file)
+                ),
+            );
+            text(
+                &mut out,
+                &format!(
+                    "[ -d \"$ROOTFS\" ] || {{ mkdir -p \"$ROOTFS\" && tar -xf {} -C \"$ROOTFS\"; }}",
+                    quote(file)
+                ),
+            );
             "\"$ROOTFS\"".to_string()
         }
     };
 
     let (opts, notes) = unshare_options(input);
-    line("");
-    line("# 1. New namespaces: user, mount and PID (the article's unshare).");
+    text(&mut out, "");
+    text(
+        &mut out,
+        "# 1. New namespaces: user, mount and PID (the article's unshare).",
+    );
     match input.ids {
         Some(p) => {
-            line(&format!(
-                "#    uid_map: {}   gid_map: {}",
-                map_text(&p.uid_map),
-                map_text(&p.gid_map)
-            ));
+            text(
+                &mut out,
+                &format!(
+                    "#    uid_map: {}   gid_map: {}",
+                    map_text(&p.uid_map),
+                    map_text(&p.gid_map)
+                ),
+            );
             if p.idmapped {
-                line("#    (--userns auto: the rootfs is an idmapped mount through these maps;");
-                line("#    volumes are plain binds, where container root is the block's first id)");
+                text(
+                    &mut out,
+                    "#    (--userns auto: the rootfs is an idmapped mount through these maps;",
+                );
+                text(
+                    &mut out,
+                    "#    volumes are plain binds, where container root is the block's first id)",
+                );
             }
         }
-        None => line("#    no user namespace (--userns host): container root is host root"),
+        None => text(
+            &mut out,
+            "#    no user namespace (--userns host): container root is host root",
+        ),
     }
     for n in &notes {
-        line(&format!("#    {n}"));
+        text(&mut out, &format!("#    {n}"));
     }
-    line(&format!("unshare {} sh -e <<'NSLAUNCH'", opts.join(" ")));
-    line("# 2. Inside, what nsinit does as PID 1 before the command:");
+    let body = inside(
+        input,
+        &rootfs_word,
+        !notes.is_empty() || opts.iter().any(|o| o == "--map-root-user"),
+    );
+    let end = delimiter(&body);
+    text(
+        &mut out,
+        &format!("unshare {} sh -e <<'{end}'", opts.join(" ")),
+    );
+    out.extend_from_slice(&body);
+    text(&mut out, &end);
+    text(&mut out, "");
+    text(
+        &mut out,
+        "# nslaunch execs nsinit in the new namespaces (from a read-only mount of",
+    );
+    text(
+        &mut out,
+        "# the binary, by descriptor; the numbers of its pipes vary) as:",
+    );
+    let argv = std::iter::once(b"nsinit".to_vec())
+        .chain(input.spec.render().iter().map(|a| a.as_bytes().to_vec()))
+        .collect::<Vec<_>>();
+    text(
+        &mut out,
+        &format!("#   {}", comment_words(argv.iter().map(Vec::as_slice))),
+    );
+    out
+}
+
+/// The here-document: what nsinit does inside, then the command.
+/// `root_alone`: the script maps root alone (see [`unshare_options`]).
+fn inside(input: &Input, rootfs_word: &str, root_alone: bool) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut text = |s: &str| {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'\n');
+    };
+    text("# 2. Inside, what nsinit does as PID 1 before the command:");
     if input.iso.net {
-        line("ip link set lo up  # nsinit: SIOCSIFFLAGS on lo");
+        text("ip link set lo up  # nsinit: SIOCSIFFLAGS on lo");
     }
     if let Some(name) = input.hostname {
-        line(&format!("hostname {}", quote(name)));
+        text(&format!("hostname {}", quote(name)));
     }
-    let root_alone = !notes.is_empty() || opts.iter().any(|o| o == "--map-root-user");
     for op in container_plan(input, root_alone) {
-        line(&op.shell(&rootfs_word));
+        text(&op.shell(rootfs_word));
     }
-    line("# 3. The command, as nsinit's child, with nslaunch's clean environment:");
+    text("# 3. The command, as nsinit's child, with nslaunch's clean environment:");
     if let Some(dir) = input.workdir {
-        line(&format!("mkdir -p {} && cd {}", quote(dir), quote(dir)));
+        text(&format!("mkdir -p {} && cd {}", quote(dir), quote(dir)));
     }
-    let user_note = match input.user {
+    text(&match input.user {
         Some(u) => format!(
             "# nsinit runs it as {} (from the container's /etc/passwd and /etc/group: \
              setgroups, setgid, setuid)",
-            quote(u)
+            comment_word(u.as_bytes())
         ),
         None => "# nsinit runs it as container root".to_string(),
-    };
-    line(&user_note);
-    line(&format!(
+    });
+    text(&format!(
         "# with only these capabilities: {}{}",
         input.iso.caps,
         if input.spec.no_new_privileges {
@@ -248,32 +398,122 @@ pub fn script(input: &Input) -> String {
         }
     ));
     if input.tty.pty {
-        line(
+        text(
             "# on a terminal of its own (/dev/pts/0 of the container's devpts; nslaunch relays it)",
         );
     }
-    let env: Vec<String> = input
-        .env
-        .iter()
-        .map(|(k, v)| quote(&format!("{k}={v}")))
-        .collect();
-    // Lossy for now: a word that is not UTF-8 shows as U+FFFD.
-    let cmd: Vec<String> = input
-        .spec
-        .command
-        .iter()
-        .map(|a| quote(&a.to_string_lossy()))
-        .collect();
-    line("# (nsinit adds HOME from the container's /etc/passwd when it is not set)");
-    line(&format!("exec env -i {} {}", env.join(" "), cmd.join(" ")));
-    line("NSLAUNCH");
-    line("");
-    line("# nslaunch execs nsinit in the new namespaces (from a read-only mount of");
-    line("# the binary, by descriptor; the numbers of its pipes vary) as:");
-    let argv: Vec<String> = std::iter::once("nsinit".into())
-        .chain(input.spec.render())
-        .map(|a| quote(&a.to_string_lossy()))
-        .collect();
-    line(&format!("#   {}", argv.join(" ")));
+    text("# (nsinit adds HOME from the container's /etc/passwd when it is not set)");
+    out.extend_from_slice(&exec_line(input));
+    out.push(b'\n');
     out
+}
+
+/// `exec env -i VAR=VALUE... CMD ARGS...`, every word quoted. A command
+/// whose name holds `=` would be taken by env(1) as one more variable, so
+/// it is run through `sh -c 'exec "$@"'` (nsinit execs it by name).
+fn exec_line(input: &Input) -> Vec<u8> {
+    let mut words: Vec<Vec<u8>> = vec![b"exec".to_vec(), b"env".to_vec(), b"-i".to_vec()];
+    for (k, v) in input.env {
+        words.push(quote_bytes(format!("{k}={v}").as_bytes()));
+    }
+    let command = &input.spec.command;
+    if command
+        .first()
+        .is_some_and(|c| c.as_bytes().contains(&b'='))
+    {
+        words.extend([&b"/bin/sh"[..], b"-c", b"'exec \"$@\"'", b"sh"].map(<[u8]>::to_vec));
+    }
+    words.extend(command.iter().map(|a| quote_bytes(a.as_bytes())));
+    words.join(&b' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::process::Command;
+
+    /// What `sh` makes of `words` (each already a shell word): the bytes
+    /// of each argument, as printf gives them back.
+    fn through_sh(words: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut script = b"for a in ".to_vec();
+        script.extend_from_slice(&words.join(&b' '));
+        script.extend_from_slice(b"; do printf '%s' \"$a\"; printf '\\000'; done");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(std::ffi::OsStr::from_bytes(&script))
+            .output()
+            .expect("run sh");
+        assert!(out.status.success(), "{out:?}");
+        let mut v: Vec<Vec<u8>> = out.stdout.split(|b| *b == 0).map(<[u8]>::to_vec).collect();
+        v.pop();
+        v
+    }
+
+    #[test]
+    fn quoted_words_come_back_from_sh_byte_for_byte() {
+        let words: Vec<&[u8]> = vec![
+            b"plain/path-1.2",
+            b"",
+            b"two words",
+            b"it's",
+            b"'",
+            b"A=1\n touch /tmp/x #",
+            b"$(id) `id` $HOME \\ \" ; & | < > * ? [ ] ~ # !",
+            b"caf\xe9 \xff\xfe",
+            b"\x01\x1b[2J\r\t\x7f",
+            b"x\nNSLAUNCH\ny",
+        ];
+        let quoted: Vec<Vec<u8>> = words.iter().map(|w| quote_bytes(w)).collect();
+        let back = through_sh(&quoted);
+        assert_eq!(back, words);
+        assert_eq!(quote("/usr/bin"), "/usr/bin");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn comment_words_stay_on_one_line() {
+        assert_eq!(comment_word(b"true"), "true");
+        assert_eq!(comment_word(b"two words"), "'two words'");
+        assert_eq!(comment_word("café".as_bytes()), "'café'");
+        assert_eq!(
+            comment_word(b"A=1\n touch /tmp/x #"),
+            r"$'A=1\n touch /tmp/x #'"
+        );
+        assert_eq!(comment_word(b"it's\t\\"), r"$'it\'s\t\\'");
+        assert_eq!(comment_word(b"caf\xe9\x1b"), r"$'caf\xe9\x1b'");
+        assert_eq!(comment_word("a\u{2028}b".as_bytes()), r"$'a\xe2\x80\xa8b'");
+        assert_eq!(comment_word("\u{202e}x".as_bytes()), r"$'\xe2\x80\xaex'");
+    }
+
+    #[test]
+    fn the_here_document_ends_where_it_should() {
+        assert_eq!(delimiter(b"echo hi\n"), "NSLAUNCH");
+        assert_eq!(delimiter(b"x 'a\nNSLAUNCH\nb'\n"), "NSLAUNCH_2");
+        assert_eq!(delimiter(b"NSLAUNCH\nNSLAUNCH_2\n"), "NSLAUNCH_3");
+        // Not a whole line: no clash.
+        assert_eq!(delimiter(b"'NSLAUNCH '\n"), "NSLAUNCH");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any bytes but NUL (which no argument holds), a few words at a
+        /// time through one sh: back as they were.
+        #[test]
+        fn any_bytes_round_trip_through_sh(
+            words in proptest::collection::vec(
+                proptest::collection::vec(1u8..=255, 0..40), 1..6)
+        ) {
+            let quoted: Vec<Vec<u8>> = words.iter().map(|w| quote_bytes(w)).collect();
+            prop_assert_eq!(through_sh(&quoted), words);
+        }
+
+        /// A comment word is one line of printable text, whatever it holds.
+        #[test]
+        fn any_bytes_make_a_one_line_comment(word in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let c = comment_word(&word);
+            prop_assert!(!c.chars().any(needs_escape), "{:?}", c);
+        }
+    }
 }

@@ -231,7 +231,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     log.info(format_args!("options and paths checked"));
     let entry = match &archive {
         Some(file) => Some(log.step("find or unpack the tarball in the cache", || {
-            cache::rootfs_for(file, nix::unistd::geteuid().is_root())
+            cache::rootfs_for(file, nix::unistd::geteuid().is_root(), log)
         })?),
         None => None,
     };
@@ -240,13 +240,21 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         Some(dir) => Some(overlay::prepare_dir(dir, &rootfs)?),
         None => None,
     };
+    // Real root runs the cache entry it locked and checked, not whatever
+    // its path names by the time nsinit looks: the rootfs is a detached
+    // mount made from the entry's descriptor (by /proc/self/fd/N, which
+    // names exactly that directory), passed to nsinit as the "/" tree.
+    let entry_src = entry
+        .as_ref()
+        .filter(|_| nix::unistd::geteuid().is_root())
+        .map(|e| format!("/proc/self/fd/{}", e.root_fd.as_raw_fd()));
     let mut trees = match &ids {
         Some(plan) if plan.idmapped || volumes.iter().any(|v| v.idmap) => log.step(
             "make the mount trees (idmapped, or cloned for nsinit)",
             || {
                 idmapped::trees(
                     plan,
-                    &rootfs,
+                    entry_src.as_deref().unwrap_or(&rootfs),
                     &volumes,
                     overlay_dir.as_ref().map(|d| d.path.as_str()),
                 )
@@ -254,6 +262,15 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         )?,
         _ => Vec::new(),
     };
+    if let (Some(e), Some(_)) = (&entry, &entry_src) {
+        if !trees.iter().any(|(dst, _)| dst == "/") {
+            let tree =
+                shared::sys::raw_open_tree_fd(e.root_fd.as_raw_fd(), true).map_err(|errno| {
+                    Error::sys(format!("--rootfs {rootfs}: clone the mount"), errno)
+                })?;
+            trees.insert(0, ("/".to_string(), tree));
+        }
+    }
     let overlay_dir_tree = trees
         .iter()
         .position(|(key, _)| key == idmapped::OVERLAY_DIR)
@@ -481,9 +498,7 @@ fn dry_run(
     });
     let spec = init_args(args, root_word, &fds, setup);
     let input = dryrun::Input {
-        invocation: std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
+        invocation: std::env::args_os().collect(),
         rootfs,
         ids,
         caller_root: nix::unistd::geteuid().is_root(),
@@ -499,7 +514,11 @@ fn dry_run(
         env,
         spec: &spec,
     };
-    print!("{}", dryrun::script(&input));
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&dryrun::script(&input))
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Usage(format!("--dry-run: write the script: {}", io_why(&e))))?;
     Ok(0)
 }
 

@@ -21,8 +21,15 @@
 //!   node in a cache is a door to the host's disks); FIFOs are made;
 //! - extension headers (GNU long names, pax records) are read here, with
 //!   size caps, so a hostile header cannot make us allocate gigabytes;
-//! - before each file is written, the free space is checked: an entry
-//!   that would fill the disk stops the unpack;
+//! - before each entry is made, the free space and free inodes are
+//!   checked: an entry that would fill the disk or use its last inodes
+//!   stops the unpack (empty files and directories too);
+//! - an archive may hold at most [`MAX_ENTRIES`] entries and
+//!   [`MAX_METADATA`] bytes of names, link targets, extension headers and
+//!   data that is skipped, and the directories kept for the final pass
+//!   at most [`MAX_DIRS_KEPT`] bytes of paths: a small (compressed)
+//!   archive cannot make us spend unbounded time, memory or inodes on
+//!   entries that write no data;
 //! - the data of each file must be complete, and the archive must end with
 //!   tar's end-of-archive blocks: a truncated archive is an error.
 //!
@@ -52,6 +59,16 @@ const MAX_LONG_NAME: u64 = 64 * 1024;
 const MAX_PAX: u64 = 1024 * 1024;
 /// Entry names longer than this cannot be made on Linux anyway.
 const MAX_PATH: usize = 4095;
+/// The most entries an archive may hold: a Debian rootfs has about
+/// 20,000, a large image a few hundred thousand.
+pub const MAX_ENTRIES: u64 = 1_000_000;
+/// The most bytes of headers, names, link targets, GNU long names, pax
+/// records and skipped data an archive may hold, all entries together (a
+/// Debian rootfs: about 15 MB, mostly its 512-byte headers).
+pub const MAX_METADATA: u64 = 1 << 30;
+/// The most bytes of directory paths kept for the final pass (which sets
+/// their modes, owners and times): a Debian rootfs keeps about 200 kB.
+pub const MAX_DIRS_KEPT: usize = 256 << 20;
 
 /// What the unpack did.
 #[derive(Debug, Default)]
@@ -60,10 +77,89 @@ pub struct Unpacked {
     pub entries: u64,
     /// Bytes of file data written.
     pub bytes: u64,
-    /// Device nodes skipped, by name.
-    pub devices: Vec<String>,
+    /// Device nodes skipped.
+    pub devices: Skipped,
     /// Entries of other kinds skipped (volume labels and the like).
-    pub others: Vec<String>,
+    pub others: Skipped,
+}
+
+/// Entries skipped: how many, and the first few names (to show).
+#[derive(Debug, Default)]
+pub struct Skipped {
+    pub count: u64,
+    pub first: Vec<String>,
+}
+
+impl Skipped {
+    fn add(&mut self, name: String) {
+        self.count += 1;
+        if self.first.len() < 3 {
+            self.first.push(name);
+        }
+    }
+}
+
+/// The directories seen, with the metadata they get at the end, and the
+/// bytes their paths take.
+#[derive(Default)]
+struct Dirs {
+    map: HashMap<Vec<u8>, Attrs>,
+    bytes: usize,
+}
+
+impl Dirs {
+    /// Keep `attrs` for the directory `path` (replacing what was kept),
+    /// or only when there is none yet with `!replace`.
+    fn keep(&mut self, path: Vec<u8>, attrs: Attrs, replace: bool) -> Result<(), String> {
+        if let Some(old) = self.map.get_mut(&path) {
+            if replace {
+                *old = attrs;
+            }
+            return Ok(());
+        }
+        self.bytes += path.len() + std::mem::size_of::<Attrs>();
+        if self.bytes > MAX_DIRS_KEPT {
+            return Err(format!(
+                "more than {} of directory paths, the most an unpack keeps",
+                human(MAX_DIRS_KEPT as u64)
+            ));
+        }
+        self.map.insert(path, attrs);
+        Ok(())
+    }
+}
+
+/// What the whole archive has spent: entries, and bytes of metadata (see
+/// [`MAX_ENTRIES`], [`MAX_METADATA`]).
+#[derive(Default)]
+struct Budget {
+    entries: u64,
+    metadata: u64,
+}
+
+impl Budget {
+    fn entry(&mut self) -> Result<(), String> {
+        self.entries += 1;
+        if self.entries > MAX_ENTRIES {
+            return Err(format!(
+                "more than {MAX_ENTRIES} entries, the most nslaunch unpacks \
+                 (a Debian rootfs has about 20000)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn metadata(&mut self, bytes: u64) -> Result<(), String> {
+        self.metadata = self.metadata.saturating_add(bytes);
+        if self.metadata > MAX_METADATA {
+            return Err(format!(
+                "more than {} of headers, names, link targets and extension records, \
+                 the most nslaunch reads",
+                human(MAX_METADATA)
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The compression of an archive, from its first bytes.
@@ -215,7 +311,8 @@ pub fn unpack<R: Read>(
         hit_end: false,
     });
     let mut done = Unpacked::default();
-    let mut dirs: HashMap<Vec<u8>, Attrs> = HashMap::new();
+    let mut dirs = Dirs::default();
+    let mut budget = Budget::default();
     let mut pending = Pending::default();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -236,6 +333,7 @@ pub fn unpack<R: Read>(
                 now,
                 &mut pending,
                 &mut dirs,
+                &mut budget,
                 &mut done,
                 tick,
             )?;
@@ -244,7 +342,7 @@ pub fn unpack<R: Read>(
     if archive.into_inner().hit_end {
         return Err("the archive ends without tar's end-of-archive blocks: truncated?".into());
     }
-    set_dir_attrs(root, &dirs)?;
+    set_dir_attrs(root, &dirs.map)?;
     Ok(done)
 }
 
@@ -284,11 +382,21 @@ fn one_entry<R: Read>(
     keep_owners: bool,
     now: i64,
     pending: &mut Pending,
-    dirs: &mut HashMap<Vec<u8>, Attrs>,
+    dirs: &mut Dirs,
+    budget: &mut Budget,
     done: &mut Unpacked,
     tick: &mut dyn FnMut(),
 ) -> Result<(), String> {
     let kind = entry.header().entry_type();
+    // Every header, and every byte read that is not a file's data (an
+    // extension header's records, data skipped), is metadata; an
+    // extension header's size is checked against its own cap first.
+    let skipped_data = match kind {
+        EntryType::Regular | EntryType::Continuous => 0,
+        _ => entry.size(),
+    };
+    budget.metadata(512)?;
+    budget.metadata(skipped_data)?;
     match kind {
         EntryType::GNULongName => {
             let v = read_capped(&mut entry, MAX_LONG_NAME, "GNU long name")?;
@@ -308,6 +416,7 @@ fn one_entry<R: Read>(
         EntryType::XGlobalHeader => return Ok(()),
         _ => {}
     }
+    budget.entry()?;
     let p = std::mem::take(pending);
     let header = entry.header();
     let raw_name = match p.name {
@@ -344,7 +453,7 @@ fn one_entry<R: Read>(
     };
 
     if matches!(kind, EntryType::Char | EntryType::Block) {
-        done.devices.push(shown);
+        done.devices.add(shown);
         return Ok(());
     }
     let Some((last, parents)) = parts.split_last() else {
@@ -352,7 +461,7 @@ fn one_entry<R: Read>(
         if kind != EntryType::Directory {
             return Err(fail("the archive's root is not a directory".into()));
         }
-        dirs.insert(Vec::new(), attrs);
+        dirs.keep(Vec::new(), attrs, true).map_err(fail)?;
         return Ok(());
     };
     let known = matches!(
@@ -366,11 +475,20 @@ fn one_entry<R: Read>(
             | EntryType::Fifo
     );
     if !known {
-        done.others.push(shown);
+        done.others.add(shown);
         return Ok(());
     }
     if kind == EntryType::GNUSparse {
         return Err(fail("GNU sparse files are not supported".into()));
+    }
+    // Every entry takes an inode (a hard link aside) and may take
+    // blocks, empty ones too.
+    if kind != EntryType::Link {
+        let size = match kind {
+            EntryType::Regular | EntryType::Continuous => entry.size(),
+            _ => 0,
+        };
+        check_room(root, size).map_err(fail)?;
     }
     let parent = dir_in_root(root, parents, true, now, dirs).map_err(fail)?;
     let name = cstr(last).map_err(fail)?;
@@ -381,11 +499,10 @@ fn one_entry<R: Read>(
                 mkdirat(&parent, name.as_c_str(), Mode::from_bits_truncate(0o700))
                     .map_err(|e| errno("mkdir", e))?;
             }
-            dirs.insert(join(&parts), attrs);
+            dirs.keep(join(&parts), attrs, true).map_err(fail)?;
         }
         EntryType::Regular | EntryType::Continuous => {
             let size = entry.size();
-            check_space(root, size).map_err(fail)?;
             replace(&parent, &name, false).map_err(fail)?;
             let fd = nix::fcntl::openat(
                 &parent,
@@ -582,7 +699,7 @@ fn dir_in_root(
     parts: &[&[u8]],
     create: bool,
     now: i64,
-    dirs: &mut HashMap<Vec<u8>, Attrs>,
+    dirs: &mut Dirs,
 ) -> Result<OwnedFd, String> {
     let open = |k: usize| -> Result<OwnedFd, Errno> {
         let path = if k == 0 {
@@ -615,11 +732,12 @@ fn dir_in_root(
         let name = cstr(parts[i])?;
         match mkdirat(&dir, name.as_c_str(), Mode::from_bits_truncate(0o700)) {
             Ok(()) => {
-                dirs.entry(join(&parts[..=i])).or_insert(Attrs {
+                let attrs = Attrs {
                     mode: 0o755,
                     owner: None,
                     mtime: now,
-                });
+                };
+                dirs.keep(join(&parts[..=i]), attrs, false)?;
             }
             Err(Errno::EEXIST) => {}
             Err(e) => return Err(format!("mkdir {}: {}", shown(i + 1), e.desc())),
@@ -641,12 +759,12 @@ fn dir_in_root(
     Ok(dir)
 }
 
-/// Refuse to write `size` bytes when that would leave less than 1% of the
-/// cache's filesystem (at most 1 GiB) free.
-fn check_space(root: &OwnedFd, size: u64) -> Result<(), String> {
-    if size == 0 {
-        return Ok(());
-    }
+/// Refuse an entry of `size` bytes (0 for anything but a file's data)
+/// when writing it would leave less than 1% of the cache's filesystem
+/// (at most 1 GiB) free, or making it would leave less than 1% of its
+/// inodes (at most 100,000) free. Filesystems that do not count inodes
+/// (btrfs, tmpfs without nr_inodes) report none: no inode check there.
+fn check_room(root: &OwnedFd, size: u64) -> Result<(), String> {
     let Ok(vfs) = fstatvfs(root) else {
         return Ok(());
     };
@@ -659,6 +777,13 @@ fn check_space(root: &OwnedFd, size: u64) -> Result<(), String> {
             "needs {}, but only {} are free in the cache (an unpack never fills the disk)",
             human(size),
             human(free)
+        ));
+    }
+    let (files, files_free) = (vfs.files(), vfs.files_available());
+    if files > 0 && files_free <= (files / 100).min(100_000) {
+        return Err(format!(
+            "only {files_free} free inodes are left on the cache's filesystem (an unpack \
+             never takes the last 1%)"
         ));
     }
     Ok(())
@@ -711,7 +836,7 @@ fn set_dir_attrs(root: &OwnedFd, dirs: &HashMap<Vec<u8>, Attrs>) -> Result<(), S
             path.iter().filter(|b| **b == b'/').count() + usize::from(!path.is_empty()),
         )
     });
-    let mut scratch = HashMap::new();
+    let mut scratch = Dirs::default();
     for (path, attrs) in list {
         let shown = String::from_utf8_lossy(path).into_owned();
         let fd = if path.is_empty() {
@@ -770,6 +895,10 @@ fn chown_at(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+#[path = "unpack_fuzz.rs"]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

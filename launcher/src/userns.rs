@@ -165,6 +165,11 @@ pub fn plan(
     let map = |own, subs: &[SubRange]| idmap::map_for(mode, own, subs).unwrap_or_default();
     let uid_map = map(caller.uid, &subuids);
     let gid_map = map(caller.gid, &subgids);
+    // What the kernel would refuse, said here (ranges that overlap one's
+    // own id on the host ...).
+    for (m, file) in [(&uid_map, SUBUID), (&gid_map, SUBGID)] {
+        idmap::check_map(m).map_err(|why| refuse(format!("with the ranges in {file}: {why}")))?;
+    }
     let default_user = (mode == Mode::KeepId).then(|| format!("{}:{}", caller.uid, caller.gid));
     Ok(Some(finish(
         caller,
@@ -288,8 +293,22 @@ fn subids(caller: &Caller, file: &str, kind: &str) -> Result<Vec<SubRange>, Erro
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::Usage(format!("{file}: {}", io_why(&e)))),
     };
+    subids_in(caller, file, &text, kind)
+}
+
+/// [`subids`] from the file's text: a line of the caller's whose range
+/// runs past the last id is refused, as `FILE:LINE: ...`.
+fn subids_in(caller: &Caller, file: &str, text: &str, kind: &str) -> Result<Vec<SubRange>, Error> {
+    let name = if caller.is_root() {
+        Some("root")
+    } else {
+        caller.name.as_deref()
+    };
+    idmap::check_subids_of(text, name, caller.uid).map_err(|(line, why)| {
+        Error::Usage(format!("{file}:{line}: {why}; fix or remove that line"))
+    })?;
     if caller.is_root() {
-        return idmap::root_subids(&text).map_err(|why| {
+        return idmap::root_subids(text).map_err(|why| {
             Error::Usage(format!(
                 "{file}: {why}; give root its own {kind} range there: usermod \
                  --add-subuids {r} --add-subgids {r} root",
@@ -297,7 +316,7 @@ fn subids(caller: &Caller, file: &str, kind: &str) -> Result<Vec<SubRange>, Erro
             ))
         });
     }
-    Ok(idmap::subids_of(&text, caller.name.as_deref(), caller.uid))
+    Ok(idmap::subids_of(text, caller.name.as_deref(), caller.uid))
 }
 
 /// The start of a block of 65536 ids free in both files, for `usermod`
@@ -428,4 +447,43 @@ fn write_proc(pid: i32, file: &str, text: &str) -> Result<(), Error> {
             hint: None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, uid: u32) -> Caller {
+        Caller {
+            uid,
+            gid: uid,
+            name: Some(name.into()),
+        }
+    }
+
+    #[test]
+    fn a_subordinate_range_past_the_last_id_is_refused_with_its_line() {
+        let text = "alice:100000:65536\nbob:200000:65536\nalice:4294967000:65536\n";
+        let err = subids_in(&user("alice", 1000), SUBUID, text, "uid")
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.starts_with("/etc/subuid:3: alice:4294967000:65536 runs past 4294967294"),
+            "{err}"
+        );
+        // Another user's line is not ours to refuse.
+        assert_eq!(
+            subids_in(&user("bob", 1001), SUBUID, text, "uid").unwrap(),
+            [SubRange {
+                start: 200000,
+                count: 65536
+            }]
+        );
+        // Root's own lines count for root.
+        let root = format!("{text}root:4294900000:100000\n");
+        let err = subids_in(&user("root", 0), SUBGID, &root, "gid")
+            .expect_err("refused")
+            .to_string();
+        assert!(err.starts_with("/etc/subgid:4: root:"), "{err}");
+    }
 }

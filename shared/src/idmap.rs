@@ -84,14 +84,14 @@ pub fn maps_inside(map: &[IdRange], id: u32) -> bool {
 pub fn inside_of(map: &[IdRange], outside: u32) -> Option<u32> {
     map.iter()
         .find(|r| r.covers_outside(outside))
-        .map(|r| r.inside + (outside - r.outside))
+        .and_then(|r| r.inside.checked_add(outside - r.outside))
 }
 
 /// The id in the parent namespace that `inside` is, if mapped.
 pub fn outside_of(map: &[IdRange], inside: u32) -> Option<u32> {
     map.iter()
         .find(|r| r.covers_inside(inside))
-        .map(|r| r.outside + (inside - r.inside))
+        .and_then(|r| r.outside.checked_add(inside - r.inside))
 }
 
 /// The most lines the kernel takes in one map (Linux 4.15+).
@@ -192,25 +192,68 @@ impl SubRange {
     }
 }
 
-/// Every `owner:start:count` line of a subordinate id file, in order;
-/// comments and malformed lines are skipped, as shadow's tools do.
-pub fn parse_subids(text: &str) -> Vec<(String, SubRange)> {
+/// The last id a map may hold: 4294967295 (`(uid_t) -1`) is "no id".
+pub const LAST_ID: u32 = u32::MAX - 1;
+
+/// One `owner:start:count` line of a subordinate id file as written: its
+/// number (from 1) and its numbers as 64-bit, so that a range that runs
+/// past the last id shows as such instead of wrapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SubLine {
+    number: usize,
+    owner: String,
+    start: u64,
+    count: u64,
+}
+
+impl SubLine {
+    /// The range, if it lies within the 32-bit ids (up to [`LAST_ID`]).
+    fn range(&self) -> Option<SubRange> {
+        (self.end() <= u64::from(LAST_ID) + 1).then_some(SubRange {
+            start: self.start as u32,
+            count: self.count as u32,
+        })
+    }
+
+    fn end(&self) -> u64 {
+        self.start.saturating_add(self.count)
+    }
+}
+
+/// Every `owner:start:count` line; comments, malformed lines and zero
+/// counts are skipped, as shadow's tools do.
+fn sub_lines(text: &str) -> Vec<SubLine> {
     text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| {
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with('#'))
+        .filter_map(|(i, l)| {
             let f: Vec<&str> = l.trim().split(':').collect();
             match f.as_slice() {
-                [owner, start, count] if !owner.is_empty() => Some((
-                    owner.to_string(),
-                    SubRange {
-                        start: start.parse().ok()?,
-                        count: count.parse().ok().filter(|c| *c > 0)?,
-                    },
-                )),
+                [owner, start, count] if !owner.is_empty() => Some(SubLine {
+                    number: i + 1,
+                    owner: owner.to_string(),
+                    start: start.parse::<u64>().ok()?,
+                    count: count.parse::<u64>().ok().filter(|c| *c > 0)?,
+                }),
                 _ => None,
             }
         })
         .collect()
+}
+
+/// Every usable `owner:start:count` line of a subordinate id file, in
+/// order; comments, malformed lines and ranges past the last id are
+/// skipped (see [`check_subids_of`] for the ones that concern a user).
+pub fn parse_subids(text: &str) -> Vec<(String, SubRange)> {
+    sub_lines(text)
+        .into_iter()
+        .filter_map(|l| Some((l.owner.clone(), l.range()?)))
+        .collect()
+}
+
+/// Whether a line names the user (`alice:...`) or gives its uid.
+fn names(owner: &str, name: Option<&str>, uid: &str) -> bool {
+    Some(owner) == name || owner == uid
 }
 
 /// The ranges of a user, whose lines may name it (`alice:...`) or give its
@@ -219,9 +262,33 @@ pub fn subids_of(text: &str, name: Option<&str>, uid: u32) -> Vec<SubRange> {
     let uid = uid.to_string();
     parse_subids(text)
         .into_iter()
-        .filter(|(owner, _)| Some(owner.as_str()) == name || *owner == uid)
+        .filter(|(owner, _)| names(owner, name, &uid))
         .map(|(_, r)| r)
         .collect()
+}
+
+/// The first line of the user's whose range runs past the last id
+/// (4294967294; ids are 32-bit, and the kernel refuses such a map where
+/// arithmetic on it would wrap): `Err((line number, why))`.
+pub fn check_subids_of(text: &str, name: Option<&str>, uid: u32) -> Result<(), (usize, String)> {
+    let uid = uid.to_string();
+    match sub_lines(text)
+        .into_iter()
+        .find(|l| names(&l.owner, name, &uid) && l.range().is_none())
+    {
+        Some(l) => Err((
+            l.number,
+            format!(
+                "{}:{}:{} runs past {LAST_ID}, the last id (ids are 32-bit): \
+                 START+COUNT may be at most {}",
+                l.owner,
+                l.start,
+                l.count,
+                u64::from(LAST_ID) + 1
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The start of a free block of 65536 ids at or above 100000 (above every
@@ -229,9 +296,9 @@ pub fn subids_of(text: &str, name: Option<&str>, uid: u32) -> Vec<SubRange> {
 pub fn free_block(texts: &[&str]) -> u32 {
     let end = texts
         .iter()
-        .flat_map(|t| parse_subids(t))
-        .filter(|(_, r)| r.start < AUTO_BLOCK.start)
-        .map(|(_, r)| r.end())
+        .flat_map(|t| sub_lines(t))
+        .filter(|l| l.start < u64::from(AUTO_BLOCK.start))
+        .map(|l| l.end())
         .max()
         .unwrap_or(0);
     end.max(100_000).min(u64::from(AUTO_BLOCK.start - SUBIDS)) as u32
@@ -259,14 +326,17 @@ pub fn root_subids(text: &str) -> Result<Vec<SubRange>, String> {
         return Ok(own);
     }
     let block = AUTO_BLOCK;
-    match parse_subids(text)
+    // Every line, a range past the last id too: shadow's newuidmap
+    // would let its owner map the part of the block it covers.
+    match sub_lines(text)
         .into_iter()
-        .find(|(_, r)| u64::from(r.start) < block.end() && u64::from(block.start) < r.end())
+        .find(|l| l.start < block.end() && u64::from(block.start) < l.end())
     {
-        Some((owner, r)) => Err(format!(
-            "{owner}:{}:{} overlaps nslaunch's default block for root ({}-{})",
-            r.start,
-            r.count,
+        Some(l) => Err(format!(
+            "{}:{}:{} overlaps nslaunch's default block for root ({}-{})",
+            l.owner,
+            l.start,
+            l.count,
             block.start,
             block.end() - 1
         )),
@@ -279,7 +349,10 @@ pub fn root_subids(text: &str) -> Result<Vec<SubRange>, String> {
 fn lay(subs: &[SubRange], mut next: u32, skip: Option<u32>, mut n: u32) -> Vec<IdRange> {
     let mut out = Vec::new();
     for s in subs {
-        let (mut outside, mut left) = (s.start, s.count.min(n));
+        // Never past the last id, whatever `subs` holds (a parsed range
+        // never runs past it): no addition below can wrap.
+        let room_outside = (u64::from(LAST_ID) + 1 - u64::from(s.start)).min(u64::from(s.count));
+        let (mut outside, mut left) = (s.start, (room_outside as u32).min(n));
         n -= left;
         while left > 0 {
             if Some(next) == skip {
@@ -508,6 +581,63 @@ mod tests {
         );
         assert!(is_own_only(&[r(0, 1001, 1)], 1001));
         assert!(!is_own_only(&[r(0, 1001, 1), r(1, 200000, 1)], 1001));
+    }
+
+    #[test]
+    fn subid_ranges_past_the_last_id_are_refused_with_their_line() {
+        let text = "alice:100000:65536\n# c\nalice:4294967000:65536\nbob:4294901759:65536\n\
+                    carol:4294967294:1\ndave:4294967295:1\neve:5000000000:1\n";
+        // The wrapping line is alice's third: refused, by number.
+        let (line, why) = check_subids_of(text, Some("alice"), 1000).unwrap_err();
+        assert_eq!(line, 3);
+        assert!(
+            why.starts_with("alice:4294967000:65536 runs past 4294967294"),
+            "{why}"
+        );
+        // Ending exactly at the last id is fine; one more is not.
+        assert_eq!(check_subids_of(text, Some("bob"), 7), Ok(()));
+        assert_eq!(check_subids_of(text, Some("carol"), 7), Ok(()));
+        assert_eq!(check_subids_of(text, Some("dave"), 7).unwrap_err().0, 6);
+        assert_eq!(check_subids_of(text, None, 0), Ok(()));
+        // By uid, too, and a start past 32 bits.
+        let by_uid = "1001:4294967295:2\n";
+        assert_eq!(check_subids_of(by_uid, None, 1001).unwrap_err().0, 1);
+        assert_eq!(check_subids_of(text, Some("eve"), 7).unwrap_err().0, 7);
+        // Such lines never become ranges, so nothing downstream wraps.
+        assert_eq!(subids_of(text, Some("alice"), 1000).len(), 1);
+        assert!(subids_of(text, Some("dave"), 7).is_empty());
+        assert_eq!(
+            map_for(Mode::Subids, 1000, &subids_of(text, Some("bob"), 7)).unwrap(),
+            [r(0, 1000, 1), r(1, 4294901759, 65536)]
+        );
+    }
+
+    #[test]
+    fn map_arithmetic_never_wraps() {
+        // A range handed in by hand that runs past the last id is cut
+        // there rather than wrapped.
+        let past = [SubRange {
+            start: 4294967290,
+            count: 100,
+        }];
+        let m = map_for(Mode::Auto, 0, &past).unwrap();
+        assert_eq!(m, [r(0, 4294967290, 5)]);
+        assert!(check_map(&m).is_ok());
+        let at_end = [SubRange {
+            start: u32::MAX,
+            count: 10,
+        }];
+        assert!(map_for(Mode::Auto, 0, &at_end).unwrap().is_empty());
+        // Lookups in an unchecked map (from the kernel's text) never wrap.
+        let wide = [r(10, 4294967200, 4294967295)];
+        assert_eq!(outside_of(&wide, 10 + 200), None);
+        assert_eq!(outside_of(&wide, 10 + 20), Some(4294967220));
+        assert_eq!(inside_of(&[r(4294967200, 0, 4294967295)], 200), None);
+        // A range past the last id that overlaps root's block is seen,
+        // not skipped.
+        let over = "eve:1879000000:3000000000\n";
+        assert!(root_subids(over).unwrap_err().starts_with("eve:"));
+        assert_eq!(free_block(&["eve:4294967000:65536\n"]), 100000);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod env;
 pub mod exit;
 pub mod helpdoc;
+pub mod hookspec;
 pub mod idmap;
 pub mod log;
 pub mod mountspec;

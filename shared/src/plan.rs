@@ -528,16 +528,37 @@ fn under(rootfs: &str, target: &str) -> String {
 }
 
 /// `s` as one shell word: as is when it holds only characters no shell
-/// treats specially, else in single quotes.
+/// treats specially, else in single quotes (see [`quote_bytes`]).
 pub fn quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(&b));
+    // Quotes added around valid UTF-8 keep it valid: never lossy.
+    String::from_utf8_lossy(&quote_bytes(s.as_bytes())).into_owned()
+}
+
+/// Any bytes (a file name, an argument: not necessarily UTF-8) as one
+/// POSIX shell word that `sh` reads back byte for byte: as is when every
+/// byte is one no shell treats specially, else in single quotes, inside
+/// which every byte but `'` is literal (newlines and control bytes
+/// included); a `'` is written `'\''`. No `$'...'`: POSIX sh before
+/// Issue 8 (dash) lacks it. A NUL cannot be in an argument, so it never
+/// comes here.
+pub fn quote_bytes(b: &[u8]) -> Vec<u8> {
+    let plain = !b.is_empty()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(c));
     if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        return b.to_vec();
     }
+    let mut out = Vec::with_capacity(b.len() + 2);
+    out.push(b'\'');
+    for &c in b {
+        if c == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push(b'\'');
+    out
 }
 
 impl SetupOp {
@@ -625,10 +646,13 @@ impl SetupOp {
                 let t = under(rootfs, target);
                 match kind {
                     PointKind::Dir => format!("mkdir -p {t}"),
+                    // No name in a comment: a newline in it would end
+                    // the comment and run the rest.
                     PointKind::LikeSource(src) => {
+                        let from = quote(src.path());
                         format!(
-                            "mkdir -p {t} # or touch {t} when {} is a file",
-                            quote(src.path())
+                            "if [ -d {from} ]; then mkdir -p {t}; else mkdir -p \"$(dirname {t})\" \
+                             && touch {t}; fi"
                         )
                     }
                 }

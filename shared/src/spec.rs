@@ -12,6 +12,7 @@ use std::str::FromStr;
 use argh::FromArgs;
 
 use crate::caps::{CapSet, CapSets};
+use crate::hookspec::HookSpec;
 use crate::mountspec::{DeviceSpec, MountSpec};
 use crate::tmpfs::Tmpfs;
 use crate::volume::Volume;
@@ -255,6 +256,15 @@ pub struct InitArgs {
     #[argh(option, arg_name = "PROFILE")]
     pub apparmor: Option<String>,
 
+    /// with --oci, run this OCI startContainer hook once started, in the
+    /// container, before the command (PATH:TIMEOUT:ARGS:ENV; repeatable)
+    #[argh(option, arg_name = "SPEC")]
+    pub start_hook: Vec<HookSpec>,
+
+    /// the state JSON the --start-hook hooks read on their stdin
+    #[argh(option, arg_name = "JSON")]
+    pub hook_state: Option<String>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -380,7 +390,12 @@ impl InitArgs {
                     .iter()
                     .map(|p| ("--readonly-path", p.clone())),
             )
-            .chain(self.sysctl.iter().map(|k| ("--sysctl", k.clone())));
+            .chain(self.sysctl.iter().map(|k| ("--sysctl", k.clone())))
+            .chain(
+                self.start_hook
+                    .iter()
+                    .map(|h| ("--start-hook", h.to_string())),
+            );
         for (name, value) in repeated {
             argv.push(name.to_string());
             argv.push(value);
@@ -392,6 +407,7 @@ impl InitArgs {
             ("--groups", &self.groups),
             ("--cap-sets", &cap_sets),
             ("--apparmor", &self.apparmor),
+            ("--hook-state", &self.hook_state),
         ] {
             if let Some(v) = value {
                 argv.push(name.to_string());
@@ -584,6 +600,8 @@ mod tests {
                 groups: Some("10,20".into()),
                 cap_sets: Some("KILL/KILL/KILL/none/none".parse().unwrap()),
                 apparmor: Some("containers-default".into()),
+                start_hook: vec!["/bin/hook:5:hook,a%2cb:PATH=/bin".parse().unwrap()],
+                hook_state: Some("{\"id\":\"x\"}".into()),
                 command: words(&["sh", "-c", "exit 3"]),
                 ..Default::default()
             },

@@ -257,3 +257,56 @@ fn dry_run_still_refuses_bad_input() {
         assert_eq!(r.code(), 125, "{r:?}");
     });
 }
+
+#[test]
+fn a_dry_run_script_runs_exactly_the_plan_whatever_the_arguments_hold() {
+    // Newlines in -e and in arguments (one ends the here-document if the
+    // delimiter is fixed), quotes and $(...): each stays one word, in
+    // the comments too, and the script runs the command as a real run
+    // does, never a line of its own.
+    each(|f, who| {
+        let rootfs = f.own_rootfs(who, "dry-inject");
+        let marker = f.dir(who, "dry-inject").join("pwned");
+        let m = marker.display().to_string();
+        let env = format!("A=1\n touch {m} #");
+        let arg = format!("x\nNSLAUNCH\ntouch {m}\n");
+        let sub = format!("it's $(touch {m}) `touch {m}`");
+        let mut args = vec![];
+        if who.is_root() {
+            args.extend(["--userns", "host"]);
+        }
+        let probe = "printf '[%s]' \"$A\" \"$@\"";
+        args.extend(["-e", &env, "sh", "-c", probe, "sh", &arg, &sub]);
+        let real = run(f.nslaunch_on(who, &rootfs, &args), None);
+        assert_eq!(real.code(), 0, "{real:?}");
+        assert_eq!(
+            real.stdout,
+            format!("[1\n touch {m} #][{arg}][{sub}]"),
+            "{real:?}"
+        );
+        let script = dry(f, who, &rootfs, &args).stdout;
+        let path = f.dir(who, "dry-inject-script").join("run.sh");
+        fs::write(&path, &script).unwrap();
+        let mut check = Command::new("sh");
+        check.arg("-n").arg(&path);
+        let syntax = run(check, None);
+        assert_eq!(syntax.code(), 0, "{syntax:?}\n{script}");
+        let mut c = Command::new("sh");
+        c.arg(&path);
+        let scripted = run(as_who(who, &mut c), None);
+        assert!(
+            !marker.exists(),
+            "the script ran an injected line:\n{script}"
+        );
+        assert_eq!(scripted.code(), 0, "{scripted:?}\n{script}");
+        assert_eq!(scripted.stdout, real.stdout, "script:\n{script}");
+        // The invocation is one comment line, its newlines escaped.
+        let second = script.lines().nth(1).unwrap();
+        assert!(
+            second.starts_with("# nslaunch --dry-run: what `"),
+            "{script}"
+        );
+        assert!(second.contains(r"$'A=1\n touch "), "{script}");
+        fs::remove_dir_all(&rootfs).unwrap();
+    });
+}

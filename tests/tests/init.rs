@@ -237,6 +237,75 @@ fn pending_signals(pid: i32) -> u64 {
         .fold(0, |a, b| a | b)
 }
 
+/// The parent pid of `pid`, from /proc/PID/stat.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `pid` and all its descendants.
+fn tree_of(pid: i32) -> Vec<i32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children_of(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// SIGKILLs the processes it holds when dropped (a failed test must not
+/// leave a deadlocked nsinit behind).
+struct KillOnDrop(Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            send_signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn a_stop_signal_as_the_command_starts_stops_it_and_sigcont_resumes_it() {
+    // A Ctrl-Z can reach the command's child in the terminal's foreground
+    // while it starts, before nsinit is back in its loop. forkstop makes
+    // that happen every time: SIGTSTP reaches nsinit's child at its first
+    // instruction after fork. The child must stop only once nsinit can
+    // see it (before, it stopped while nsinit waited for it at the gate:
+    // both stuck for good), and SIGCONT to nsinit must resume it.
+    each(|f, who| {
+        for mode in MODES {
+            let inner = nsinit(f, who, mode, &["--", "sh", "-c", "echo ran-$((6*7))"]);
+            // forkstop (src/bin/forkstop.rs) runs as the test does, nsinit as who.
+            let mut c = Command::new(env!("CARGO_BIN_EXE_forkstop"));
+            c.args(["nsinit", &libc::SIGTSTP.to_string()])
+                .arg(inner.get_program())
+                .args(inner.get_args())
+                .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            let mut c = Running::start(c);
+            let mut stopped = None;
+            wait_for(&format!("{mode:?}: the command's child to stop"), || {
+                stopped = tree_of(c.pid())
+                    .into_iter()
+                    .find(|&p| running_state(p) == Some('T'));
+                stopped.is_some()
+            });
+            let init = parent_of(stopped.unwrap()).expect("nsinit");
+            let _guard = KillOnDrop(vec![init]);
+            send_signal(init, libc::SIGCONT);
+            c.wait_line("ran-42");
+            let (st, _) = c.finish();
+            assert_eq!(st.code(), Some(0), "{mode:?}");
+        }
+    });
+}
+
 #[test]
 fn process_group_mode_reaches_a_grandchild_the_default_does_not() {
     // Host pids are needed to watch the grandchild: subreaper mode.

@@ -146,3 +146,29 @@ fn an_interactive_shell_in_the_container_has_job_control_and_its_exit_status() {
         wait_timeout(&mut p.child, TIMEOUT).expect("the shell did not exit");
     });
 }
+
+#[test]
+fn a_ctrl_z_as_the_command_starts_suspends_it_instead_of_hanging() {
+    // Ctrl-Z in the container's terminal sends SIGTSTP to its foreground
+    // group, which is the command's as soon as its child takes the
+    // foreground, before nsinit is back in its loop. forkstop
+    // (src/bin/forkstop.rs) makes it land there every time: SIGTSTP reaches
+    // nsinit's child at its first instruction after fork. The stop must
+    // go the way of any Ctrl-Z (nsinit asks nslaunch to stop the job;
+    // nslaunch, whose group has no job-control shell above it here, goes
+    // on at once and SIGCONTs nsinit), and the command run to its end;
+    // before, the child stopped while nsinit waited for it: both stuck.
+    each(|f, who| {
+        let inner = f.nslaunch(who, &["sh", "-c", "echo ran-$((6*7))"]);
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_forkstop"));
+        c.args(["nsinit", &libc::SIGTSTP.to_string()])
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir("/tmp");
+        let mut p = pty::Pty::spawn(c);
+        let _ = p.expect_from(0, "ran-42", TIMEOUT);
+        let st = wait_timeout(&mut p.child, TIMEOUT).expect("nslaunch did not exit");
+        assert_eq!(st.code(), Some(0), "{}", p.screen);
+    });
+}

@@ -704,3 +704,278 @@ fn unpacking_shows_progress_on_a_terminal() {
         assert!(!r.stderr.contains("unpacking"), "{r:?}");
     });
 }
+
+/// `path`'s owner and mode, set by the test (which runs as root when
+/// both halves run).
+fn set_owner_mode(path: &Path, owner: &Who, mode: u32) {
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(owner.uid())),
+        Some(nix::unistd::Gid::from_raw(owner.gid())),
+    )
+    .unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_cache_someone_else_could_swap_is_refused() {
+    each(|f, who| {
+        let tar = busybox_tarball(f, who, "unsafe", "gz");
+        let other = f.who.iter().find(|w| w.uid() != who.uid());
+        let base = f.dir(who, "unsafe-cache");
+        // (case, the cache's parent, the directory the message names)
+        let mut cases: Vec<(&str, PathBuf, PathBuf)> = Vec::new();
+        let open = base.join("world-writable");
+        fs::create_dir(&open).unwrap();
+        set_owner_mode(&open, who, 0o777);
+        cases.push(("world-writable", open.clone(), open.clone()));
+        let group = base.join("group-writable");
+        fs::create_dir(&group).unwrap();
+        set_owner_mode(&group, who, 0o775);
+        cases.push(("group-writable", group.clone(), group.clone()));
+        let under = base.join("under-open");
+        fs::create_dir_all(under.join("cache")).unwrap();
+        set_owner_mode(&under, who, 0o777);
+        set_owner_mode(&under.join("cache"), who, 0o700);
+        cases.push((
+            "in a world-writable directory",
+            under.join("cache"),
+            under.clone(),
+        ));
+        if let Some(other) = other {
+            // Someone else's directory, however private: as root, the
+            // test user's; as the test user, root's mode 0777 one.
+            let theirs = base.join("theirs");
+            fs::create_dir(&theirs).unwrap();
+            set_owner_mode(&theirs, other, if other.is_root() { 0o777 } else { 0o700 });
+            cases.push(("another user's", theirs.clone(), theirs.clone()));
+        }
+        for (case, parent, named) in &cases {
+            let r = run(
+                with_cache(f.nslaunch_on(who, &tar, &["true"]), parent),
+                None,
+            );
+            assert_eq!(r.code(), 125, "{case}: {r:?}");
+            assert_eq!(lines(&r.stderr).len(), 1, "{case}: {r:?}");
+            assert!(r.stderr.contains("is not safe to use"), "{case}: {r:?}");
+            assert!(
+                r.stderr.contains(&format!("{} ", named.display())),
+                "{case}: should name {}: {r:?}",
+                named.display()
+            );
+            assert!(!parent.join("nslaunch").exists(), "{case}: made the cache");
+        }
+        // HOME is checked the same way.
+        if let Some((case, parent, _)) = cases.last() {
+            let mut c = f.nslaunch_on(who, &tar, &["true"]);
+            c.env_remove("XDG_CACHE_HOME").env("HOME", parent);
+            let r = run(c, None);
+            assert_eq!(r.code(), 125, "HOME, {case}: {r:?}");
+            assert!(r.stderr.contains("is not safe to use"), "{r:?}");
+        }
+        // A sticky world-writable directory (like /tmp) above one's own
+        // private directory is fine.
+        let sticky = base.join("sticky");
+        fs::create_dir_all(sticky.join("mine")).unwrap();
+        set_owner_mode(&sticky, who, 0o1777);
+        set_owner_mode(&sticky.join("mine"), who, 0o755);
+        let r = run(
+            with_cache(f.nslaunch_on(who, &tar, &["true"]), &sticky.join("mine")),
+            None,
+        );
+        assert_eq!(r.code(), 0, "{r:?}");
+        let made = fs::metadata(sticky.join("mine/nslaunch")).unwrap();
+        assert_eq!((made.uid(), made.mode() & 0o777), (who.uid(), 0o700));
+    });
+}
+
+/// A cache entry made by hand: `rootfs/<hash>/root` holding a directory
+/// `d` and a symlink `s` to `target`, all `who`'s.
+fn planted_entry(c: &Path, who: &Who, target: &Path) -> PathBuf {
+    let base = c.join("nslaunch");
+    let entry = base.join("rootfs").join("ab".repeat(32));
+    let root = entry.join("root");
+    fs::create_dir_all(root.join("d/deeper")).unwrap();
+    std::os::unix::fs::symlink(target, root.join("s")).unwrap();
+    fs::write(entry.join("info"), "source=planted\n").unwrap();
+    for p in [&base, &base.join("rootfs"), &entry, &root, &root.join("d")] {
+        set_owner_mode(p, who, 0o700);
+    }
+    set_owner_mode(&root.join("d/deeper"), who, 0o555);
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        &root.join("s"),
+        Some(nix::unistd::Uid::from_raw(who.uid())),
+        Some(nix::unistd::Gid::from_raw(who.gid())),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn pruning_never_follows_a_link() {
+    each(|f, who| {
+        let host = f.dir(who, "prune-victim");
+        let victim = host.join("victim");
+        fs::write(&victim, "host file\n").unwrap();
+        set_owner_mode(&victim, who, 0o640);
+        let c = cache(f, who, "prune-links");
+        let prune = || {
+            run(
+                with_cache(f.nslaunch_raw(who, &["cache", "prune"]), &c),
+                None,
+            )
+        };
+        // A link in an entry, to a host file and to a host directory.
+        planted_entry(&c, who, &victim);
+        let r = prune();
+        assert_eq!(r.code(), 0, "{r:?}");
+        assert!(r.stdout.starts_with("removed 1 entry"), "{r:?}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "host file\n");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o7777, 0o640);
+        planted_entry(&c, who, &host);
+        assert_eq!(prune().code(), 0);
+        assert_eq!(fs::metadata(&host).unwrap().mode() & 0o7777, 0o755);
+        assert!(victim.exists());
+
+        // The same while something swaps the directory `d` and the link
+        // `s` back and forth (renameat2 RENAME_EXCHANGE): between looking
+        // at `d` and acting on it, the name may have become the link. To
+        // make that window wide enough to be met every time rather than
+        // once in a hundred, the prune runs under strace, which holds
+        // every chmod-by-path for 2 ms before the kernel sees it. A prune
+        // that acts only through the descriptor it opened (O_NOFOLLOW)
+        // cannot be fooled, however long it waits.
+        for round in 0..20 {
+            let root = planted_entry(&c, who, &victim);
+            let dir = nix::fcntl::open(
+                &root,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
+                nix::sys::stat::Mode::empty(),
+            )
+            .unwrap();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let swapper = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        if nix::fcntl::renameat2(
+                            &dir,
+                            "d",
+                            &dir,
+                            "s",
+                            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                        )
+                        .is_err()
+                        {
+                            break;
+                        }
+                    }
+                })
+            };
+            let mut slow = Command::new("strace");
+            slow.args(["-qq", "-f", "-o", "/dev/null", "-e", "trace=chmod,fchmodat"])
+                .args(["-e", "inject=chmod,fchmodat:delay_enter=2000", "--"])
+                .arg(&f.nslaunch)
+                .args(["cache", "prune"]);
+            let r = run(with_cache(as_who(who, &mut slow), &c), None);
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            swapper.join().unwrap();
+            assert_eq!(
+                fs::metadata(&victim).unwrap().mode() & 0o7777,
+                0o640,
+                "round {round}: the prune changed a host file through a link: {r:?}"
+            );
+            assert_eq!(fs::read_to_string(&victim).unwrap(), "host file\n");
+            // What a swap left behind goes with the next prune.
+            let _ = prune();
+        }
+    });
+}
+
+/// Wait until `path`'s ctime is more than `age` old (the cache's index
+/// records only stamps that old), by the clock, with a deadline.
+fn wait_until_older_than(path: &Path, age: Duration) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = fs::metadata(path).unwrap();
+        let ctime = std::time::UNIX_EPOCH + Duration::new(m.ctime() as u64, m.ctime_nsec() as u32);
+        if std::time::SystemTime::now()
+            .duration_since(ctime)
+            .is_ok_and(|d| d > age)
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock stands still"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_known_tarball_is_not_read_again_until_it_changes() {
+    each(|f, who| {
+        let out = f.scratch.join(format!("indexed-{}.tar", who.uid()));
+        let spec = format!(
+            r#"{{"from_dir": {}, "entries": [{{"name": "./marker", "type": "file", "data": "AAAA-marker"}}]}}"#,
+            json_str(&f.rootfs(who).display().to_string())
+        );
+        make_tar(&spec, &out);
+        let c = cache(f, who, "indexed");
+        let launch = || {
+            let r = run(
+                with_cache(
+                    f.nslaunch_on(who, &out, &["--verbose", "cat", "/marker"]),
+                    &c,
+                ),
+                None,
+            );
+            assert_eq!(r.code(), 0, "{r:?}");
+            r
+        };
+        const HASHED: &str = "read and hash the tarball";
+        const KNOWN: &str = "are in the cache's index";
+        wait_until_older_than(&out, Duration::from_millis(2500));
+        let first = launch();
+        assert!(first.stdout.contains("AAAA-marker"), "{first:?}");
+        assert!(first.stderr.contains(HASHED), "{}", first.stderr);
+        // Known by (device, inode, size, mtime, ctime): not read again.
+        let second = launch();
+        assert!(second.stdout.contains("AAAA-marker"), "{second:?}");
+        assert!(second.stderr.contains(KNOWN), "{}", second.stderr);
+        assert!(!second.stderr.contains(HASHED), "{}", second.stderr);
+        // Changed in place, same size, mtime put back: the ctime moved,
+        // so it is read, and the change is seen.
+        let m = fs::metadata(&out).unwrap();
+        let mut bytes = fs::read(&out).unwrap();
+        let at = bytes.windows(11).position(|w| w == b"AAAA-marker").unwrap();
+        bytes[at..at + 4].copy_from_slice(b"BBBB");
+        {
+            use std::io::{Seek, Write};
+            let mut file = fs::OpenOptions::new().write(true).open(&out).unwrap();
+            file.seek(std::io::SeekFrom::Start(at as u64)).unwrap();
+            file.write_all(b"BBBB").unwrap();
+        }
+        let t = nix::sys::time::TimeSpec::new(m.mtime(), m.mtime_nsec());
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &out,
+            &t,
+            &t,
+            nix::sys::stat::UtimensatFlags::FollowSymlink,
+        )
+        .unwrap();
+        let after = fs::metadata(&out).unwrap();
+        assert_eq!(
+            (after.len(), after.mtime(), after.mtime_nsec()),
+            (m.len(), m.mtime(), m.mtime_nsec())
+        );
+        let third = launch();
+        assert!(third.stdout.contains("BBBB-marker"), "{third:?}");
+        assert!(third.stderr.contains(HASHED), "{}", third.stderr);
+        assert_eq!(cache_names(&c).len(), 2, "{:?}", cache_names(&c));
+    });
+}

@@ -422,6 +422,21 @@ const FORMAT: &[Opt] = &[valued(&["--format", "-f"]), flag(&["--quiet", "-q"])];
 const SPEC: &[Opt] = &[valued(&["--bundle", "-b"]), flag(&["--rootless"])];
 const NONE: &[Opt] = &[];
 
+/// Every long option of the OCI command line (global and per verb), for
+/// the tests that keep the help texts and the man page in step.
+#[cfg(test)]
+pub fn option_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = [GLOBAL, CREATE, EXEC, KILL, DELETE, FORMAT, SPEC]
+        .iter()
+        .flat_map(|t| t.iter().flat_map(|o| o.names.iter().copied()))
+        .filter(|n| n.starts_with("--"))
+        .collect();
+    names.push("--version");
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 fn parse_verb(verb: &str, args: &[OsString]) -> Result<Option<Verb>, UsageError> {
     let table = match verb {
         "create" | "run" => CREATE,

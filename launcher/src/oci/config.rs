@@ -48,6 +48,7 @@ pub struct Join {
 /// The whole configuration, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub read_only: bool,
     pub process: Proc,
@@ -144,6 +145,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
         mounts.push(mount);
     }
     let mut cfg = Config {
+        bundle: bundle.to_path_buf(),
         rootfs,
         read_only: root.readonly().unwrap_or(false),
         process,
@@ -236,6 +238,15 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
                 format!("{p:?}: expected private, slave, shared or unbindable (r-prefixed too)"),
             )
         })?;
+        // Every mount is made private first, so that nothing the
+        // container mounts reaches the host; a root that is to receive
+        // the host's mounts (slave) or share its own is not supported.
+        if parsed.0 != Propagation::Private {
+            return Err(bad(
+                "linux.rootfsPropagation",
+                format!("{p}: not supported (nslaunch makes every mount private: only private and rprivate)"),
+            ));
+        }
         cfg.propagation = Some(parsed);
     }
     cfg.cgroups_path = linux
@@ -719,6 +730,10 @@ mod tests {
                 Box::new(|c| c["linux"]["personality"] = serde_json::json!({"domain": "LINUX"})),
             ),
             (
+                "linux.rootfsPropagation",
+                Box::new(|c| c["linux"]["rootfsPropagation"] = "rslave".into()),
+            ),
+            (
                 "process.scheduler",
                 Box::new(|c| {
                     c["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_OTHER"})
@@ -747,10 +762,7 @@ mod tests {
 
     #[test]
     fn rlimit_names() {
-        assert_eq!(
-            rlimit_resource("RLIMIT_NOFILE"),
-            Some(libc::RLIMIT_NOFILE)
-        );
+        assert_eq!(rlimit_resource("RLIMIT_NOFILE"), Some(libc::RLIMIT_NOFILE));
         assert_eq!(rlimit_resource("RLIMIT_BOGUS"), None);
     }
 }

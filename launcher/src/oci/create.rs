@@ -203,6 +203,7 @@ fn prepare(
     }
     let spec = init_args(
         &cfg,
+        &entry.id,
         c.preserve_fds,
         report_w.as_raw_fd(),
         release.0.as_raw_fd(),
@@ -250,7 +251,6 @@ fn prepare(
             group_signals: false,
         },
     };
-    let _ = entry;
     Ok(Prepared {
         launch,
         ids,
@@ -262,6 +262,7 @@ fn prepare(
 /// nsinit's command line for the bundle.
 fn init_args(
     cfg: &Config,
+    id: &str,
     preserve_fds: u32,
     report: i32,
     sync: i32,
@@ -308,9 +309,40 @@ fn init_args(
         console_size: p
             .console_size
             .map(|(rows, cols)| shared::spec::ConsoleSize { rows, cols }),
+        start_hook: start_hooks(&cfg.hooks),
+        hook_state: Some(start_state(cfg, id)),
         command: p.args.iter().map(std::ffi::OsString::from).collect(),
         ..Default::default()
     }
+}
+
+/// The startContainer hooks, for nsinit to run inside the container.
+fn start_hooks(h: &oci_spec::runtime::Hooks) -> Vec<shared::hookspec::HookSpec> {
+    h.start_container()
+        .iter()
+        .flatten()
+        .map(|hook| shared::hookspec::HookSpec {
+            path: hook.path().to_string_lossy().into_owned(),
+            args: hook.args().clone().unwrap_or_default(),
+            env: hook.env().clone().unwrap_or_default(),
+            timeout: hook.timeout().and_then(|t| u32::try_from(t).ok()),
+        })
+        .collect()
+}
+
+/// The state startContainer hooks read: the container as it sees itself
+/// (its process is PID 1 of its own PID namespace).
+fn start_state(cfg: &Config, id: &str) -> String {
+    let own = cfg.new_namespaces & libc::CLONE_NEWPID != 0;
+    serde_json::json!({
+        "ociVersion": state::OCI_VERSION,
+        "id": id,
+        "status": "created",
+        "pid": if own { 1 } else { 0 },
+        "bundle": cfg.bundle.to_string_lossy(),
+        "annotations": cfg.annotations,
+    })
+    .to_string()
 }
 
 fn has_create_hooks(h: &oci_spec::runtime::Hooks) -> bool {

@@ -20,8 +20,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use shared::spec::InitArgs;
 use shared::sys::{self, CStringArray};
@@ -57,16 +55,15 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
             "a terminal for a detached exec needs --console-socket".into(),
         ));
     }
-    if process.terminal && e.console_socket.is_none() {
-        return Err(Error::Usage(
-            "exec --tty without --console-socket is not supported: run it from a terminal with podman or pass --console-socket".into(),
-        ));
-    }
     let ns = Namespaces::open(&saved)?;
     let init_path = crate::find_init(None)?;
     let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|err| Error::sys(format!("open the init {}", init_path.display()), err))?;
     let (report_r, report_w) = crate::container::pipe()?;
+    // A terminal goes to the caller's console socket; without one (a
+    // foreground exec, as CRI-O's), to us, and we relay it to our stdio
+    // as runc does.
+    let mut own_console = None;
     let console = match &e.console_socket {
         Some(path) if process.terminal => Some(
             std::os::unix::net::UnixStream::connect(path)
@@ -78,6 +75,11 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
                     ))
                 })?,
         ),
+        None if process.terminal => {
+            let pair = crate::tty::ConsoleSocket::new()?;
+            own_console = Some(pair.ours);
+            Some(pair.theirs)
+        }
         _ => None,
     };
     let spec = init_args(
@@ -113,7 +115,7 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
     let sfd = if e.detach {
         None
     } else {
-        Some(block_signals()?)
+        Some(crate::container::block_relayed_signals()?)
     };
     ns.join_for_children()?;
     // SAFETY: nslaunch is single-threaded; the child only makes raw
@@ -126,22 +128,34 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
     drop(report_w);
     drop(console);
     drop(entry);
-    if let Some(r) = read_report(&report_r) {
-        let _ = sys::raw_waitpid(pid, 0);
-        return Err(Error::Report(r));
-    }
+    let Some(sfd) = sfd else {
+        // Detached: once the process runs (the report pipe's end of
+        // file), its pid is the caller's to wait for.
+        if let Some(r) = read_report(&report_r) {
+            let _ = sys::raw_waitpid(pid, 0);
+            return Err(Error::Report(r));
+        }
+        if let Some(f) = &e.pid_file {
+            super::create::write_pid_file(f, pid)?;
+        }
+        return Ok(0);
+    };
     if let Some(f) = &e.pid_file {
         super::create::write_pid_file(f, pid)?;
     }
-    match sfd {
-        None => Ok(0),
-        Some(sfd) => {
-            log.debug(&format!(
-                "exec'd process {pid}: relaying signals until it exits"
-            ));
-            Ok(relay(pid, &sfd))
-        }
-    }
+    log.debug(&format!(
+        "exec'd process {pid}: relaying signals until it exits"
+    ));
+    let mode = crate::tty::Mode {
+        pty: own_console.is_some(),
+        stdin: true,
+        group_signals: false,
+    };
+    let mut relay = match own_console {
+        Some(ours) => Some(crate::tty::Relay::new(ours, mode)?),
+        None => None,
+    };
+    crate::container::relay_and_wait(pid, &sfd, report_r, None, relay.as_mut())
 }
 
 /// The process to run: `--process FILE`, or the container's own process
@@ -365,18 +379,6 @@ impl Child<'_> {
     }
 }
 
-fn block_signals() -> Result<SignalFd, Error> {
-    let mut mask = SigSet::empty();
-    for sig in shared::signals::FORWARDED_BY_LAUNCHER {
-        mask.add(Signal::try_from(sig).map_err(|e| Error::sys("signal set", e))?);
-    }
-    mask.add(Signal::SIGCHLD);
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
-        .map_err(|e| Error::sys("block signals", e))?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| Error::sys("create a signalfd", e))
-}
-
 /// nsinit's report: `None` at end of file (the process runs).
 fn read_report(fd: &OwnedFd) -> Option<shared::report::Report> {
     let mut buf = Vec::new();
@@ -391,26 +393,4 @@ fn read_report(fd: &OwnedFd) -> Option<shared::report::Report> {
         }
     }
     shared::report::Report::decode(&buf)
-}
-
-/// Relay signals to the exec'd process until it exits; its status.
-fn relay(pid: i32, sfd: &SignalFd) -> i32 {
-    loop {
-        if let Ok(Some((_, raw))) = sys::raw_waitpid(pid, libc::WNOHANG) {
-            if let Some(status) = shared::exit::from_raw_wait(raw) {
-                return status;
-            }
-        }
-        match sfd.read_signal() {
-            Ok(Some(info)) if info.ssi_signo as i32 != libc::SIGCHLD => {
-                let _ = sys::raw_kill(pid, info.ssi_signo as i32);
-            }
-            Ok(_) => {}
-            Err(Errno::EINTR) => {}
-            Err(_) => {
-                let _ = sys::raw_waitpid(pid, 0);
-                return shared::exit::FAILED;
-            }
-        }
-    }
 }

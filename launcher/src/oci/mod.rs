@@ -113,6 +113,12 @@ fn run_verb(
     }
     match verb {
         Verb::Create(c) => create::create(&store, c, log),
+        // `run --detach`: create and start, then leave the process to the
+        // caller, as runc does.
+        Verb::Run(c) if c.detach => {
+            create::create(&store, c, log)?;
+            create::start(&store, &c.id, log)
+        }
         Verb::Run(c) => create::run(&store, c, log),
         Verb::Start { id } => create::start(&store, id, log),
         Verb::Exec(e) => exec::exec(&store, e, log),
