@@ -433,6 +433,26 @@ fn rfc3339_secs(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
+#[test]
+fn rfc3339_secs_reads_what_go_and_runc_write() {
+    assert_eq!(rfc3339_secs("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(
+        rfc3339_secs("2026-12-06T14:34:06.466701452Z"),
+        Some(1_796_567_646)
+    );
+    assert_eq!(rfc3339_secs("2000-02-29T03:00:00+02:00"), Some(951_786_000));
+    for bad in [
+        "",
+        "2026-12-06 14:34:06Z",
+        "2026-12-06T14:34:06",
+        "2026-13-06T14:34:06Z",
+        "2026-12-06T14:34:06.Z",
+        "2026-12-06T14:34:06+0200",
+    ] {
+        assert_eq!(rfc3339_secs(bad), None, "{bad:?}");
+    }
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -650,6 +670,27 @@ fn run_passes_the_exit_status_and_maps_exec_failures_to_127_and_126() {
             }
             assert!(o.leftovers().is_empty(), "{args:?}: {:?}", o.leftovers());
         }
+
+        // run --detach: created and started, left to the caller.
+        let b = o.bundle("d", WAITS);
+        let pid_file = b.dir.join("pid").display().to_string();
+        o.ok(&[
+            "run",
+            "--detach",
+            "--bundle",
+            &b.path(),
+            "--pid-file",
+            &pid_file,
+            "d",
+        ]);
+        let pid = read_pid_file(&b.dir.join("pid"));
+        b.wait_shared_line("out", "started");
+        assert_eq!(o.status("d"), "running");
+        assert_eq!(proc_stat(pid).map(|s| s.ppid), Some(my_pid()));
+        o.ok(&["kill", "d"]);
+        o.wait_status("d", "stopped");
+        assert_eq!(exit_code(reap(pid)), 7, "the default signal is TERM");
+        o.ok(&["delete", "d"]);
     });
 }
 
@@ -723,6 +764,27 @@ fn refused_creates_say_why_in_one_line_and_leave_nothing() {
         b.config["process"]["terminal"] = json!(true);
         b.write();
         assert_create_refused(&o, &b, "tty", &[], "--console-socket");
+
+        let mut b = o.bundle("nosock", WAITS);
+        b.config["process"]["terminal"] = json!(true);
+        b.write();
+        let sock = b.dir.join("no-such.sock").display().to_string();
+        assert_create_refused(
+            &o,
+            &b,
+            "nosock",
+            &["--console-socket", &sock],
+            "no-such.sock",
+        );
+
+        let b = o.bundle("norootfs", WAITS);
+        fs::remove_file(b.dir.join("rootfs")).unwrap();
+        assert_create_refused(&o, &b, "norootfs", &[], "root.path");
+
+        // Failing after the container exists: its process must go too.
+        let b = o.bundle("pidfile", WAITS);
+        let pid_file = b.dir.join("no/such/dir/pid").display().to_string();
+        assert_create_refused(&o, &b, "pidfile", &["--pid-file", &pid_file], "--pid-file");
 
         assert!(o.leftovers().is_empty(), "{:?}", o.leftovers());
     });
@@ -1224,6 +1286,28 @@ fn run_with_a_terminal_gives_the_process_one_or_refuses() {
     });
 }
 
+#[test]
+fn exec_tty_in_the_foreground_relays_a_terminal() {
+    // runc exec -t without --console-socket: a terminal in the container,
+    // relayed to the caller's.
+    each(|f, who| {
+        let o = Oci::new(f, who, "exectty");
+        let b = o.bundle("e", WAITS);
+        let pid = o.create(&b, "e", &[]);
+        o.ok(&["start", "e"]);
+        b.wait_shared_line("out", "started");
+        let mut p =
+            pty::Pty::spawn(o.cmd(&["exec", "--tty", "e", "sh", "-c", "echo tty=$(tty); exit 6"]));
+        let st = wait_timeout(&mut p.child, TIMEOUT).expect("exec did not exit");
+        p.saw_within(0, "tty=", Duration::from_secs(2));
+        let screen = p.screen.clone();
+        assert_eq!(st.code(), Some(6), "{screen:?}");
+        assert!(screen.contains("tty=/dev/pts/"), "{screen:?}");
+        o.ok(&["delete", "--force", "e"]);
+        reap(pid);
+    });
+}
+
 // ---------------------------------------------------------------------
 // 8. --preserve-fds, and what else the caller holds.
 
@@ -1560,6 +1644,17 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
         assert_eq!(hook_state(&out, "createRuntime"), None, "a later hook ran");
         assert_eq!(hook_state(&out, "poststop"), None, "poststop ran");
 
+        // createContainer, run in the container's namespaces.
+        let mut b = o.bundle("cc", WAITS);
+        b.config["hooks"] = json!({
+            "createContainer": [{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", "echo inside-no >&2; exit 5"]
+            }]
+        });
+        b.write();
+        assert_create_refused(&o, &b, "cc", &[], "createContainer");
+
         // A hook past its timeout is killed, and create fails the same.
         let mut b = o.bundle("slow", WAITS);
         let nap = format!("{}", 123_457 + who.uid());
@@ -1579,9 +1674,6 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "startContainer hooks are not run: `features` lists them, but nothing in \
-            launcher/ or init/ runs process-side hooks (launcher/src/oci/hooks.rs names an \
-            init/src/hooks.rs that does not exist) and config.json's are silently ignored"]
 fn start_container_hooks_run_in_the_container_before_the_process() {
     each(|f, who| {
         let o = Oci::new(f, who, "starthook");
@@ -1594,7 +1686,7 @@ fn start_container_hooks_run_in_the_container_before_the_process() {
         b.config["hooks"] = json!({
             "startContainer": [{
                 "path": "/bin/sh",
-                "args": ["sh", "-c", "cat > /shared/startContainer.json"]
+                "args": ["sh", "-c", "cat >> /shared/startContainer.json"]
             }]
         });
         b.write();
@@ -1602,11 +1694,39 @@ fn start_container_hooks_run_in_the_container_before_the_process() {
         assert_eq!(b.shared_file("startContainer.json"), "", "ran at create");
         o.ok(&["start", "s"]);
         b.wait_shared_line("out", "started");
-        assert_eq!(b.shared_file("order"), "hook-first\n");
-        let st: Value = serde_json::from_str(&b.shared_file("startContainer.json")).unwrap();
+        assert_eq!(
+            b.shared_file("order"),
+            "hook-first\n",
+            "the hook ran after the process"
+        );
+        let text = b.shared_file("startContainer.json");
+        let st: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("not one JSON state ({e}): {text:?}"));
         assert_eq!(st["id"], "s", "{st}");
+        assert_eq!(st["status"], "created", "as runc gives it: {st}");
+        assert!(st["pid"].as_i64().is_some_and(|p| p > 0), "{st}");
         o.ok(&["delete", "--force", "s"]);
         reap(pid);
+
+        // A failing one: the process never runs (start itself succeeds,
+        // as runc's does), the container stops.
+        let mut b = o.bundle("f", WAITS);
+        b.config["hooks"] = json!({
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]
+        });
+        b.write();
+        let pid = o.create(&b, "f", &[]);
+        let r = o.run(&["start", "f"]);
+        assert_eq!(r.code(), 0, "{r:?}");
+        o.wait_status("f", "stopped");
+        assert_ne!(exit_code(reap(pid)), 0, "a failed start hook, yet exit 0");
+        assert_eq!(
+            b.shared_file("out"),
+            "",
+            "the process ran after a failed hook"
+        );
+        o.ok(&["delete", "f"]);
+        assert!(o.leftovers().is_empty(), "{:?}", o.leftovers());
     });
 }
 
