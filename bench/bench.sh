@@ -7,6 +7,10 @@
 # Launcher: nslaunch against bubblewrap, the article's unshare + pivot_root
 # recipe (bench/recipe.sh) and crun, rootless (as $NSLAUNCH_TEST_USER,
 # default nslaunch-test) and as root, on a busybox rootfs running /bin/true.
+# OCI runtime: nslaunch against runc and crun for the lifecycle of one
+# bundle (create, start, wait, delete), and under podman (`podman run --rm
+# IMG true` with --runtime nslaunch against --runtime runc), rootless and
+# as root.
 # Init: nsinit against tini-static, dumb-init and catatonit, each as PID 1 of
 # a fresh PID namespace (unshare --pid --fork --mount-proc), as root.
 #
@@ -37,6 +41,7 @@ if [ "$QUICK" = 1 ]; then
     IDLE_S=3
     START_ROUNDS=2 START_RUNS=10
     TAR_MB=64 TAR_RUNS=5
+    OCI_ROUNDS=2 OCI_RUNS=5 POD_ROUNDS=2 POD_RUNS=2
 else
     LAT_ROUNDS=12 LAT_RUNS=5 WARMUP=2
     SEQ_N=200 PAR_N=50 BURST_REPS=3
@@ -47,6 +52,7 @@ else
     IDLE_S=20
     START_ROUNDS=5 START_RUNS=30
     TAR_MB=256 TAR_RUNS=20
+    OCI_ROUNDS=12 OCI_RUNS=5 POD_ROUNDS=6 POD_RUNS=5
 fi
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -72,6 +78,8 @@ need readelf binutils
 need jq jq
 need taskset util-linux
 need crun crun
+need runc runc
+need podman podman
 [ -x /usr/bin/time ] || need_pkgs="$need_pkgs time"
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -n "$(find /usr/lib -name libc.a 2>/dev/null | head -1)" ] ||
     need_pkgs="$need_pkgs libc6-dev"
@@ -80,7 +88,8 @@ if [ -n "$need_pkgs" ]; then
     say "installing:$need_pkgs"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    # crun is optional ("where it runs"): install the rest even if it fails.
+    # crun, runc and podman are optional ("where they run"): install the
+    # rest even if they fail.
     for p in $need_pkgs; do
         apt-get install -y -qq "$p" >/dev/null 2>&1 || say "could not install $p"
     done
@@ -104,6 +113,25 @@ TMP=$(mktemp -d /tmp/nslaunch-bench.XXXXXX)
 chmod 755 "$TMP"
 TRACE_DIR=""
 BG_PIDS=""
+# podman (the OCI section): the image the bench imported, per mode, and the
+# rootless podman's private runtime directory (its pause process's pid).
+PODMAN_IMG=localhost/nslaunch-bench-busybox:$$
+PODMAN_RUN=$TMP/user/run # in $UHOME, below
+declare -A PODMAN_IMPORTED=()
+podman_cleanup() {
+    local mode p
+    for mode in "${!PODMAN_IMPORTED[@]}"; do
+        pod "$mode" podman rmi -f "$PODMAN_IMG" >/dev/null 2>&1 ||
+            say "could not remove the image $PODMAN_IMG ($mode)"
+    done
+    PODMAN_IMPORTED=()
+    # Rootless podman keeps its user namespace in a pause process.
+    p=$(cat "$PODMAN_RUN/libpod/tmp/pause.pid" 2>/dev/null || true)
+    if [ -n "$p" ] && [ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$U_UID" ]; then
+        kill -KILL "$p" 2>/dev/null || true
+    fi
+    rm -f "$PODMAN_RUN/libpod/tmp/pause.pid"
+}
 cleanup() {
     local p
     for p in $BG_PIDS; do
@@ -117,6 +145,7 @@ cleanup() {
         echo 0 >"$TRACE_DIR/events/enable" 2>/dev/null || true
         rmdir "$TRACE_DIR" 2>/dev/null || say "could not remove the tracefs instance $TRACE_DIR"
     fi
+    podman_cleanup
     if grep -q " $TMP" /proc/self/mountinfo 2>/dev/null; then
         say "a mount under $TMP was left behind: this is a bug"
     fi
@@ -132,7 +161,7 @@ mkdir -p "$BIN" "$UHOME" "$TMP/res"
 chown "$U_UID:$U_GID" "$UHOME"
 cp "$NSLAUNCH_SRC" "$NSINIT_SRC" "$BIN/"
 cp "$HERE/recipe.sh" "$BIN/recipe.sh"
-for h in burst orphans sigping memtree traceexec; do
+for h in burst orphans sigping memtree traceexec ocicycle; do
     gcc -O2 -Wall -Wextra -static -o "$BIN/$h" "$HERE/$h.c" || die "cannot build bench/$h.c"
 done
 chmod -R a+rX "$BIN"
@@ -416,6 +445,174 @@ bench_trace() { # MODE
     done
 }
 
+# --- OCI runtime: one bundle's lifecycle, and podman ---------------------------
+
+# nslaunch speaks runc's command line (issue 13). The lifecycle of one
+# bundle: nslaunch against runc and crun (crun as above: no cgroup, and in
+# $LWRAP, where all three run alike). Each runtime's state lives in its own
+# --root beside the bundle's config.json.
+OCI_RUNTIMES=(nslaunch runc crun)
+RUNC=$(command -v runc 2>/dev/null || true)
+declare -A OCMD=([nslaunch]="$BIN/nslaunch" [runc]="$RUNC" [crun]="crun --cgroup-manager=disabled")
+declare -A OCI_ACTIVE=() OSKIP=()
+
+# The bundle of MODE, $TMP/oci-MODE: `nslaunch spec` (rootless: `spec
+# --rootless`, made as the test user, so that its id mappings are that
+# user's), running /bin/true with no terminal on the bench's rootfs.
+# Rootless, /sys is bound from the host (rbind, ro) as `runc spec
+# --rootless` has it: runc cannot mount a sysfs in a user namespace that
+# owns no network namespace.
+oci_bundle() { # MODE
+    local mode=$1 dir=$TMP/oci-$1 x sp=() sys='.'
+    mkdir -p "$dir"
+    if [ "$mode" = rootless ]; then
+        chown "$U_UID:$U_GID" "$dir"
+        sp=(--rootless)
+        sys='.mounts |= map(if .type == "sysfs" then {destination: "/sys", type: "none", source: "/sys", options: ["rbind", "nosuid", "noexec", "nodev", "ro"]} else . end)'
+    fi
+    as "$mode" "$BIN/nslaunch" spec --bundle "$dir" "${sp[@]}" >/dev/null 2>"$TMP/probe.out" ||
+        die "nslaunch spec fails ($mode): $(cat "$TMP/probe.out")"
+    jq --arg root "$R" '.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $root | '"$sys" \
+        "$dir/config.json" >"$dir/config.new" || die "cannot adjust $dir/config.json"
+    mv "$dir/config.new" "$dir/config.json"
+    for x in "${OCI_RUNTIMES[@]}"; do mkdir -p "$dir/state-$x"; done
+    [ "$mode" = rootless ] && chown -R "$U_UID:$U_GID" "$dir"
+    chmod -R a+rX "$dir"
+}
+
+# N lifecycles (after WARM unrecorded ones) of runtime NAME in MODE: their
+# times appended to OUT, failures to ERR; prints ocicycle's summary line.
+oci_cycle() { # MODE NAME N WARM OUT ERR
+    local mode=$1 x=$2 dir=$TMP/oci-$1
+    # shellcheck disable=SC2086
+    as "$mode" "$BIN/ocicycle" -n "$3" -w "$4" -o "$5" -e "$6" -b "$dir" -p "$dir/$x.pid" -i "bench-$x" \
+        -- ${OCMD[$x]} --root "$dir/state-$x"
+}
+
+oci_setup() {
+    local mode x line
+    for mode in rootless root; do
+        oci_bundle "$mode"
+        OCI_ACTIVE[$mode]=""
+        for x in "${OCI_RUNTIMES[@]}"; do
+            if [ "$x" = runc ] && [ -z "$RUNC" ]; then
+                OSKIP[$mode/$x]="runc is not installed and could not be installed"
+            elif [ "$x" = crun ] && [ -n "$CRUN_SKIP" ]; then
+                OSKIP[$mode/$x]=$CRUN_SKIP
+            else
+                rm -f "$RES/oci-probe.err"
+                line=$(oci_cycle "$mode" "$x" 1 0 /dev/null "$RES/oci-probe.err" 2>&1 || true)
+                if [[ $line == *" failures=0 "* ]]; then
+                    OCI_ACTIVE[$mode]="${OCI_ACTIVE[$mode]} $x"
+                    continue
+                fi
+                [ -s "$RES/oci-probe.err" ] || echo "$line" >"$RES/oci-probe.err"
+                OSKIP[$mode/$x]="fails: $(oneline "$RES/oci-probe.err")"
+            fi
+            say "OCI lifecycle: skipping $x ($mode): ${OSKIP[$mode/$x]}"
+        done
+    done
+}
+# oneline FILE: its first 400 bytes on one line, fit for a table cell
+oneline() { head -c 400 "$1" 2>/dev/null | tr -d '\000' | tr '\n|' ' /' || true; }
+in_oci() { [[ " ${OCI_ACTIVE[$1]} " == *" $2 "* ]]; }
+
+bench_oci() { # MODE
+    local mode=$1 r x names
+    read -ra names <<<"${OCI_ACTIVE[$mode]}"
+    for ((r = 0; r < OCI_ROUNDS; r++)); do
+        while read -r x; do
+            oci_cycle "$mode" "$x" "$OCI_RUNS" 1 "$RES/oci-$mode-$x" "$RES/ocierr-$mode-$x" >>"$RES/ocisum-$mode-$x" ||
+                echo "samples=$OCI_RUNS failures=$OCI_RUNS (ocicycle failed)" >>"$RES/ocisum-$mode-$x"
+        done < <(rotate "$r" "${names[@]}")
+    done
+}
+
+# podman run --rm IMG true, with nslaunch and with runc as --runtime. podman
+# runs outside $LWRAP (crun is not among these contenders), from $TMP, with
+# the bench's own containers.conf (CONTAINERS_CONF): default_ulimits = []
+# (the hard nofile limit may be below podman's default, and raising it
+# needs CAP_SYS_RESOURCE), cgroupfs (no systemd needed), nslaunch among
+# the runtimes given --log-format json as runc is. Rootless, as the test
+# user, with HOME (so its image store) and XDG_RUNTIME_DIR in $TMP: a
+# store, run directory and pause process of the bench's own.
+POD_RUNTIMES=(nslaunch runc)
+declare -A PRT=([nslaunch]="$BIN/nslaunch" [runc]="$RUNC")
+declare -A POD_ACTIVE=() PSKIP=() PODINFO=()
+PODMAN_DIR=$TMP/podman
+pod() { # MODE CMD...: CMD as MODE for podman
+    local mode=$1 e=(CONTAINERS_CONF="$PODMAN_DIR/containers.conf")
+    shift
+    [ "$mode" = rootless ] && e+=(XDG_RUNTIME_DIR="$PODMAN_RUN")
+    local LWRAP=() # as() runs its command in LWRAP: not podman
+    (cd "$TMP" && as "$mode" "${e[@]}" "$@")
+}
+
+podman_setup() {
+    local mode x why=""
+    command -v podman >/dev/null 2>&1 || why="podman is not installed and could not be installed"
+    [ -z "$why" ] && [ -z "$RUNC" ] && why="runc (podman's baseline here) is not installed and could not be installed"
+    mkdir -p "$PODMAN_DIR" "$PODMAN_RUN"
+    chown "$U_UID:$U_GID" "$PODMAN_RUN"
+    chmod 700 "$PODMAN_RUN"
+    printf '%s\n' '[containers]' 'default_ulimits = []' '[engine]' 'cgroup_manager = "cgroupfs"' \
+        'events_logger = "file"' 'runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "nslaunch"]' \
+        >"$PODMAN_DIR/containers.conf"
+    tar -C "$ROOTFS" -cf "$PODMAN_DIR/busybox.tar" .
+    chmod -R a+rX "$PODMAN_DIR"
+    for mode in rootless root; do
+        POD_ACTIVE[$mode]=""
+        if [ -n "$why" ]; then
+            PSKIP[$mode]=$why
+        elif ! pod "$mode" podman import -q "$PODMAN_DIR/busybox.tar" "$PODMAN_IMG" >"$TMP/probe.out" 2>&1; then
+            PSKIP[$mode]="podman import fails: $(oneline "$TMP/probe.out")"
+        else
+            PODMAN_IMPORTED[$mode]=1
+            x=$(pod "$mode" podman info --format '{{.Store.GraphDriverName}} {{.Host.NetworkBackend}}' 2>/dev/null || true)
+            if [ "$mode" = rootless ]; then
+                PODINFO[$mode]="storage ${x%% *}, network slirp4netns"
+            else
+                PODINFO[$mode]="storage ${x%% *}, network ${x#* }"
+            fi
+            for x in "${POD_RUNTIMES[@]}"; do
+                if pod "$mode" podman --runtime "${PRT[$x]}" run --rm "$PODMAN_IMG" true >"$TMP/probe.out" 2>&1; then
+                    POD_ACTIVE[$mode]="${POD_ACTIVE[$mode]} $x"
+                else
+                    PSKIP[$mode/$x]="fails: $(oneline "$TMP/probe.out")"
+                    say "podman: $x ($mode): ${PSKIP[$mode/$x]}"
+                fi
+            done
+            in_podman "$mode" runc || PSKIP[$mode]="podman with runc, the baseline, ${PSKIP[$mode/runc]}"
+        fi
+        if [ -n "${PSKIP[$mode]:-}" ]; then
+            POD_ACTIVE[$mode]=""
+            say "podman: skipping $mode: ${PSKIP[$mode]}"
+        fi
+    done
+    return 0
+}
+in_podman() { [[ " ${POD_ACTIVE[$1]} " == *" $2 "* ]]; }
+
+bench_podman() { # MODE
+    local mode=$1 r x t names json args
+    read -ra names <<<"${POD_ACTIVE[$mode]}"
+    for ((r = 0; r < POD_ROUNDS; r++)); do
+        args=()
+        while read -r x; do
+            args+=(-n "$x" "podman --runtime ${PRT[$x]} run --rm $PODMAN_IMG true")
+        done < <(rotate "$r" "${names[@]}")
+        json=$RES/pod-$mode-$r.json
+        if ! pod "$mode" hyperfine -N --style none --warmup 1 --runs "$POD_RUNS" \
+            --export-json "$json" "${args[@]}" >/dev/null 2>"$RES/hyperfine.err"; then
+            # A run failed: the round's times are dropped, the failure is reported.
+            echo "round $r: $(tail -3 "$RES/hyperfine.err" | tr '\n' ' ')" >>"$RES/podfail-$mode"
+            continue
+        fi
+        jq -r '.results[] | .command as $c | .times[] | "\($c) \(. * 1000)"' "$json" |
+            while read -r x t; do echo "$t" >>"$RES/pod-$mode-$x"; done
+    done
+}
+
 # --- the inits ------------------------------------------------------------------
 
 INITS=(nsinit tini catatonit dumb-init)
@@ -624,6 +821,18 @@ fi
 wait_quiet "tarball"
 say "launcher, rootless: a ${TAR_MB} MiB tarball, cached, against a directory"
 bench_tarball
+wait_quiet "OCI runtime"
+oci_setup
+podman_setup
+for mode in rootless root; do
+    say "OCI runtime, $mode: lifecycle of one bundle (${OCI_ACTIVE[$mode]# })"
+    bench_oci "$mode"
+    if [ -n "${POD_ACTIVE[$mode]}" ]; then
+        say "OCI runtime, $mode: podman run --rm IMG true (${POD_ACTIVE[$mode]# })"
+        bench_podman "$mode"
+    fi
+done
+podman_cleanup
 LOAD_MID=$(cut -d' ' -f1-3 /proc/loadavg)
 wait_quiet "init"
 say "init: reaping $ORPH_N orphans"
@@ -678,7 +887,7 @@ w "| memory | $mem |"
 w "| kernel | $(uname -r) |"
 w "| distribution | $distro |"
 w "| CPU idle before each section (it waits up to ${QUIET_WAIT}s for ≥ $QUIET_IDLE%) | $QUIET_LOG |"
-w "| load average (1, 5, 15 min) | $LOAD_BEGIN at the start, $LOAD_MID after the launcher benchmarks, $LOAD_END at the end (the $ORPH_N orphans count in it) |"
+w "| load average (1, 5, 15 min) | $LOAD_BEGIN at the start, $LOAD_MID after the launcher and OCI runtime benchmarks, $LOAD_END at the end (the $ORPH_N orphans count in it) |"
 w "| nslaunch / nsinit | $(ver "$BIN/nslaunch" --version) / $(ver "$BIN/nsinit" --version) (release build) |"
 w "| bubblewrap | $(ver bwrap --version) (Debian $(pkgver bubblewrap)) |"
 w "| unshare | $(ver unshare --version) |"
@@ -687,6 +896,8 @@ w "| tini-static | $(ver tini-static --version) (Debian $(pkgver tini)) |"
 w "| dumb-init | $(ver dumb-init --version) (Debian $(pkgver dumb-init)) |"
 w "| catatonit | $(ver catatonit --version) (Debian $(pkgver catatonit)) |"
 w "| busybox (rootfs) | Debian busybox-static $(pkgver busybox-static) |"
+w "| runc | $(if [ -n "$RUNC" ]; then ver "$RUNC" --version; else echo none; fi) |"
+w "| podman / conmon | $(if command -v podman >/dev/null; then echo "$(ver podman --version) / $(ver conmon --version)"; else echo none; fi) |"
 w "| hyperfine | $(ver hyperfine --version) |"
 w "| gcc (helpers) | $(ver gcc --version) |"
 w "| rustc | $(ver rustc --version) |"
@@ -925,11 +1136,148 @@ for i in "${INITS[@]}"; do
 done
 i_ ""
 
-exec 4>&- 5>&- 6>&-
+# The OCI runtime.
+OBODY=$TMP/oci.md
+exec 7>"$OBODY"
+o() { printf '%s\n' "$*" >&7; }
+# colmed FILE COL: the median of column COL of FILE
+colmed() {
+    if [ -f "$1" ]; then awk -v c="$2" '{ print $c }' "$1"; fi >"$RES/col.tmp"
+    median "$RES/col.tmp"
+}
+# sumkey FILE KEY: the sum of KEY=N over the words of FILE
+sumkey() {
+    if [ -f "$1" ]; then cat "$1"; fi |
+        awk -v k="$2=" '{ for (i = 1; i <= NF; i++) if (index($i, k) == 1) s += substr($i, length(k) + 1) } END { print s + 0 }'
+}
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 < b + 0) }'; }
+bundle_ns() { jq -r '[.linux.namespaces[].type] | join(", ")' "$TMP/oci-$1/config.json" 2>/dev/null || echo "?"; }
+bundle_mounts() { jq -r '[.mounts[] | "\(.destination) (\(.type))"] | join(", ")' "$TMP/oci-$1/config.json" 2>/dev/null || echo "?"; }
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+    cglayout="cgroup v2"
+elif mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+    cglayout="hybrid (cgroup v1 controllers, cgroup2 at /sys/fs/cgroup/unified)"
+else
+    cglayout="cgroup v1"
+fi
+
+o "### The lifecycle of one bundle"
+o ""
+o "\`RUNTIME --root DIR create --bundle B --pid-file P ID\`, \`RUNTIME --root DIR start ID\`, wait until the container's process has exited, \`RUNTIME --root DIR delete ID\`, timed as one unit by \`bench/ocicycle.c\`. Like conmon and the containerd shim it is a child subreaper: once \`create\` has exited, the container's process is its child; it waits on a pidfd of that process (no polling, no sleep) and reaps it, checking that \`/bin/true\` exited 0. $OCI_ROUNDS rounds of $OCI_RUNS lifecycles per runtime, each round after one unrecorded lifecycle, runtimes alternating; *create* to *delete* are the medians of each step (*wait*: from \`start\`'s exit to the process's exit)."
+o ""
+o "One bundle per mode, the same for the three runtimes: \`nslaunch spec\` (rootless: \`nslaunch spec --rootless\`, made as $TEST_USER), running \`/bin/true\` without a terminal on the busybox rootfs. Rootless, /sys is bound from the host (rbind, ro), as \`runc spec --rootless\` has it: runc cannot mount a sysfs in a user namespace that owns no network namespace."
+o ""
+o "- namespaces: as root $(bundle_ns root); rootless $(bundle_ns rootless)"
+o "- mounts: as root $(bundle_mounts root); rootless $(bundle_mounts rootless)"
+o "- cgroups (this host: $cglayout): runc always puts the container in a cgroup of its own (as root, \`/ID\` in every hierarchy, removed by \`delete\`); crun runs with \`--cgroup-manager=disabled\`, as in the launcher benchmarks; nslaunch uses a cgroup only where a cgroup v2 hierarchy is delegated to it."
+if [ -n "${LWRAP_NOTE:-}" ]; then
+    o "- all three ran in the private mount namespace of the launcher benchmarks (see the note there), where crun runs."
+fi
+o ""
+for mode in rootless root; do
+    if [ "$mode" = rootless ]; then who="rootless (as $TEST_USER)"; else who="as root"; fi
+    read -ra names <<<"${OCI_ACTIVE[$mode]}"
+    o "#### $who"
+    o ""
+    o "| runtime | lifecycles | median ms | p90 ms | nslaunch ÷ this | create ms | start ms | wait ms | delete ms | failures |"
+    o "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    nm=$(colmed "$RES/oci-$mode-nslaunch" 1)
+    for x in "${names[@]}"; do
+        f=$RES/oci-$mode-$x
+        if [ -f "$f" ]; then awk '{ print $1 }' "$f"; fi >"$RES/oci-tot-$mode-$x"
+        o "| $x | $(count "$RES/oci-tot-$mode-$x") | $(fmt "$(median "$RES/oci-tot-$mode-$x")" 2) | $(fmt "$(p90 "$RES/oci-tot-$mode-$x")" 2) | $(ratio "$nm" "$(median "$RES/oci-tot-$mode-$x")") | $(fmt "$(colmed "$f" 2)" 2) | $(fmt "$(colmed "$f" 3)" 2) | $(fmt "$(colmed "$f" 4)" 2) | $(fmt "$(colmed "$f" 5)" 2) | $(sumkey "$RES/ocisum-$mode-$x" failures) |"
+    done
+    for x in "${OCI_RUNTIMES[@]}"; do
+        [ -n "${OSKIP[$mode/$x]:-}" ] && o "| $x | n/a: ${OSKIP[$mode/$x]} | | | | | | | | |"
+    done
+    o ""
+    for x in "${names[@]}"; do
+        s=$RES/ocisum-$mode-$x
+        nc=$(sumkey "$s" not_child)
+        st=$(sumkey "$s" strays)
+        lf=$(sumkey "$s" left)
+        left_state=$(ls -A "$TMP/oci-$mode/state-$x" 2>/dev/null | tr '\n' ' ')
+        {
+            [ "$nc" = 0 ] || echo "- $x: $nc container processes were not the caller's child once \`create\` had exited (a process of the runtime's own stayed their parent)."
+            [ "$st" = 0 ] || echo "- $x: $st other orphans were handed to the caller (the subreaper) and reaped."
+            [ "$lf" = 0 ] || echo "- $x: $lf processes were still alive 1 s after the last \`delete\` (killed by the bench)."
+            [ -z "$left_state" ] || echo "- $x: left in its --root after the last \`delete\`: $left_state"
+            if [ -s "$RES/ocierr-$mode-$x" ]; then
+                printf '%s\n' "- $x, its failures and leftovers (first lines):" "" '```'
+                head -8 "$RES/ocierr-$mode-$x"
+                printf '%s\n' '```'
+            fi
+        } >>"$RES/ocinotes-$mode"
+    done
+    if [ -s "$RES/ocinotes-$mode" ]; then
+        cat "$RES/ocinotes-$mode" >&7
+        o ""
+    fi
+    for peer in runc crun; do
+        target="OCI lifecycle $mode (create, start, wait, delete of one bundle): faster than $peer"
+        if ! in_oci "$mode" nslaunch; then
+            srow "| $target | nslaunch ${OSKIP[$mode/nslaunch]:-?} | **MISS** |"
+        elif ! in_oci "$mode" "$peer"; then
+            srow "| $target | n/a: ${OSKIP[$mode/$peer]:-?} | n/a |"
+        else
+            pm=$(median "$RES/oci-tot-$mode-$peer")
+            nf=$(sumkey "$RES/ocisum-$mode-nslaunch" failures)
+            lf=$(sumkey "$RES/ocisum-$mode-nslaunch" left)
+            srow "| $target | $(fmt "$nm" 2) ms vs $(fmt "$pm" 2) ms (ratio $(ratio "$nm" "$pm")), $nf failures, $lf left behind | $(verdict eval "[ $nf = 0 ] && [ $lf = 0 ] && lt $nm $pm") |"
+        fi
+    done
+done
+
+o "### podman run --rm IMG true"
+o ""
+o "\`podman --runtime RUNTIME run --rm IMG true\`, RUNTIME the built nslaunch or runc ($RUNC); IMG imported with \`podman import\` from the busybox rootfs (and removed at the end). hyperfine -N, $POD_ROUNDS rounds of $POD_RUNS runs (after one warm-up run), runtimes alternating. podman reads the bench's own containers.conf (CONTAINERS_CONF): \`default_ulimits = []\` (podman's default rlimits exceed the hard limits of a machine like this one, and raising them needs CAP_SYS_RESOURCE), \`cgroup_manager = \"cgroupfs\"\` (no systemd), \`events_logger = \"file\"\`, and nslaunch in \`runtime_supports_json\` so that it gets the same \`--log\` options as runc. Rootless, podman runs as $TEST_USER with HOME and XDG_RUNTIME_DIR of the bench's own (its image store, run directory and pause process; the pause process is killed at the end). podman runs in the host's mount namespace."
+o ""
+for mode in rootless root; do
+    if [ "$mode" = rootless ]; then who="rootless (as $TEST_USER)"; else who="as root"; fi
+    read -ra names <<<"${POD_ACTIVE[$mode]}"
+    o "#### $who${PODINFO[$mode]:+ (${PODINFO[$mode]})}"
+    o ""
+    target="podman run --rm IMG true $mode: with nslaunch no slower than with runc"
+    if [ -n "${PSKIP[$mode]:-}" ]; then
+        o "Not measured: ${PSKIP[$mode]}"
+        o ""
+        srow "| $target | n/a: ${PSKIP[$mode]} | n/a |"
+        continue
+    fi
+    o "| --runtime | runs | median ms | p90 ms | nslaunch ÷ this |"
+    o "| --- | ---: | ---: | ---: | ---: |"
+    nm=$(median "$RES/pod-$mode-nslaunch")
+    for x in "${names[@]}"; do
+        f=$RES/pod-$mode-$x
+        o "| $x | $(count "$f") | $(fmt "$(median "$f")" 1) | $(fmt "$(p90 "$f")" 1) | $(ratio "$nm" "$(median "$f")") |"
+    done
+    for x in "${POD_RUNTIMES[@]}"; do
+        [ -n "${PSKIP[$mode/$x]:-}" ] && o "| $x | ${PSKIP[$mode/$x]} | | | |"
+    done
+    o ""
+    pf=0
+    if [ -s "$RES/podfail-$mode" ]; then
+        pf=$(wc -l <"$RES/podfail-$mode")
+        o "Rounds dropped because a run failed (hyperfine's last lines):"
+        o ""
+        o '```'
+        head -5 "$RES/podfail-$mode" >&7
+        o '```'
+        o ""
+    fi
+    if ! in_podman "$mode" nslaunch; then
+        srow "| $target | nslaunch ${PSKIP[$mode/nslaunch]:-?} | **MISS** |"
+    else
+        rm=$(median "$RES/pod-$mode-runc")
+        srow "| $target | $(fmt "$nm" 1) ms vs $(fmt "$rm" 1) ms (ratio $(ratio "$nm" "$rm")), $pf failed rounds | $(verdict eval "[ $pf = 0 ] && le $nm $rm") |"
+    fi
+done
+
+exec 4>&- 5>&- 6>&- 7>&-
 
 w "## Targets"
 w ""
-w "Every target of issue 8, with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
+w "Every target of issues 8 and 13, with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
 w ""
 w "| target | measured | verdict |"
 w "| --- | --- | --- |"
@@ -965,6 +1313,11 @@ w "### Where nslaunch's time goes"
 w ""
 cat "$BBODY" >&3
 w ""
+w "## OCI runtime"
+w ""
+w "nslaunch as an OCI runtime, with runc's command line, against runc and crun, and under podman."
+w ""
+cat "$OBODY" >&3
 w "## Init"
 w ""
 w "Each init runs as PID 1 of a fresh PID namespace, as root: \`unshare --pid --fork --mount-proc INIT CMD\` with INIT one of \`nsinit --\`, \`tini-static --\`, \`dumb-init\`, \`catatonit --\`."
@@ -974,7 +1327,7 @@ w "## How to read this"
 w ""
 w "- Times are wall-clock medians of pooled samples; ratios are nslaunch's (or nsinit's) median divided by the peer's: below 1.00 is faster/smaller."
 w "- The machine is shared and noisy (the load average is above); contenders alternate within every measurement so that noise hits them alike, but differences of a few percent are within the noise."
-w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
+w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`, \`ocicycle.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
 w ""
 if [ -f "$HERE/FINDINGS.md" ]; then
     cat "$HERE/FINDINGS.md" >&3

@@ -90,15 +90,26 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether our mount namespace is not PID 1's (an OCI bundle without a
-/// PID namespace of its own runs us as another pid; the launcher made a
-/// mount namespace for it all the same). Unreadable means no.
+/// Whether our mount namespace is not our parent's (an OCI bundle
+/// without a PID namespace of its own runs us as some other pid; the
+/// launcher, our parent, made a mount namespace for us all the same).
+/// Not PID 1's: reading a more privileged process's namespace links needs
+/// ptrace rights over it. When even our parent's cannot be read, we are
+/// in a user namespace below its (the kernel's ptrace check wants the
+/// same user namespace): then a mount namespace we share with it belongs
+/// to its user namespace, where we hold no capability, and the kernel
+/// itself refuses every mount and pivot_root in it.
 fn own_mount_namespace() -> bool {
+    let parent = nix::unistd::getppid().as_raw();
+    if parent <= 0 {
+        return false;
+    }
     match (
         std::fs::read_link("/proc/self/ns/mnt"),
-        std::fs::read_link("/proc/1/ns/mnt"),
+        std::fs::read_link(format!("/proc/{parent}/ns/mnt")),
     ) {
-        (Ok(ours), Ok(init)) => ours != init,
+        (Ok(ours), Ok(theirs)) => ours != theirs,
+        (Ok(_), Err(e)) => e.kind() == std::io::ErrorKind::PermissionDenied,
         _ => false,
     }
 }

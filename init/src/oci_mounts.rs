@@ -116,13 +116,27 @@ fn new_filesystem(root: &OwnedFd, m: &MountSpec) -> Result<(), Step> {
         None
     };
     let data = (!m.data.is_empty()).then_some(m.data.as_str());
-    mount(
+    match mount(
         Some(m.source.as_str()),
         fd_path(&dir).as_str(),
         Some(m.fstype.as_str()),
         MsFlags::from_bits_truncate(m.flags),
         data,
-    )?;
+    ) {
+        Ok(()) => {}
+        // A proc belongs to the PID namespace it shows: in the host's
+        // (a bundle without a PID namespace of its own), a user namespace
+        // may not mount one. The host's /proc shows the very same
+        // processes: bind it (the masks and read-only paths still apply).
+        Err(Errno::EPERM) if m.fstype == "proc" && sys::raw_getpid() != 1 => {
+            let tree = sys::open_tree_clone(c"/proc")?;
+            let attrs = bind_attrs(m.flags) | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+            sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+            sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     if let Some(under) = under {
         let top = nix::fcntl::openat(
             &dir,

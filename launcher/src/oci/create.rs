@@ -184,6 +184,13 @@ fn prepare(
         Some(path) => Some(connect(path)?),
         None => None,
     };
+    // `run` with a terminal and no console socket: the terminal comes to
+    // us, and we relay it to ours, as the plain run does (and runc).
+    let relayed = if p.terminal && console.is_none() {
+        Some(tty::ConsoleSocket::new()?)
+    } else {
+        None
+    };
     let ids = if cfg.new_namespaces & libc::CLONE_NEWUSER != 0 {
         Some(userns::from_maps(cfg.uid_map.clone(), cfg.gid_map.clone())?)
     } else {
@@ -209,7 +216,10 @@ fn prepare(
         report_w.as_raw_fd(),
         release.0.as_raw_fd(),
         fifo.as_ref().map(|f| f.as_raw_fd()),
-        console.as_ref().map(|f| f.as_raw_fd()),
+        console
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .or(relayed.as_ref().map(|r| r.theirs_raw())),
         seccomp.as_ref().map(|f| f.as_raw_fd()),
     );
     let argv = CStringArray::new(
@@ -246,12 +256,12 @@ fn prepare(
         preserve_fds: c.preserve_fds,
         child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         job: None,
-        console: None,
         tty: tty::Mode {
-            pty: false,
+            pty: relayed.is_some(),
             stdin: true,
             group_signals: false,
         },
+        console: relayed,
     };
     Ok(Prepared {
         launch,

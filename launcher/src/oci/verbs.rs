@@ -318,6 +318,13 @@ pub fn spec(bundle: Option<&str>, rootless: bool) -> Result<i32, Error> {
             "gid=5"
         ])
     };
+    // Rootless without a network namespace of its own, a new sysfs is
+    // refused by the kernel: bind the host's, as `runc spec --rootless`.
+    let sys = if rootless {
+        json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+    } else {
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]})
+    };
     let config = json!({
         "ociVersion": state::OCI_VERSION,
         "process": {
@@ -337,7 +344,7 @@ pub fn spec(bundle: Option<&str>, rootless: bool) -> Result<i32, Error> {
             {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": pts},
             {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
+            sys
         ],
         "linux": linux
     });
