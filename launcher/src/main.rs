@@ -15,6 +15,7 @@ mod idmapped;
 mod isolation;
 mod oci;
 mod overlay;
+mod seccomp;
 mod tty;
 mod unpack;
 mod userns;
