@@ -154,7 +154,7 @@ pub struct Credentials {
     /// `--no-new-privileges`.
     no_new_privs: bool,
     /// The compiled seccomp filter (`--seccomp-fd`), to load in the child.
-    seccomp: Option<Vec<libc::sock_filter>>,
+    seccomp: Option<Seccomp>,
     /// `--user X (uid N, gid M)`, for messages.
     label: Vec<u8>,
 }
@@ -163,7 +163,7 @@ impl Credentials {
     pub fn prepare(
         who: Option<&Identity>,
         args: &InitArgs,
-        seccomp: Option<Vec<libc::sock_filter>>,
+        seccomp: Option<Seccomp>,
     ) -> Result<Credentials, Error> {
         let ids = who.map(|w| {
             let allowed = std::fs::read_to_string("/proc/self/setgroups")
@@ -304,17 +304,24 @@ impl Credentials {
 
     fn load_seccomp(&self) -> Result<(), (&'static str, &[u8], Errno)> {
         match &self.seccomp {
-            Some(program) => sys::raw_seccomp_load(program)
+            Some(s) => sys::raw_seccomp_load(s.flags, &s.program)
                 .map_err(|e| ("load the seccomp filter of ", &self.label[..], e)),
             None => Ok(()),
         }
     }
 }
 
-/// The compiled seccomp filter nslaunch passed on `--seccomp-fd`: read
-/// to its end, whole `sock_filter` instructions, at most the kernel's
-/// BPF_MAXINSNS (4096).
-pub fn read_seccomp(fd: Option<i32>) -> Result<Option<Vec<libc::sock_filter>>, Error> {
+/// A compiled seccomp filter: the `SECCOMP_FILTER_FLAG_*` flags and the
+/// classic BPF program.
+pub struct Seccomp {
+    pub flags: u32,
+    pub program: Vec<libc::sock_filter>,
+}
+
+/// The compiled seccomp filter nslaunch passed on `--seccomp-fd`, read to
+/// its end: the flags (a native-endian u32), then whole `sock_filter`
+/// instructions, at most the kernel's BPF_MAXINSNS (4096).
+pub fn read_seccomp(fd: Option<i32>) -> Result<Option<Seccomp>, Error> {
     let Some(fd) = fd else { return Ok(None) };
     let bad = |why: String| Error::Usage(format!("--seccomp-fd {fd}: {why}"));
     // SAFETY: nothing of ours holds it yet, and fds::check_distinct made
@@ -325,14 +332,20 @@ pub fn read_seccomp(fd: Option<i32>) -> Result<Option<Vec<libc::sock_filter>>, E
     std::io::Read::read_to_end(&mut std::fs::File::from(owned), &mut bytes)
         .map_err(|e| bad(shared::report::io_why(&e)))?;
     const SIZE: usize = std::mem::size_of::<libc::sock_filter>();
-    if bytes.is_empty() || bytes.len() % SIZE != 0 || bytes.len() / SIZE > 4096 {
-        return Err(bad(format!(
-            "{} bytes is not a filter of 1 to 4096 instructions",
-            bytes.len()
-        )));
-    }
-    Ok(Some(
-        bytes
+    let (flags, program) = match bytes.split_first_chunk::<4>() {
+        Some((f, p)) if !p.is_empty() && p.len() % SIZE == 0 && p.len() / SIZE <= 4096 => {
+            (u32::from_ne_bytes(*f), p)
+        }
+        _ => {
+            return Err(bad(format!(
+                "{} bytes is not flags and a filter of 1 to 4096 instructions",
+                bytes.len()
+            )))
+        }
+    };
+    Ok(Some(Seccomp {
+        flags,
+        program: program
             .chunks_exact(SIZE)
             .map(|c| libc::sock_filter {
                 code: u16::from_ne_bytes([c[0], c[1]]),
@@ -341,5 +354,5 @@ pub fn read_seccomp(fd: Option<i32>) -> Result<Option<Vec<libc::sock_filter>>, E
                 k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
             })
             .collect(),
-    ))
+    }))
 }

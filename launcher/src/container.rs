@@ -114,8 +114,12 @@ pub fn clone_flags(user: bool, uts: bool) -> libc::c_int {
 pub fn program_pipe(bytes: &[u8]) -> Result<OwnedFd, Error> {
     let (r, w) = pipe()?;
     let mut file = std::fs::File::from(w);
-    std::io::Write::write_all(&mut file, bytes)
-        .map_err(|e| Error::Usage(format!("pass the seccomp filter: {}", crate::error::io_why(&e))))?;
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| {
+        Error::Usage(format!(
+            "pass the seccomp filter: {}",
+            crate::error::io_why(&e)
+        ))
+    })?;
     Ok(r)
 }
 

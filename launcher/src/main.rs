@@ -155,6 +155,10 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     let seccomp = log.step("build the seccomp filter", || {
         isolation::seccomp_filter(args.seccomp.as_deref(), iso.caps)
     })?;
+    match &seccomp {
+        Some(f) => log.info(format_args!("seccomp: {} ({})", f.summary, f.shape())),
+        None => log.info(format_args!("seccomp: none (--seccomp unconfined)")),
+    }
     if let Some(user) = &args.user {
         if user.is_empty() {
             return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
@@ -283,7 +287,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     let (report_r, report_w) = container::pipe()?;
     let release = container::pipe()?;
     let seccomp_fd = match &seccomp {
-        Some(f) => Some(container::program_pipe(&f.to_bytes())?),
+        Some(f) => Some(container::program_pipe(&f.to_message())?),
         None => None,
     };
     let (job, console) = if mode.pty {

@@ -1324,9 +1324,10 @@ pub fn setdomainname(name: &str) -> Result<(), Errno> {
 
 /// Load a seccomp filter (classic BPF, the kernel's `sock_filter`
 /// array) on the calling thread: `seccomp(SECCOMP_SET_MODE_FILTER, 0,
-/// prog)`. Needs no_new_privs or CAP_SYS_ADMIN in the user namespace.
+/// prog)` with the `SECCOMP_FILTER_FLAG_*` `flags`. Needs no_new_privs or
+/// CAP_SYS_ADMIN in the user namespace.
 /// Async-signal-safe.
-pub fn raw_seccomp_load(program: &[libc::sock_filter]) -> Result<(), Errno> {
+pub fn raw_seccomp_load(flags: u32, program: &[libc::sock_filter]) -> Result<(), Errno> {
     let prog = libc::sock_fprog {
         len: u16::try_from(program.len()).map_err(|_| Errno::EINVAL)?,
         filter: program.as_ptr().cast_mut(),
@@ -1337,7 +1338,7 @@ pub fn raw_seccomp_load(program: &[libc::sock_filter]) -> Result<(), Errno> {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0,
+            flags,
             &prog as *const libc::sock_fprog,
         )
     };

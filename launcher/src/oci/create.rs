@@ -212,15 +212,17 @@ fn prepare(
     let spec = init_args(
         &cfg,
         &entry.id,
-        c.preserve_fds,
-        report_w.as_raw_fd(),
-        release.0.as_raw_fd(),
-        fifo.as_ref().map(|f| f.as_raw_fd()),
-        console
-            .as_ref()
-            .map(|f| f.as_raw_fd())
-            .or(relayed.as_ref().map(|r| r.theirs_raw())),
-        seccomp.as_ref().map(|f| f.as_raw_fd()),
+        Fds {
+            preserve: c.preserve_fds,
+            report: report_w.as_raw_fd(),
+            sync: release.0.as_raw_fd(),
+            fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
+            console: console
+                .as_ref()
+                .map(|f| f.as_raw_fd())
+                .or(relayed.as_ref().map(|r| r.theirs_raw())),
+            seccomp: seccomp.as_ref().map(|f| f.as_raw_fd()),
+        },
     );
     let argv = CStringArray::new(
         std::iter::once(std::ffi::OsString::from("nsinit"))
@@ -272,16 +274,17 @@ fn prepare(
 }
 
 /// nsinit's command line for the bundle.
-fn init_args(
-    cfg: &Config,
-    id: &str,
-    preserve_fds: u32,
+/// The descriptors nsinit gets by number, and `--preserve-fds`.
+struct Fds {
+    preserve: u32,
     report: i32,
     sync: i32,
     fifo: Option<i32>,
     console: Option<i32>,
     seccomp: Option<i32>,
-) -> InitArgs {
+}
+
+fn init_args(cfg: &Config, id: &str, fds: Fds) -> InitArgs {
     let p = &cfg.process;
     let mut devices = config::default_devices();
     for d in &cfg.devices {
@@ -290,11 +293,11 @@ fn init_args(
     }
     InitArgs {
         rootfs: Some(cfg.rootfs.to_string_lossy().into_owned()),
-        report_fd: Some(report),
-        sync_fd: Some(sync),
+        report_fd: Some(fds.report),
+        sync_fd: Some(fds.sync),
         oci: true,
-        start_fifo_fd: fifo,
-        seccomp_fd: seccomp,
+        start_fifo_fd: fds.fifo,
+        seccomp_fd: fds.seccomp,
         hooks: has_create_hooks(&cfg.hooks),
         mount: cfg.mounts.clone(),
         device: devices,
@@ -318,8 +321,8 @@ fn init_args(
         read_only: cfg.read_only,
         umask: p.umask.map(|m| format!("{m:o}")),
         apparmor: p.apparmor.clone(),
-        preserve_fds: Some(preserve_fds),
-        console_socket: console,
+        preserve_fds: Some(fds.preserve),
+        console_socket: fds.console,
         console_size: p
             .console_size
             .map(|(rows, cols)| shared::spec::ConsoleSize { rows, cols }),
@@ -379,7 +382,7 @@ pub(crate) fn seccomp_pipe(
         log.debug(&format!("linux.seccomp: {w}"));
     }
     log.debug(&format!("linux.seccomp: {}", filter.summary));
-    Ok(Some(container::program_pipe(&filter.to_bytes())?))
+    Ok(Some(container::program_pipe(&filter.to_message())?))
 }
 
 /// Connect to the caller's console socket (runc's `--console-socket`):

@@ -219,7 +219,8 @@ pub const SOCKET_FAMILIES_DENIED: &[u64] = &[libc::AF_ALG as u64, libc::AF_VSOCK
 
 /// Where our default differs from podman's Debian profile
 /// (`/usr/share/containers/seccomp.json`, containers-common 0.50), and
-/// why: (what, why). For the README.
+/// why: (what, why). For the README, which a test keeps in step.
+#[cfg(test)]
 pub const DIFFERENCES: &[(&str, &str)] = &[
     (
         "keyctl: EPERM (podman: allowed; add_key and request_key: ENOSYS there)",

@@ -31,9 +31,6 @@
 //! answer: this filter has no 32-bit table. On another target
 //! architecture [`build`] and [`from_oci`] return an error.
 
-// Until the launcher's plumbing calls `build` and `from_oci`.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
-
 mod bpf;
 #[cfg(target_arch = "x86_64")]
 mod default;
@@ -52,7 +49,7 @@ use shared::caps::CapSet;
 
 use rules::{Action, Table};
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(test, target_arch = "x86_64"))]
 pub use default::DIFFERENCES;
 
 /// One classic BPF instruction, laid out as the kernel's struct sock_filter.
@@ -89,6 +86,24 @@ impl Filter {
     /// The program as the kernel reads it: an array of struct
     /// sock_filter (u16 code, u8 jt, u8 jf, u32 k; 8 bytes each, native
     /// endian), `program.len()` of them.
+    /// What nsinit reads on `--seccomp-fd`: the flags (a native-endian
+    /// u32), then the program ([`Filter::to_bytes`]).
+    pub fn to_message(&self) -> Vec<u8> {
+        let mut out = self.flags.to_ne_bytes().to_vec();
+        out.extend_from_slice(&self.to_bytes());
+        out
+    }
+
+    /// `--verbose`: its size and shape.
+    pub fn shape(&self) -> String {
+        format!(
+            "{} instructions, {} number ranges, a lookup {} levels deep",
+            self.program.len(),
+            self.ranges,
+            self.depth
+        )
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.program.len() * 8);
         for i in &self.program {

@@ -91,6 +91,7 @@ pub struct ArgCmp {
 
 impl ArgCmp {
     /// The reference semantics, which the compiled program must follow.
+    #[cfg(test)]
     pub fn matches(&self, args: &[u64; 6]) -> bool {
         let a = args[usize::from(self.index)];
         let v = self.value;
@@ -130,6 +131,7 @@ impl Rule {
         }
     }
 
+    #[cfg(test)]
     pub fn matches(&self, args: &[u64; 6]) -> bool {
         self.args.iter().all(|c| c.matches(args))
     }
