@@ -65,7 +65,12 @@ fn table(r: &Run) -> BTreeMap<String, String> {
 }
 
 /// Run the probe in a container of `who`'s with `flags`.
-fn probe_in(f: &Fixture, who: &Who, probe: &PathBuf, flags: &[&str]) -> BTreeMap<String, String> {
+fn probe_in(
+    f: &Fixture,
+    who: &Who,
+    probe: &std::path::Path,
+    flags: &[&str],
+) -> BTreeMap<String, String> {
     let v = format!("{}:/scprobe:ro", probe.display());
     let mut args = flags.to_vec();
     args.extend(["-v", &v, "/scprobe"]);
