@@ -11,6 +11,10 @@
 # bundle (create, start, wait, delete), and under podman (`podman run --rm
 # IMG true` with --runtime nslaunch against --runtime runc), rootless and
 # as root.
+# Seccomp: what nslaunch's default filter costs: launch latency with it,
+# with --seccomp unconfined and of bubblewrap (no filter), rootless and as
+# root; a syscall in a tight loop (bench/syscost.c) under the filter,
+# without it and outside any container; the filter's build time and size.
 # Init: nsinit against tini-static, dumb-init and catatonit, each as PID 1 of
 # a fresh PID namespace (unshare --pid --fork --mount-proc), as root.
 #
@@ -42,6 +46,7 @@ if [ "$QUICK" = 1 ]; then
     START_ROUNDS=2 START_RUNS=10
     TAR_MB=64 TAR_RUNS=5
     OCI_ROUNDS=2 OCI_RUNS=5 POD_ROUNDS=2 POD_RUNS=2
+    SEC_ROUNDS=2 SEC_RUNS=5 SYS_ROUNDS=2 SYS_BATCHES=10 SYS_N=20000 SECBUILD_RUNS=3
 else
     LAT_ROUNDS=12 LAT_RUNS=5 WARMUP=2
     SEQ_N=200 PAR_N=50 BURST_REPS=3
@@ -53,6 +58,7 @@ else
     START_ROUNDS=5 START_RUNS=30
     TAR_MB=256 TAR_RUNS=20
     OCI_ROUNDS=12 OCI_RUNS=5 POD_ROUNDS=6 POD_RUNS=5
+    SEC_ROUNDS=20 SEC_RUNS=10 SYS_ROUNDS=20 SYS_BATCHES=40 SYS_N=20000 SECBUILD_RUNS=20
 fi
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -161,12 +167,13 @@ mkdir -p "$BIN" "$UHOME" "$TMP/res"
 chown "$U_UID:$U_GID" "$UHOME"
 cp "$NSLAUNCH_SRC" "$NSINIT_SRC" "$BIN/"
 cp "$HERE/recipe.sh" "$BIN/recipe.sh"
-for h in burst orphans sigping memtree traceexec ocicycle; do
+for h in burst orphans sigping memtree traceexec ocicycle syscost; do
     gcc -O2 -Wall -Wextra -static -o "$BIN/$h" "$HERE/$h.c" || die "cannot build bench/$h.c"
 done
 chmod -R a+rX "$BIN"
 "$TOP/scripts/mkrootfs.sh" "$ROOTFS" >/dev/null
 mkdir -p "$ROOTFS/old_root" # the recipe pivots into it; nothing else uses it
+cp "$BIN/syscost" "$ROOTFS/bin/syscost" # run in the container by the seccomp section
 
 # Run a command as root or as the test user, with the same clean
 # environment, inside $LWRAP (see crun below).
@@ -202,6 +209,8 @@ fmt() { awk -v x="$1" -v d="$2" 'BEGIN { if (x == "nan" || x == "") print "n/a";
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f\n", a / b }'; }
 # le A B: true when A <= B
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 <= b + 0) }'; }
+# lt A B: true when A < B
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 < b + 0) }'; }
 verdict() { if "$@"; then echo "**hit**"; else echo "**MISS**"; fi; }
 # rotate N WORDS...: the words, starting from the N-th (mod count)
 rotate() {
@@ -218,9 +227,12 @@ rotate() {
 R=$ROOTFS
 declare -A LCMD # "mode/name" -> command line (no spaces inside arguments)
 LAUNCHERS=(nslaunch bwrap recipe crun)
-declare -A LNAME=([nslaunch]=nslaunch [bwrap]="bubblewrap" [recipe]="unshare + pivot_root (article)" [crun]=crun)
+declare -A LNAME=([nslaunch]=nslaunch [bwrap]="bubblewrap" [recipe]="unshare + pivot_root (article)" [crun]=crun
+    [nslaunch-unconfined]="nslaunch --seccomp unconfined")
 for mode in rootless root; do
     LCMD[$mode/nslaunch]="$BIN/nslaunch --rootfs $R @PAYLOAD@"
+    # The seccomp section only: nslaunch without its default filter.
+    LCMD[$mode/nslaunch-unconfined]="$BIN/nslaunch --seccomp unconfined --rootfs $R @PAYLOAD@"
     LCMD[$mode/bwrap]="bwrap --unshare-user --unshare-pid --bind $R / --proc /proc --dev /dev @PAYLOAD@"
     LCMD[$mode/recipe]="unshare --user --map-root-user --mount --pid --fork sh $BIN/recipe.sh $R @PAYLOAD@"
 done
@@ -320,27 +332,36 @@ for mode in rootless root; do
             say "skipping $l ($mode): ${SKIPPED[$mode/$l]}"
         fi
     done
+    probe "$mode" nslaunch-unconfined || die "nslaunch --seccomp unconfined fails $mode: $(cat "$TMP/probe.out")"
 done
+in_mode() { [[ " ${ACTIVE[$1]} " == *" $2 "* ]]; }
 
 RES=$TMP/res
 chmod 777 "$RES"
 
 # --- launcher: latency --------------------------------------------------------
 
-bench_latency() { # MODE
-    local mode=$1 r names l json args
-    read -ra names <<<"${ACTIVE[$mode]}"
-    for ((r = 0; r < LAT_ROUNDS; r++)); do
+# The launchers of MODE (default: the active ones) in ROUNDS rounds of RUNS
+# runs each (default: LAT_ROUNDS, LAT_RUNS), rotating; the times (ms) of
+# launcher NAME are appended to $RES/PREFIX-MODE-NAME (default PREFIX: lat),
+# and each round's mean CPU time (ms, user + system of the launcher and
+# every process it waited for) to $RES/PREFIX-cpu-MODE-NAME.
+bench_latency() { # MODE [PREFIX ROUNDS RUNS NAME...]
+    local mode=$1 pre=${2:-lat} rounds=${3:-$LAT_ROUNDS} runs=${4:-$LAT_RUNS} r names l json args
+    if [ $# -gt 4 ]; then names=("${@:5}"); else read -ra names <<<"${ACTIVE[$mode]}"; fi
+    for ((r = 0; r < rounds; r++)); do
         args=()
         while read -r l; do
             args+=(-n "$l" "$(lcmd "$mode" "$l" true bench-h)")
         done < <(rotate "$r" "${names[@]}")
-        json=$RES/lat-$mode-$r.json
-        as "$mode" hyperfine -N --style none --warmup "$WARMUP" --runs "$LAT_RUNS" \
+        json=$RES/$pre-$mode-$r.json
+        as "$mode" hyperfine -N --style none --warmup "$WARMUP" --runs "$runs" \
             --export-json "$json" "${args[@]}" >/dev/null 2>"$RES/hyperfine.err" ||
             die "hyperfine failed ($mode): $(tail -5 "$RES/hyperfine.err")"
         jq -r '.results[] | .command as $c | .times[] | "\($c) \(. * 1000)"' "$json" |
-            while read -r l t; do echo "$t" >>"$RES/lat-$mode-$l"; done
+            while read -r l t; do echo "$t" >>"$RES/$pre-$mode-$l"; done
+        jq -r '.results[] | "\(.command) \((.user + .system) * 1000)"' "$json" |
+            while read -r l t; do echo "$t" >>"$RES/$pre-cpu-$mode-$l"; done
     done
 }
 
@@ -763,6 +784,71 @@ bench_tarball() {
         while read -r c t; do echo "$t" >>"$RES/tar-$c"; done
 }
 
+# --- seccomp: what the default filter costs ----------------------------------------
+
+# The launch latency of nslaunch with its default filter, with --seccomp
+# unconfined and of bubblewrap (which loads no filter unless given one),
+# in the same rounds, as bench_latency measures the launchers.
+bench_seccomp_latency() { # MODE
+    local mode=$1 names=(nslaunch nslaunch-unconfined)
+    in_mode "$mode" bwrap && names+=(bwrap)
+    bench_latency "$mode" seclat "$SEC_ROUNDS" "$SEC_RUNS" "${names[@]}"
+}
+
+# A syscall in a tight loop (bench/syscost.c, copied into the rootfs as
+# /bin/syscost), rootless: outside any container, in nslaunch with
+# --seccomp unconfined, with a profile that allows everything (the floor:
+# what any filter costs) and with the default filter, in SYS_ROUNDS
+# rounds, rotating; one process per contender and round, SYS_BATCHES
+# batches of SYS_N calls each. ns per call, per batch, go to
+# $RES/sys-WHERE-CALL.
+SYS_WHERE=(outside unconfined allowall default)
+SYS_ALLOWALL=$TMP/allow-all.json
+bench_syscost() {
+    local r x call ns cmd
+    echo '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": []}' >"$SYS_ALLOWALL"
+    chmod 644 "$SYS_ALLOWALL"
+    for ((r = 0; r < SYS_ROUNDS; r++)); do
+        while read -r x; do
+            case $x in
+            outside) cmd=("$BIN/syscost") ;;
+            unconfined) cmd=("$BIN/nslaunch" --seccomp unconfined --rootfs "$R" /bin/syscost) ;;
+            allowall) cmd=("$BIN/nslaunch" --seccomp "$SYS_ALLOWALL" --rootfs "$R" /bin/syscost) ;;
+            default) cmd=("$BIN/nslaunch" --rootfs "$R" /bin/syscost) ;;
+            esac
+            if as rootless "${cmd[@]}" "$SYS_BATCHES" "$SYS_N" >"$RES/sys.out" 2>"$RES/sys.err"; then
+                while read -r call ns; do echo "$ns" >>"$RES/sys-$x-$call"; done <"$RES/sys.out"
+            else
+                echo "round $r: $(oneline "$RES/sys.err")" >>"$RES/syserr-$x"
+            fi
+        done < <(rotate "$r" "${SYS_WHERE[@]}")
+    done
+}
+
+# The filter's build time and shape, from `nslaunch --verbose` ("build the
+# seccomp filter: X ms", "seccomp: SUMMARY (N instructions, ...)"),
+# rootless: the built-in default and, where podman installed it, podman's
+# profile read from its JSON file; SECBUILD_RUNS launches each, alternating.
+SECBUILD_PODMAN=/usr/share/containers/seccomp.json
+SECBUILD=(default)
+bench_secbuild() {
+    local r x sel
+    [ -r "$SECBUILD_PODMAN" ] && SECBUILD+=(podman)
+    for ((r = 0; r < SECBUILD_RUNS; r++)); do
+        while read -r x; do
+            sel=default
+            [ "$x" = podman ] && sel=$SECBUILD_PODMAN
+            if as rootless "$BIN/nslaunch" --verbose --seccomp "$sel" --rootfs "$R" /bin/true \
+                >/dev/null 2>"$RES/secbuild.err"; then
+                sed -n 's/.*: build the seccomp filter: \([0-9.]*\) ms.*/\1/p' "$RES/secbuild.err" >>"$RES/secbuild-$x"
+                sed -n 's/^nslaunch\[[^]]*\]: seccomp: //p' "$RES/secbuild.err" | tail -1 >"$RES/secshape-$x"
+            else
+                oneline "$RES/secbuild.err" >"$RES/secbuild-fail-$x"
+            fi
+        done < <(rotate "$r" "${SECBUILD[@]}")
+    done
+}
+
 # --- a quiet machine ---------------------------------------------------------------
 
 # The machine is shared: when other work keeps both CPUs busy, every launch
@@ -821,6 +907,15 @@ fi
 wait_quiet "tarball"
 say "launcher, rootless: a ${TAR_MB} MiB tarball, cached, against a directory"
 bench_tarball
+wait_quiet "seccomp"
+for mode in rootless root; do
+    say "seccomp, $mode: launch latency with the default filter, unconfined, bubblewrap"
+    bench_seccomp_latency "$mode"
+done
+say "seccomp: a syscall in a tight loop, filtered and not ($SYS_ROUNDS rounds)"
+bench_syscost
+say "seccomp: the filter's build time and size"
+bench_secbuild
 wait_quiet "OCI runtime"
 oci_setup
 podman_setup
@@ -912,8 +1007,6 @@ LBODY=$TMP/launcher.md
 exec 4>"$LBODY"
 l() { printf '%s\n' "$*" >&4; }
 
-in_mode() { [[ " ${ACTIVE[$1]} " == *" $2 "* ]]; }
-
 for mode in rootless root; do
     if [ "$mode" = rootless ]; then who="rootless (as $TEST_USER)"; else who="as root"; fi
     read -ra names <<<"${ACTIVE[$mode]}"
@@ -989,6 +1082,107 @@ for mode in rootless root; do
         srow "| launcher memory $mode: no more than bubblewrap's (sum of its processes' VmHWM) | $(fmt "$nsum" 0) KiB vs $(fmt "$bsum" 0) KiB (ratio $(ratio "$nsum" "$bsum")) | $(verdict le "$nsum" "$bsum") |"
     fi
 done
+
+# Seccomp.
+SBODY=$TMP/seccomp.md
+exec 8>"$SBODY"
+s_() { printf '%s\n' "$*" >&8; }
+# minus A B: A − B ("nan" when either is missing)
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "") print "nan"; else printf "%.6g\n", a - b }'; }
+# quot A B: A / B unrounded ("nan" when either is missing), for verdicts
+quot() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "" || b == 0) print "nan"; else printf "%.6g\n", a / b }'; }
+minv() { if [ -s "$1" ]; then sort -g "$1" | head -1; else echo nan; fi; }
+declare -A SNAME=([nslaunch]="nslaunch (default filter)" [nslaunch-unconfined]="nslaunch --seccomp unconfined"
+    [bwrap]="bubblewrap (no filter)" [outside]="outside any container" [unconfined]="nslaunch --seccomp unconfined"
+    [default]="nslaunch (default filter)" [allowall]="nslaunch --seccomp FILE, FILE allowing everything")
+ssb=$(cat /sys/devices/system/cpu/vulnerabilities/spec_store_bypass 2>/dev/null || echo "unknown")
+s_ "nslaunch loads a seccomp filter for the command by default (\`--verbose\`: $(cat "$RES/secshape-default" 2>/dev/null || echo "?")): nslaunch compiles it, nsinit loads it in the command's child (nsinit itself runs unfiltered). A syscall that the filter allows whatever its arguments is decided by the kernel's per-architecture cache (Linux 5.11+; this kernel: $(uname -r)) without running the filter; every other syscall runs it (those decided by their arguments, in the default \`clone\`, \`personality\` and \`socket\`, and those refused). Speculative Store Bypass on this machine: $ssb (a kernel booted with \`spec_store_bypass_disable=seccomp\` turns the mitigation on for every filtered process, which slows all its code, not only its syscalls)."
+s_ ""
+for mode in rootless root; do
+    if [ "$mode" = rootless ]; then who="rootless (as $TEST_USER)"; else who="as root"; fi
+    names=(nslaunch nslaunch-unconfined)
+    in_mode "$mode" bwrap && names+=(bwrap)
+    s_ "### Launch latency with and without the filter, $who"
+    s_ ""
+    s_ "\`nslaunch --rootfs R /bin/true\` (the default filter), \`nslaunch --seccomp unconfined --rootfs R /bin/true\` and bubblewrap as above (it loads no filter unless given one); hyperfine -N, $SEC_ROUNDS rounds of $SEC_RUNS runs (after $WARMUP warm-up runs), the three alternating; measured apart from the launch latency above. *CPU*: user + system time of the launcher and every process it waited for (hyperfine's mean over a round; the median of the rounds), which the machine's other work disturbs less than wall time."
+    s_ ""
+    s_ "| launcher | runs | median ms | p90 ms | default filter ÷ this (median) | CPU ms |"
+    s_ "| --- | ---: | ---: | ---: | ---: | ---: |"
+    dm=$(median "$RES/seclat-$mode-nslaunch")
+    for x in "${names[@]}"; do
+        f=$RES/seclat-$mode-$x
+        s_ "| ${SNAME[$x]} | $(count "$f") | $(fmt "$(median "$f")" 2) | $(fmt "$(p90 "$f")" 2) | $(ratio "$dm" "$(median "$f")") | $(fmt "$(median "$RES/seclat-cpu-$mode-$x")" 2) |"
+    done
+    [ -n "${SKIPPED[$mode/bwrap]:-}" ] && s_ "| bubblewrap | skipped: ${SKIPPED[$mode/bwrap]} | | | | |"
+    s_ ""
+    um=$(median "$RES/seclat-$mode-nslaunch-unconfined")
+    d=$(minus "$dm" "$um")
+    dc=$(minus "$(median "$RES/seclat-cpu-$mode-nslaunch")" "$(median "$RES/seclat-cpu-$mode-nslaunch-unconfined")")
+    s_ "The default filter adds $(fmt "$d" 3) ms at the median (default − unconfined), and $(fmt "$dc" 3) ms of CPU time."
+    s_ ""
+    srow "| seccomp $mode: the default filter adds under 0.2 ms to the launch latency (median, default − unconfined) | $(fmt "$dm" 2) ms − $(fmt "$um" 2) ms = $(fmt "$d" 3) ms (CPU time: $(fmt "$dc" 3) ms more) | $(verdict lt "$d" 0.2) |"
+    target="seccomp $mode: launch latency with the default filter no slower than bubblewrap's (no filter), median"
+    if in_mode "$mode" bwrap; then
+        bm=$(median "$RES/seclat-$mode-bwrap")
+        srow "| $target | $(fmt "$dm" 2) ms vs $(fmt "$bm" 2) ms (ratio $(ratio "$dm" "$bm")) | $(verdict le "$dm" "$bm") |"
+    else
+        srow "| $target | n/a: bubblewrap ${SKIPPED[$mode/bwrap]:-?} | n/a |"
+    fi
+done
+
+s_ "### The cost of a syscall, filtered and not"
+s_ ""
+s_ "\`bench/syscost.c\` (static, copied into the rootfs) makes $SYS_N raw \`getppid\` calls (the \`syscall\` instruction, not libc), then $SYS_N raw \`personality(0xffffffff)\` calls, and prints the CPU time per call of each batch (CLOCK_THREAD_CPUTIME_ID: unlike wall time, it leaves out the time the loop spends preempted by the machine's other work); $SYS_BATCHES batches of each per process, after one unrecorded warm-up batch. Rootless, outside any container, in \`nslaunch --seccomp unconfined\`, in \`nslaunch --seccomp FILE\` with FILE \`{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": []}\` (a filter of a few instructions: what having any filter at all costs) and in \`nslaunch\` (the default filter), one process each in each of $SYS_ROUNDS rounds, alternating; the batches pooled. \`getppid\` is allowed whatever its arguments, so the kernel's cache decides it without running the filter: what is left is the fixed cost of a syscall under any filter, which the allow-all filter shows. \`personality\` is decided by its first argument, 0xffffffff (a query of the current persona) the last of the personas the filter compares: the filter runs, on its longest path for an allowed call (reported without a target)."
+s_ ""
+s_ "| where | batches | getppid: median ns | p90 ns | fastest batch ns | ÷ unconfined (median) | personality(0xffffffff): median ns | p90 ns | fastest batch ns | ÷ unconfined (median) |"
+s_ "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+ug=$(median "$RES/sys-unconfined-getppid")
+up=$(median "$RES/sys-unconfined-personality")
+for x in "${SYS_WHERE[@]}"; do
+    g=$RES/sys-$x-getppid
+    pf=$RES/sys-$x-personality
+    s_ "| ${SNAME[$x]} | $(count "$g") | $(fmt "$(median "$g")" 1) | $(fmt "$(p90 "$g")" 1) | $(fmt "$(minv "$g")" 1) | $(ratio "$(median "$g")" "$ug") | $(fmt "$(median "$pf")" 1) | $(fmt "$(p90 "$pf")" 1) | $(fmt "$(minv "$pf")" 1) | $(ratio "$(median "$pf")" "$up") |"
+done
+s_ ""
+for x in "${SYS_WHERE[@]}"; do
+    if [ -s "$RES/syserr-$x" ]; then
+        s_ "Failed runs, ${SNAME[$x]} (first lines):"
+        s_ ""
+        s_ '```'
+        head -5 "$RES/syserr-$x" >&8
+        s_ '```'
+        s_ ""
+    fi
+done
+dg=$(median "$RES/sys-default-getppid")
+q=$(quot "$dg" "$ug")
+nfail=0
+for x in "${SYS_WHERE[@]}"; do
+    if [ -f "$RES/syserr-$x" ]; then nfail=$((nfail + $(wc -l <"$RES/syserr-$x"))); fi
+done
+ag=$(median "$RES/sys-allowall-getppid")
+srow "| seccomp: a filtered syscall (getppid, tight loop) under 1.2× an unfiltered one (\`--seccomp unconfined\`), median | $(fmt "$dg" 1) ns vs $(fmt "$ug" 1) ns (ratio $(ratio "$dg" "$ug"); under a filter allowing everything $(fmt "$ag" 1) ns, ratio $(ratio "$ag" "$ug")), $nfail failed runs | $(verdict eval "[ $nfail = 0 ] && lt $q 1.2") |"
+
+s_ "### Building the filter"
+s_ ""
+s_ "\`nslaunch --verbose --seccomp PROFILE --rootfs R /bin/true\`, rootless, $SECBUILD_RUNS launches per profile, alternating: the time nslaunch's \`--verbose\` gives for \"build the seccomp filter\" (for a file: reading and parsing the JSON too), and the program it built (8 bytes an instruction; the kernel takes at most 4096)."
+s_ ""
+s_ "| profile | launches | build: median ms | p90 ms | instructions | bytes | what \`--verbose\` says |"
+s_ "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+for x in "${SECBUILD[@]}"; do
+    f=$RES/secbuild-$x
+    name="the built-in default"
+    [ "$x" = podman ] && name="podman's, \`--seccomp $SECBUILD_PODMAN\`"
+    if [ -s "$RES/secbuild-fail-$x" ]; then
+        s_ "| $name | failed: $(cat "$RES/secbuild-fail-$x") | | | | | |"
+        continue
+    fi
+    shape=$(cat "$RES/secshape-$x" 2>/dev/null || echo "?")
+    ni=$(echo "$shape" | sed -n 's/.*(\([0-9]*\) instructions.*/\1/p')
+    s_ "| $name | $(count "$f") | $(fmt "$(median "$f")" 3) | $(fmt "$(p90 "$f")" 3) | ${ni:-?} | $([ -n "$ni" ] && echo $((ni * 8))) | $shape |"
+done
+[ -r "$SECBUILD_PODMAN" ] || s_ "| podman's | not measured: no $SECBUILD_PODMAN here | | | | | |"
+s_ ""
 
 # The breakdown.
 BBODY=$TMP/breakdown.md
@@ -1150,7 +1344,6 @@ sumkey() {
     if [ -f "$1" ]; then cat "$1"; fi |
         awk -v k="$2=" '{ for (i = 1; i <= NF; i++) if (index($i, k) == 1) s += substr($i, length(k) + 1) } END { print s + 0 }'
 }
-lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 < b + 0) }'; }
 bundle_ns() { jq -r '[.linux.namespaces[].type] | join(", ")' "$TMP/oci-$1/config.json" 2>/dev/null || echo "?"; }
 bundle_mounts() { jq -r '[.mounts[] | "\(.destination) (\(.type))"] | join(", ")' "$TMP/oci-$1/config.json" 2>/dev/null || echo "?"; }
 if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
@@ -1273,11 +1466,11 @@ for mode in rootless root; do
     fi
 done
 
-exec 4>&- 5>&- 6>&- 7>&-
+exec 4>&- 5>&- 6>&- 7>&- 8>&-
 
 w "## Targets"
 w ""
-w "Every target of issues 8 and 13, with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
+w "Every target of issues 8, 13 and 14, with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
 w ""
 w "| target | measured | verdict |"
 w "| --- | --- | --- |"
@@ -1313,6 +1506,11 @@ w "### Where nslaunch's time goes"
 w ""
 cat "$BBODY" >&3
 w ""
+w "## Seccomp"
+w ""
+w "What nslaunch's default seccomp filter costs: at launch, and per syscall."
+w ""
+cat "$SBODY" >&3
 w "## OCI runtime"
 w ""
 w "nslaunch as an OCI runtime, with runc's command line, against runc and crun, and under podman."
@@ -1327,7 +1525,7 @@ w "## How to read this"
 w ""
 w "- Times are wall-clock medians of pooled samples; ratios are nslaunch's (or nsinit's) median divided by the peer's: below 1.00 is faster/smaller."
 w "- The machine is shared and noisy (the load average is above); contenders alternate within every measurement so that noise hits them alike, but differences of a few percent are within the noise."
-w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`, \`ocicycle.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
+w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`, \`ocicycle.c\`, \`syscost.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
 w ""
 if [ -f "$HERE/FINDINGS.md" ]; then
     cat "$HERE/FINDINGS.md" >&3

@@ -21,6 +21,7 @@ fn named(args: &InitArgs) -> Vec<(String, i32)> {
         .chain(one("--overlay-dir-fd", args.overlay_dir_fd))
         .chain(one("--sync-fd", args.sync_fd))
         .chain(one("--start-fifo-fd", args.start_fifo_fd))
+        .chain(one("--seccomp-fd", args.seccomp_fd))
         .collect()
 }
 

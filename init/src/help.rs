@@ -121,6 +121,8 @@ Set by nslaunch for the lifecycle and for OCI bundles (nslaunch create):
   --start-hook SPEC     with --oci: run this OCI startContainer hook,
                         PATH:TIMEOUT:ARGS:ENV, once started, before CMD (+)
   --hook-state JSON     the state the --start-hook hooks read on stdin
+  --seccomp-fd FD       load the compiled seccomp filter read from FD for CMD
+                        (never for nsinit): first, or after no_new_privs
 
 Other:
   --version             print the version and exit

@@ -17,6 +17,15 @@
 //!    as that user with ambient capabilities, as under `--userns keep-id`);
 //! 4. chdir to the working directory, as the user;
 //! 5. with `--no-new-privileges`, set no_new_privs.
+//!
+//! The seccomp filter (`--seccomp-fd`) is loaded either first, while the
+//! child still holds CAP_SYS_ADMIN in its user namespace (the kernel's
+//! condition for a filter without no_new_privs), or, with
+//! `--no-new-privileges`, last, right after no_new_privs is set. Either way
+//! only the command and what it starts are filtered, never nsinit, and
+//! the syscalls between the load and `execve` (prctl, capset, setgroups,
+//! setresgid, setresuid, chdir, execve) are ones every sane profile allows,
+//! as under runc.
 
 use std::ffi::CString;
 
@@ -144,12 +153,18 @@ pub struct Credentials {
     workdir: Option<CString>,
     /// `--no-new-privileges`.
     no_new_privs: bool,
+    /// The compiled seccomp filter (`--seccomp-fd`), to load in the child.
+    seccomp: Option<Seccomp>,
     /// `--user X (uid N, gid M)`, for messages.
     label: Vec<u8>,
 }
 
 impl Credentials {
-    pub fn prepare(who: Option<&Identity>, args: &InitArgs) -> Result<Credentials, Error> {
+    pub fn prepare(
+        who: Option<&Identity>,
+        args: &InitArgs,
+        seccomp: Option<Seccomp>,
+    ) -> Result<Credentials, Error> {
         let ids = who.map(|w| {
             let allowed = std::fs::read_to_string("/proc/self/setgroups")
                 .map(|s| s.trim() == "allow")
@@ -225,6 +240,7 @@ impl Credentials {
             caps,
             workdir,
             no_new_privs: args.no_new_privileges,
+            seccomp,
             label: label.into_bytes(),
         })
     }
@@ -232,6 +248,9 @@ impl Credentials {
     /// Apply everything, in the forked child: raw syscalls only. On failure,
     /// what failed (to be followed by the errno's text).
     pub fn apply(&self) -> Result<(), (&'static str, &[u8], Errno)> {
+        if !self.no_new_privs {
+            self.load_seccomp()?;
+        }
         if let Some(c) = &self.caps {
             for cap in 0..64 {
                 if !c.keep.contains(cap) {
@@ -278,7 +297,62 @@ impl Credentials {
         if self.no_new_privs {
             sys::raw_set_no_new_privs()
                 .map_err(|e| ("--no-new-privileges for ", &self.label[..], e))?;
+            self.load_seccomp()?;
         }
         Ok(())
     }
+
+    fn load_seccomp(&self) -> Result<(), (&'static str, &[u8], Errno)> {
+        match &self.seccomp {
+            Some(s) => sys::raw_seccomp_load(s.flags, &s.program)
+                .map_err(|e| ("load the seccomp filter of ", &self.label[..], e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A compiled seccomp filter: the `SECCOMP_FILTER_FLAG_*` flags and the
+/// classic BPF program.
+pub struct Seccomp {
+    pub flags: u32,
+    pub program: Vec<libc::sock_filter>,
+}
+
+/// The compiled seccomp filter nslaunch passed on `--seccomp-fd`, read to
+/// its end: the flags (a native-endian u32), then whole `sock_filter`
+/// instructions, at most the kernel's BPF_MAXINSNS (4096).
+pub fn read_seccomp(fd: Option<i32>) -> Result<Option<Seccomp>, Error> {
+    let Some(fd) = fd else { return Ok(None) };
+    let bad = |why: String| Error::Usage(format!("--seccomp-fd {fd}: {why}"));
+    // SAFETY: nothing of ours holds it yet, and fds::check_distinct made
+    // sure no other option names the same number.
+    let owned = unsafe { sys::take_inherited_fd(fd) }
+        .map_err(|_| bad("not an open file descriptor".into()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(owned), &mut bytes)
+        .map_err(|e| bad(shared::report::io_why(&e)))?;
+    const SIZE: usize = std::mem::size_of::<libc::sock_filter>();
+    let (flags, program) = match bytes.split_first_chunk::<4>() {
+        Some((f, p)) if !p.is_empty() && p.len() % SIZE == 0 && p.len() / SIZE <= 4096 => {
+            (u32::from_ne_bytes(*f), p)
+        }
+        _ => {
+            return Err(bad(format!(
+                "{} bytes is not flags and a filter of 1 to 4096 instructions",
+                bytes.len()
+            )))
+        }
+    };
+    Ok(Some(Seccomp {
+        flags,
+        program: program
+            .chunks_exact(SIZE)
+            .map(|c| libc::sock_filter {
+                code: u16::from_ne_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect(),
+    }))
 }

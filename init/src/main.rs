@@ -114,6 +114,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     }
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let seccomp = identity::read_seccomp(args.seccomp_fd)?;
     // Taken (close-on-exec) before anything else can run.
     let console_socket = args
         .console_socket
@@ -174,7 +175,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
             env.push(("HOME".into(), who.home.clone().into()));
         }
     }
-    let creds = identity::Credentials::prepare(who.as_ref(), args)?;
+    let creds = identity::Credentials::prepare(who.as_ref(), args, seccomp)?;
     let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
     let cmd = command::prepare(&args.command, &env, args.rootfs.is_some())?;
     let console = match console_socket {

@@ -80,6 +80,9 @@ pub struct Facts {
     pub cgroup: Cgroup,
     /// nsinit: found where nslaunch looks, and statically linked.
     pub nsinit: Result<(PathBuf, bool), String>,
+    /// The default seccomp filter compiled and loaded in a throwaway
+    /// child: Ok(its summary) or what went wrong.
+    pub seccomp: Result<String, String>,
     /// A default container, run for real: Ok(milliseconds) or what it said.
     pub container: Result<u128, String>,
 }
@@ -430,6 +433,23 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
         ),
     });
 
+    out.push(match &facts.seccomp {
+        Ok(summary) => finding(
+            Level::Ok,
+            true,
+            format!("seccomp filters load here; the default one is {summary}"),
+            None,
+        ),
+        Err(why) => finding(
+            Level::Fail,
+            true,
+            format!("seccomp: {why}"),
+            Some(
+                "a kernel with CONFIG_SECCOMP_FILTER, or run with --seccomp unconfined (no syscall filter)"
+                    .into(),
+            ),
+        ),
+    });
     out.push(match &facts.container {
         Ok(ms) => finding(
             Level::Ok,
@@ -534,6 +554,7 @@ fn gather(nslaunch: &Path, nsinit: Result<PathBuf, String>) -> Facts {
         helpers,
         overlay: probe_overlay(),
         cgroup: gather_cgroup(),
+        seccomp: probe_seccomp(),
         nsinit,
         container,
     }
@@ -689,6 +710,58 @@ fn probe_overlay() -> Result<(), String> {
     }
 }
 
+/// Compile the default filter (for docker's capabilities) and load it in
+/// a throwaway child, where getpid must still work and keyctl fail with
+/// EPERM.
+fn probe_seccomp() -> Result<String, String> {
+    let filter = crate::seccomp::build(
+        &crate::seccomp::Choice::Default,
+        shared::caps::CapSet::docker_default(),
+    )?
+    .ok_or("the default filter is empty")?;
+    let program: Vec<libc::sock_filter> = filter
+        .program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let child = || -> i32 {
+        if sys::raw_set_no_new_privs().is_err() {
+            return 2;
+        }
+        if sys::raw_seccomp_load(0, &program).is_err() {
+            return 3;
+        }
+        // SAFETY: getpid and keyctl with harmless arguments.
+        let (pid, key) = unsafe {
+            (
+                libc::syscall(libc::SYS_getpid),
+                libc::syscall(libc::SYS_keyctl, -1, 0, 0, 0, 0),
+            )
+        };
+        if pid <= 0 {
+            return 4;
+        }
+        if key != -1 || nix::errno::Errno::last() != nix::errno::Errno::EPERM {
+            return 5;
+        }
+        0
+    };
+    // SAFETY: nslaunch never starts a thread, and the child only makes
+    // syscalls on `program`, made above.
+    match unsafe { sys::probe_in_child(0, &child) } {
+        Ok(0) => Ok(filter.summary),
+        Ok(2) => Err("could not set no_new_privs".into()),
+        Ok(3) => Err("the kernel refused to load a seccomp filter".into()),
+        Ok(_) => Err("a loaded filter did not decide as compiled".into()),
+        Err(e) => Err(format!("cannot fork a probe ({})", e.desc())),
+    }
+}
+
 fn gather_cgroup() -> Cgroup {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let fstype_at = |mp: &str| {
@@ -838,6 +911,7 @@ mod tests {
                 delegated: true,
             },
             nsinit: Ok(("/usr/local/bin/nsinit".into(), true)),
+            seccomp: Ok("default".into()),
             container: Ok(3),
         }
     }

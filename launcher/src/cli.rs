@@ -134,6 +134,13 @@ pub struct LaunchArgs {
     #[argh(switch)]
     pub no_new_privileges: bool,
 
+    /// the command's seccomp filter: default (nslaunch's, with docker's
+    /// semantics: unknown syscalls fail with ENOSYS, dangerous ones with
+    /// EPERM, capability-gated ones follow the command's capabilities),
+    /// unconfined (none), or FILE, a docker/podman/OCI profile in JSON
+    #[argh(option, arg_name = "default|unconfined|FILE")]
+    pub seccomp: Option<String>,
+
     /// mount the rootfs read-only (missing mount points are made first);
     /// /dev, /proc, volumes and tmpfs keep their own modes
     #[argh(switch)]

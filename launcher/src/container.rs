@@ -108,6 +108,21 @@ pub fn clone_flags(user: bool, uts: bool) -> libc::c_int {
     flags
 }
 
+/// A pipe holding `bytes` (a compiled seccomp filter, a few KiB: well
+/// within a pipe's buffer), its write end closed: the read end, for
+/// nsinit to read to its end.
+pub fn program_pipe(bytes: &[u8]) -> Result<OwnedFd, Error> {
+    let (r, w) = pipe()?;
+    let mut file = std::fs::File::from(w);
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| {
+        Error::Usage(format!(
+            "pass the seccomp filter: {}",
+            crate::error::io_why(&e)
+        ))
+    })?;
+    Ok(r)
+}
+
 /// A close-on-exec pipe (read, write); made before argv for the pipes
 /// whose numbers go into nsinit's argv.
 pub fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {

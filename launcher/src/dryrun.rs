@@ -46,6 +46,8 @@ pub struct Input<'a> {
     pub tty: Mode,
     pub env: &'a [(String, String)],
     pub spec: &'a InitArgs,
+    /// The seccomp filter's one-line summary; `None`: unconfined.
+    pub seccomp: Option<String>,
 }
 
 /// A fd number stands for a detached idmapped tree in the plan.
@@ -397,6 +399,13 @@ fn inside(input: &Input, rootfs_word: &str, root_alone: bool) -> Vec<u8> {
             ""
         }
     ));
+    match &input.seccomp {
+        Some(summary) => text(&format!(
+            "# under the seccomp filter nslaunch compiles and nsinit loads for it alone: {}",
+            comment_word(summary.as_bytes())
+        )),
+        None => text("# with no seccomp filter (--seccomp unconfined)"),
+    }
     if input.tty.pty {
         text(
             "# on a terminal of its own (/dev/pts/0 of the container's devpts; nslaunch relays it)",

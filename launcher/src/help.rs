@@ -102,6 +102,12 @@ Security:
                         --cap-add names win)
   --no-new-privileges   set no_new_privs for CMD: setuid files and file
                         capabilities give it nothing
+  --seccomp default|unconfined|FILE
+                        CMD's syscall filter: default (docker's semantics:
+                        unknown syscalls fail with ENOSYS, dangerous ones
+                        with EPERM, capability-gated ones follow CMD's
+                        capabilities), unconfined (none), or a docker,
+                        podman or OCI profile in JSON; never nsinit's
   --read-only           mount the rootfs read-only (missing mount points are
                         made first); /dev, /proc, volumes and tmpfs keep
                         their own modes

@@ -93,6 +93,26 @@ fn tmpfs(specs: &[String], volumes: &[Volume]) -> Result<Vec<Tmpfs>, Error> {
     Ok(out)
 }
 
+/// `--seccomp default|unconfined|FILE` (default when absent): the
+/// command's filter, compiled for its capabilities `caps`; `None` for
+/// unconfined. A profile's unknown syscall names are skipped with a
+/// warning on stderr, as the engines do.
+pub fn seccomp_filter(
+    choice: Option<&str>,
+    caps: CapSet,
+) -> Result<Option<crate::seccomp::Filter>, Error> {
+    let given = choice.unwrap_or("default");
+    let choice: crate::seccomp::Choice = given
+        .parse()
+        .map_err(|why| Error::Usage(format!("--seccomp {given}: {why}")))?;
+    let filter = crate::seccomp::build(&choice, caps)
+        .map_err(|why| Error::Usage(format!("--seccomp {given}: {why}")))?;
+    for w in filter.iter().flat_map(|f| &f.warnings) {
+        eprintln!("nslaunch: warning: --seccomp {given}: {w}");
+    }
+    Ok(filter)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ mod idmapped;
 mod isolation;
 mod oci;
 mod overlay;
+mod seccomp;
 mod tty;
 mod unpack;
 mod userns;
@@ -151,6 +152,13 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     let real_root = nix::unistd::geteuid().is_root();
     let volumes = volumes::validate(&args.volume, real_root, ids.is_some())?;
     let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
+    let seccomp = log.step("build the seccomp filter", || {
+        isolation::seccomp_filter(args.seccomp.as_deref(), iso.caps)
+    })?;
+    match &seccomp {
+        Some(f) => log.info(format_args!("seccomp: {} ({})", f.summary, f.shape())),
+        None => log.info(format_args!("seccomp: none (--seccomp unconfined)")),
+    }
     if let Some(user) = &args.user {
         if user.is_empty() {
             return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
@@ -212,6 +220,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             &args,
             rootfs,
             &env,
+            seccomp.as_ref(),
             Setup {
                 volumes,
                 ids: ids.as_ref(),
@@ -277,6 +286,10 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         .map(|i| trees.remove(i).1);
     let (report_r, report_w) = container::pipe()?;
     let release = container::pipe()?;
+    let seccomp_fd = match &seccomp {
+        Some(f) => Some(container::program_pipe(&f.to_message())?),
+        None => None,
+    };
     let (job, console) = if mode.pty {
         (Some(container::pipe()?), Some(tty::ConsoleSocket::new()?))
     } else {
@@ -285,6 +298,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     let fds = InitFds {
         report: report_w.as_raw_fd(),
         sync: release.0.as_raw_fd(),
+        seccomp: seccomp_fd.as_ref().map(|f| f.as_raw_fd()),
         job: job.as_ref().map(|(_, w)| w.as_raw_fd()),
         console: console.as_ref().map(|c| c.theirs_raw()),
         trees: trees
@@ -335,6 +349,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
                 .into_iter()
                 .map(|(_, fd)| fd)
                 .chain(overlay_dir_tree)
+                .chain(seccomp_fd)
                 .collect(),
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some())
                 | iso.namespaces,
@@ -395,6 +410,8 @@ struct InitFds {
     report: i32,
     /// The release pipe's read end, nsinit's `--sync-fd`.
     sync: i32,
+    /// The compiled seccomp filter, `--seccomp-fd`.
+    seccomp: Option<i32>,
     job: Option<i32>,
     console: Option<i32>,
     trees: Vec<TreeFd>,
@@ -438,6 +455,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         overlay: setup.overlay,
         overlay_dir: setup.overlay_dir,
         overlay_dir_fd: fds.overlay_dir,
+        seccomp_fd: fds.seccomp,
         console_socket: fds.console,
         console_size: fds.console.and_then(|_| tty::initial_size()),
         null_stdin: setup.mode.pty && !setup.mode.stdin,
@@ -458,6 +476,7 @@ fn dry_run(
     args: &LaunchArgs,
     rootfs: dryrun::Rootfs,
     env: &[(String, String)],
+    seccomp: Option<&seccomp::Filter>,
     setup: Setup,
 ) -> Result<i32, Error> {
     let auto = setup.ids.is_some_and(|p| p.idmapped);
@@ -465,8 +484,9 @@ fn dry_run(
     let fds = InitFds {
         report: 3,
         sync: 4,
-        job: setup.mode.pty.then_some(5),
-        console: setup.mode.pty.then_some(6),
+        seccomp: seccomp.map(|_| 5),
+        job: setup.mode.pty.then_some(6),
+        console: setup.mode.pty.then_some(7),
         trees: std::iter::once(("/".to_string(), idmapped::rootfs_tree(auto)))
             .chain(
                 setup
@@ -475,7 +495,7 @@ fn dry_run(
                     .map(|v| (v.dst.clone(), idmapped::volume_tree(auto, v))),
             )
             .filter(|(_, tree)| *tree != idmapped::Tree::None)
-            .zip(7..)
+            .zip(8..)
             .map(|((dst, _), fd)| TreeFd { dst, fd })
             .collect(),
         overlay_dir: None,
@@ -513,6 +533,7 @@ fn dry_run(
         tty: mode,
         env,
         spec: &spec,
+        seccomp: seccomp.map(|f| f.summary.clone()),
     };
     use std::io::Write;
     let mut out = std::io::stdout().lock();

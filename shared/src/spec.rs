@@ -265,6 +265,12 @@ pub struct InitArgs {
     #[argh(option, arg_name = "JSON")]
     pub hook_state: Option<String>,
 
+    /// load the seccomp filter read from FD (a compiled classic BPF
+    /// program, the kernel's sock_filter array, until end of file) for the
+    /// command, never for nsinit itself (nslaunch passes it)
+    #[argh(option, arg_name = "FD")]
+    pub seccomp_fd: Option<i32>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -376,6 +382,10 @@ impl InitArgs {
         flag_on(&mut argv, self.oci, "--oci");
         if let Some(fd) = self.start_fifo_fd {
             argv.push("--start-fifo-fd".to_string());
+            argv.push(fd.to_string());
+        }
+        if let Some(fd) = self.seccomp_fd {
+            argv.push("--seccomp-fd".to_string());
             argv.push(fd.to_string());
         }
         flag_on(&mut argv, self.hooks, "--hooks");
@@ -586,6 +596,7 @@ mod tests {
                 sync_fd: Some(4),
                 oci: true,
                 start_fifo_fd: Some(5),
+                seccomp_fd: Some(6),
                 hooks: true,
                 mount: vec![
                     "/proc:proc:proc:e::".parse().unwrap(),

@@ -1322,6 +1322,33 @@ pub fn setdomainname(name: &str) -> Result<(), Errno> {
     }
 }
 
+/// Load a seccomp filter (classic BPF, the kernel's `sock_filter`
+/// array) on the calling thread: `seccomp(SECCOMP_SET_MODE_FILTER, 0,
+/// prog)` with the `SECCOMP_FILTER_FLAG_*` `flags`. Needs no_new_privs or
+/// CAP_SYS_ADMIN in the user namespace.
+/// Async-signal-safe.
+pub fn raw_seccomp_load(flags: u32, program: &[libc::sock_filter]) -> Result<(), Errno> {
+    let prog = libc::sock_fprog {
+        len: u16::try_from(program.len()).map_err(|_| Errno::EINVAL)?,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: a valid sock_fprog pointing at `program`, which outlives the
+    // call; the kernel copies the program.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
 /// `setns(fd, nstype)`: join the namespace open on `fd`.
 pub fn setns(fd: &OwnedFd, nstype: c_int) -> Result<(), Errno> {
     // SAFETY: a valid descriptor and a namespace type.

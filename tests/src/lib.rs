@@ -989,3 +989,49 @@ pub fn elf_has_interp(bytes: &[u8]) -> Result<bool, String> {
     }
     Ok(false)
 }
+
+/// `podman [--runtime RUNTIME] ARGS...` as `who`, reading only the
+/// containers.conf `conf` (CONTAINERS_CONF): rootless with the user's
+/// home and /run/user/UID (scripts/engine-setup.sh makes both).
+pub fn podman_cmd(conf: &Path, who: &Who, runtime: Option<&Path>, args: &[&str]) -> Command {
+    let mut c = Command::new("podman");
+    if let Some(rt) = runtime {
+        c.arg("--runtime").arg(rt);
+    }
+    c.args(args).env("CONTAINERS_CONF", conf);
+    if !who.is_root() {
+        if let Some(home) = home_of(who) {
+            c.env("HOME", home);
+        }
+        let run_dir = format!("/run/user/{}", who.uid());
+        if who.uid() != nix::unistd::getuid().as_raw()
+            || std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        {
+            c.env("XDG_RUNTIME_DIR", run_dir);
+        }
+    }
+    as_who(who, &mut c)
+}
+
+/// The home directory of `who` (from /etc/passwd).
+pub fn home_of(who: &Who) -> Option<String> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 5 && f[0] == who.name()).then(|| f[5].to_string())
+    })
+}
+
+/// The image the engine tests import (scripts/engine-setup.sh).
+pub const ENGINE_IMAGE: &str = "localhost/nslaunch-test-busybox:latest";
+
+/// The engine tests' containers.conf, written where every test user can
+/// read it.
+pub fn engine_conf(f: &Fixture) -> PathBuf {
+    let conf = f.scratch.join("containers.conf");
+    if !conf.exists() {
+        fs::write(&conf, include_str!("../engines/containers.conf")).unwrap();
+        fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    conf
+}

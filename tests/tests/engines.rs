@@ -305,35 +305,9 @@ impl Ctx<'_> {
     }
 }
 
-/// `podman [--runtime RT] ARGS...` as `who`: rootless with the user's home
-/// and /run/user/UID, with the tests' containers.conf.
+/// `podman [--runtime RT] ARGS...` as `who`, with the tests' containers.conf.
 fn podman_as(env: &Env, who: &Who, rt: Option<&Runtime>, args: &[&str]) -> Command {
-    let mut c = Command::new("podman");
-    if let Some(rt) = rt {
-        c.arg("--runtime").arg(&rt.path);
-    }
-    c.args(args).env("CONTAINERS_CONF", &env.conf);
-    if !who.is_root() {
-        if let Some(home) = home_of(who) {
-            c.env("HOME", home);
-        }
-        let run_dir = format!("/run/user/{}", who.uid());
-        if who.uid() != nix::unistd::getuid().as_raw()
-            || std::env::var_os("XDG_RUNTIME_DIR").is_none()
-        {
-            c.env("XDG_RUNTIME_DIR", run_dir);
-        }
-    }
-    as_who(who, &mut c)
-}
-
-/// The home directory of `who` (from /etc/passwd).
-fn home_of(who: &Who) -> Option<String> {
-    let passwd = fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 5 && f[0] == who.name()).then(|| f[5].to_string())
-    })
+    podman_cmd(&env.conf, who, rt.map(|r| r.path.as_path()), args)
 }
 
 fn strs(v: &[String]) -> Vec<&str> {

@@ -70,6 +70,8 @@ pub struct Config {
     pub cgroups_path: Option<String>,
     pub resources: Option<oci_spec::runtime::LinuxResources>,
     pub annotations: BTreeMap<String, String>,
+    /// `linux.seccomp`, compiled for the process by `crate::seccomp`.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// What is accepted but not applied, for the log.
     pub notes: Vec<String>,
 }
@@ -170,6 +172,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
             .flatten()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        seccomp: None,
         notes: Vec::new(),
     };
     let Some(linux) = spec.linux() else {
@@ -255,13 +258,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|p| !p.is_empty());
     cfg.resources = linux.resources().clone();
-    if linux.seccomp().is_some() {
-        notes.push(
-            "linux.seccomp: a filter was given; nslaunch does not load OCI seccomp profiles yet \
-             (the container runs without it)"
-                .into(),
-        );
-    }
+    cfg.seccomp = linux.seccomp().clone();
     if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
         if selinux_enabled() {
             return Err(bad(
@@ -682,7 +679,7 @@ mod tests {
             c.sysctl,
             [("net.ipv4.ping_group_range".to_string(), "0 0".to_string())]
         );
-        assert!(c.notes.iter().any(|n| n.contains("seccomp")));
+        assert!(c.seccomp.is_some());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

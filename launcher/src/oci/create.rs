@@ -179,6 +179,7 @@ fn prepare(
         .ok_or_else(|| Error::Usage(format!("{}: cannot resolve its path", init_path.display())))?;
     let (report_r, report_w) = container::pipe()?;
     let release = container::pipe()?;
+    let seccomp = seccomp_pipe(cfg.seccomp.as_ref(), log)?;
     let console = match &c.console_socket {
         Some(path) => Some(connect(path)?),
         None => None,
@@ -211,14 +212,17 @@ fn prepare(
     let spec = init_args(
         &cfg,
         &entry.id,
-        c.preserve_fds,
-        report_w.as_raw_fd(),
-        release.0.as_raw_fd(),
-        fifo.as_ref().map(|f| f.as_raw_fd()),
-        console
-            .as_ref()
-            .map(|f| f.as_raw_fd())
-            .or(relayed.as_ref().map(|r| r.theirs_raw())),
+        Fds {
+            preserve: c.preserve_fds,
+            report: report_w.as_raw_fd(),
+            sync: release.0.as_raw_fd(),
+            fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
+            console: console
+                .as_ref()
+                .map(|f| f.as_raw_fd())
+                .or(relayed.as_ref().map(|r| r.theirs_raw())),
+            seccomp: seccomp.as_ref().map(|f| f.as_raw_fd()),
+        },
     );
     let argv = CStringArray::new(
         std::iter::once(std::ffi::OsString::from("nsinit"))
@@ -241,7 +245,7 @@ fn prepare(
         envp,
         report_w,
         report_r,
-        pass_fds: fifo.into_iter().chain(console).collect(),
+        pass_fds: fifo.into_iter().chain(console).chain(seccomp).collect(),
         namespaces: cfg.new_namespaces & !deferred,
         unshare_after_release: cfg.new_namespaces & deferred,
         joins,
@@ -270,15 +274,17 @@ fn prepare(
 }
 
 /// nsinit's command line for the bundle.
-fn init_args(
-    cfg: &Config,
-    id: &str,
-    preserve_fds: u32,
+/// The descriptors nsinit gets by number, and `--preserve-fds`.
+struct Fds {
+    preserve: u32,
     report: i32,
     sync: i32,
     fifo: Option<i32>,
     console: Option<i32>,
-) -> InitArgs {
+    seccomp: Option<i32>,
+}
+
+fn init_args(cfg: &Config, id: &str, fds: Fds) -> InitArgs {
     let p = &cfg.process;
     let mut devices = config::default_devices();
     for d in &cfg.devices {
@@ -287,10 +293,11 @@ fn init_args(
     }
     InitArgs {
         rootfs: Some(cfg.rootfs.to_string_lossy().into_owned()),
-        report_fd: Some(report),
-        sync_fd: Some(sync),
+        report_fd: Some(fds.report),
+        sync_fd: Some(fds.sync),
         oci: true,
-        start_fifo_fd: fifo,
+        start_fifo_fd: fds.fifo,
+        seccomp_fd: fds.seccomp,
         hooks: has_create_hooks(&cfg.hooks),
         mount: cfg.mounts.clone(),
         device: devices,
@@ -314,8 +321,8 @@ fn init_args(
         read_only: cfg.read_only,
         umask: p.umask.map(|m| format!("{m:o}")),
         apparmor: p.apparmor.clone(),
-        preserve_fds: Some(preserve_fds),
-        console_socket: console,
+        preserve_fds: Some(fds.preserve),
+        console_socket: fds.console,
         console_size: p
             .console_size
             .map(|(rows, cols)| shared::spec::ConsoleSize { rows, cols }),
@@ -359,6 +366,23 @@ fn has_create_hooks(h: &oci_spec::runtime::Hooks) -> bool {
     [h.prestart(), h.create_runtime(), h.create_container()]
         .iter()
         .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+/// `linux.seccomp`, compiled, in a pipe for nsinit (`--seccomp-fd`).
+pub(crate) fn seccomp_pipe(
+    profile: Option<&oci_spec::runtime::LinuxSeccomp>,
+    log: &mut OciLog,
+) -> Result<Option<OwnedFd>, Error> {
+    let Some(profile) = profile else {
+        return Ok(None);
+    };
+    let filter = crate::seccomp::from_oci(profile)
+        .map_err(|why| Error::Usage(format!("config.json: linux.seccomp: {why}")))?;
+    for w in &filter.warnings {
+        log.debug(&format!("linux.seccomp: {w}"));
+    }
+    log.debug(&format!("linux.seccomp: {}", filter.summary));
+    Ok(Some(container::program_pipe(&filter.to_message())?))
 }
 
 /// Connect to the caller's console socket (runc's `--console-socket`):

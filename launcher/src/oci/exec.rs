@@ -82,12 +82,18 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
         }
         _ => None,
     };
-    let spec = init_args(
+    // The container's filter holds for what is exec'd into it too.
+    let profile = config::load(std::path::Path::new(&saved.bundle))
+        .ok()
+        .and_then(|c| c.seccomp);
+    let seccomp = super::create::seccomp_pipe(profile.as_ref(), log)?;
+    let mut spec = init_args(
         &process,
         e.preserve_fds,
         report_w.as_raw_fd(),
         console.as_ref(),
     );
+    spec.seccomp_fd = seccomp.as_ref().map(|f| f.as_raw_fd());
     let argv = CStringArray::new(
         std::iter::once(std::ffi::OsString::from("nsinit"))
             .chain(spec.render())
@@ -106,6 +112,7 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
         envp: &envp,
         report_w: &report_w,
         console: console.as_ref(),
+        seccomp: seccomp.as_ref(),
         preserve_fds: e.preserve_fds,
         rlimits: &process.rlimits,
         ns: &ns,
@@ -325,6 +332,7 @@ struct Child<'a> {
     envp: &'a CStringArray,
     report_w: &'a OwnedFd,
     console: Option<&'a OwnedFd>,
+    seccomp: Option<&'a OwnedFd>,
     preserve_fds: u32,
     rlimits: &'a [(u32, u64, u64)],
     ns: &'a Namespaces,
@@ -370,6 +378,7 @@ impl Child<'_> {
         if sys::raw_cloexec_from(3).is_err()
             || keep(report).is_err()
             || self.console.is_some_and(|c| keep(c.as_raw_fd()).is_err())
+            || self.seccomp.is_some_and(|c| keep(c.as_raw_fd()).is_err())
             || (3..3 + self.preserve_fds as i32).any(|fd| keep(fd).is_err())
         {
             fail(b"pass the descriptors to the process", Errno::EBADF);
