@@ -178,9 +178,6 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     };
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let mut env = environment(&args, &hostname)?;
-    for (k, v) in sdnotify::command_env(&notify) {
-        env::set(&mut env, &k, &v);
-    }
     if let Some(names) = listen.as_ref().and_then(|l| l.names.as_deref()) {
         env::set(&mut env, shared::activation::LISTEN_FDNAMES, names);
     }
@@ -236,9 +233,13 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             },
         );
     }
-    // NOTIFY_SOCKET: the container's socket is one more volume.
+    // NOTIFY_SOCKET: the container's socket is one more volume (not in
+    // --dry-run's script: nothing is made there).
     let notifier = sdnotify::Notifier::new(&notify)?;
     volumes.extend(notifier.as_ref().and_then(|n| n.volume()));
+    for (k, v) in sdnotify::command_env(&notify) {
+        env::set(&mut env, &k, &v);
+    }
     // Root filesystems from tarballs, and copy-on-write runs: a cached
     // rootfs is shared by every run of its archive and never changed, so
     // it always runs on an overlay. Real root keeps the archive's owners
