@@ -299,16 +299,18 @@ impl Inbox {
                 e,
             )
         })?;
-        let path = dir.join("notify.sock");
-        let inbox = Inbox {
+        let mut inbox = Inbox {
             sock,
+            path: dir.join("notify.sock"),
             dir,
-            path,
             on_host: true,
         };
-        let fail = |what: &str, e: Errno| {
-            Error::sys(format!("NOTIFY_SOCKET: {what} {}", inbox_path(&inbox)), e)
-        };
+        // nsinit binds it by an absolute path (TMPDIR may be relative).
+        if let Ok(abs) = std::fs::canonicalize(&inbox.dir) {
+            inbox.path = abs.join("notify.sock");
+        }
+        let shown = inbox.path.display().to_string();
+        let fail = |what: &str, e: Errno| Error::sys(format!("NOTIFY_SOCKET: {what} {shown}"), e);
         let addr = UnixAddr::new(&inbox.path).map_err(|e| fail("name", e))?;
         socket::bind(inbox.sock.as_raw_fd(), &addr).map_err(|e| fail("bind", e))?;
         // Anyone inside may send (as to systemd's own socket); the 0700
@@ -333,10 +335,6 @@ impl Inbox {
             self.on_host = false;
         }
     }
-}
-
-fn inbox_path(inbox: &Inbox) -> String {
-    inbox.path.display().to_string()
 }
 
 impl Drop for Inbox {
