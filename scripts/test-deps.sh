@@ -2,7 +2,8 @@
 # Make this machine ready for the demo or the tests.
 #
 #   scripts/test-deps.sh busybox   a static busybox (for the demo rootfs)
-#   scripts/test-deps.sh all       that, uidmap, groff, and the unprivileged test users
+#   scripts/test-deps.sh all       that, uidmap, groff, systemd's tools, a C compiler,
+#                                  and the unprivileged test users
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get and
 # creates the user $NSLAUNCH_TEST_USER (default nslaunch-test) with
@@ -42,6 +43,15 @@ if [ "$what" = all ]; then
     command -v groff >/dev/null 2>&1 || missing="$missing groff-base"
     # A cache test widens a race window with strace's delay injection.
     command -v strace >/dev/null 2>&1 || missing="$missing strace"
+    # The systemd tests (tests/tests/systemd.rs) start nslaunch as a
+    # socket unit would and check the example units: systemd's tools run
+    # without systemd running. Their service side is a small C program
+    # built static (glibc's libc.a is in libc6-dev).
+    command -v systemd-socket-activate >/dev/null 2>&1 || missing="$missing systemd"
+    command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+    static_libc=false
+    for a in /usr/lib/*/libc.a /usr/lib/libc.a; do [ -f "$a" ] && static_libc=true; done
+    $static_libc || missing="$missing libc6-dev"
 fi
 
 if [ -n "$missing" ]; then

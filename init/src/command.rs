@@ -62,11 +62,13 @@ pub struct Prepared {
 
 /// Resolve `command[0]` against PATH from `env` (the command's own
 /// environment, as docker does) and build argv/envp. Every word is bytes,
-/// passed to `execve` as it is.
+/// passed to `execve` as it is. `listen_pid`: envp also gets `LISTEN_PID`,
+/// set to the command's own pid by [`spawn`]'s child (socket activation).
 pub fn prepare(
     command: &[OsString],
     env: &[(OsString, OsString)],
     in_container: bool,
+    listen_pid: bool,
 ) -> Result<Prepared, Error> {
     let name = command
         .first()
@@ -87,12 +89,16 @@ pub fn prepare(
         .map_err(|_| Error::Usage("command contains a NUL byte".into()))?;
     let argv = CStringArray::new(command.iter().map(|a| a.as_bytes().to_vec()))
         .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
-    let envp = CStringArray::new(env.iter().map(|(k, v)| {
+    let pairs = env.iter().map(|(k, v)| {
         let mut kv = k.clone().into_vec();
         kv.push(b'=');
         kv.extend_from_slice(v.as_bytes());
         kv
-    }))
+    });
+    let envp = match listen_pid {
+        true => CStringArray::with_number(pairs, shared::activation::LISTEN_PID),
+        false => CStringArray::new(pairs),
+    }
     .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
     Ok(Prepared { path, argv, envp })
 }
@@ -254,6 +260,8 @@ pub fn spawn(
                 );
                 sys::raw_exit(exit::FAILED);
             }
+            // Socket activation: the sockets are for this very process.
+            cmd.envp.set_number(sys::raw_getpid());
             // Last: a signal that came meanwhile acts now, with nsinit in
             // its loop (see above).
             sys::raw_reset_signals();

@@ -43,7 +43,8 @@ As an init:
 
 Set by nslaunch:
   The container's setup; --rootfs only as PID 1 of new PID and mount
-  namespaces. --no-new-privileges and --preserve-fds are of use alone too.
+  namespaces. --no-new-privileges, --preserve-fds and --listen-fds are of
+  use alone too.
   --rootfs DIR          build the container's root first: make every mount
                         private, bind DIR (or an overlay of it), mount /proc,
                         a minimal /dev and a read-only /sys, pivot_root into
@@ -83,6 +84,11 @@ Set by nslaunch:
   --preserve-fds N      pass descriptors 3 to 3+N-1, which must be open, to
                         CMD and no other above 2 (default: every inherited
                         descriptor passes, as with tini)
+  --listen-fds N        socket activation: descriptors 3 to 3+N-1 are CMD's
+                        listening sockets; it gets them (as with
+                        --preserve-fds N), LISTEN_FDS=N and LISTEN_PID set
+                        to its own pid. Alone, nsinit does this when its own
+                        LISTEN_PID is its pid (see Environment)
   --console-socket FD   give CMD a new pseudo-terminal (with --rootfs, of the
                         container's devpts, also on /dev/console) as its
                         stdin, stdout and stderr, in the foreground, and send
@@ -133,6 +139,12 @@ Environment:
   under nslaunch, with --rootfs or --report-fd). CMD gets nsinit's
   environment as it is, NSINIT_* included, plus HOME from the container's
   /etc/passwd when unset under --rootfs.
+  LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES (systemd's socket activation),
+  read only when nsinit runs alone: when LISTEN_PID is nsinit's pid, CMD
+  gets descriptors 3 to 3+LISTEN_FDS-1 with LISTEN_PID set to its own pid;
+  when it is another pid (a stale environment), CMD gets none of the three.
+  NOTIFY_SOCKET and WATCHDOG_USEC pass as they are: with nsinit as a
+  unit's main process, give the unit NotifyAccess=all.
 
 Examples:
   ENTRYPOINT ["/sbin/nsinit", "--"]

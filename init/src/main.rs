@@ -7,6 +7,7 @@
 //! reaps every zombie, forwards every signal, stops gracefully, and exits
 //! with CMD's status.
 
+mod activation;
 mod command;
 mod confine;
 mod console;
@@ -39,7 +40,7 @@ fn main() {
         eprintln!("nsinit: block signals: {}", e.desc());
         exit(shared::exit::FAILED);
     }
-    let args = match parse_args() {
+    let mut args = match parse_args() {
         Ok(a) => a,
         Err(code) => exit(code),
     };
@@ -73,11 +74,14 @@ fn main() {
     }
     // First, before nsinit opens anything of its own: a descriptor of ours
     // could take a closed number below 3+N and be closed as the caller's.
-    let result = confine::check_preserved_fds(&args)
-        .and_then(|()| Supervision::resolve(&args, |k| std::env::var(k).ok()).map_err(Error::Usage))
-        .and_then(|cfg| {
+    // Socket activation's descriptors count among them.
+    let result = activation::resolve(&mut args, |k| std::env::var(k).ok())
+        .and_then(|listen| confine::check_preserved_fds(&args).map(|()| listen))
+        .and_then(|listen| {
+            let cfg =
+                Supervision::resolve(&args, |k| std::env::var(k).ok()).map_err(Error::Usage)?;
             let log = Log::new("nsinit", cfg.verbose);
-            run(&args, &cfg, &log, sink)
+            run(&args, &cfg, &log, sink, listen)
         });
     match result {
         Ok(status) => exit(status),
@@ -96,7 +100,13 @@ fn parse_args() -> Result<InitArgs, i32> {
         .map_err(|early| shared::cli::early_exit("nsinit", help::TEXT, early))
 }
 
-fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32, Error> {
+fn run(
+    args: &InitArgs,
+    cfg: &Supervision,
+    log: &Log,
+    sink: Sink,
+    listen: Option<u32>,
+) -> Result<i32, Error> {
     if args.command.is_empty() {
         return Err(Error::Usage(
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
@@ -115,6 +125,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
 
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let seccomp = identity::read_seccomp(args.seccomp_fd)?;
+    activation::command_env(&mut env, listen, !args.launched() && !args.oci);
     // Taken (close-on-exec) before anything else can run.
     let console_socket = args
         .console_socket
@@ -177,7 +188,7 @@ fn run(args: &InitArgs, cfg: &Supervision, log: &Log, sink: Sink) -> Result<i32,
     }
     let creds = identity::Credentials::prepare(who.as_ref(), args, seccomp)?;
     let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
-    let cmd = command::prepare(&args.command, &env, args.rootfs.is_some())?;
+    let cmd = command::prepare(&args.command, &env, args.rootfs.is_some(), listen.is_some())?;
     let console = match console_socket {
         Some(socket) => Some(console::Console::attach(
             socket,

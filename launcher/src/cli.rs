@@ -158,6 +158,14 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "N")]
     pub preserve_fds: Option<u32>,
 
+    // Services under systemd (issue 18).
+    /// what to do with systemd's NOTIFY_SOCKET: container (the default:
+    /// the command gets a socket of its own, its messages are checked and
+    /// relayed), launcher (nslaunch says READY=1 once the command has
+    /// started), ignore
+    #[argh(option, arg_name = "MODE")]
+    pub sdnotify: Option<String>,
+
     /// give the command a pseudo-terminal of its own (the default when
     /// stdin and stdout are both terminals, with -i implied); your
     /// terminal is raw while it runs and restored after; its stdin is
@@ -326,6 +334,8 @@ mod tests {
         assert_eq!(a.tmpfs, ["/run:size=1m"]);
         assert_eq!(a.preserve_fds, Some(2));
         assert_eq!(a.command, ["sh", "--read-only"]);
+        let a = parse(&["--sdnotify", "launcher", "--rootfs", "R", "sh"]).unwrap();
+        assert_eq!(a.sdnotify.as_deref(), Some("launcher"));
         assert!(parse(&["--preserve-fds", "-1", "--rootfs", "R", "sh"]).is_err());
     }
 

@@ -35,6 +35,7 @@ use shared::sys::{self, CStringArray};
 use shared::{exit, signals};
 
 use crate::error::Error;
+use crate::sdnotify::Notifier;
 use crate::tty::{self, ConsoleSocket, Relay, Want};
 use crate::userns::{self, ChildIds, Plan};
 use shared::log::Log;
@@ -132,10 +133,19 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 /// Run the container to the end, with the id maps of `ids` (none for
 /// `--userns host`); returns the exit status. The plain run is the
 /// lifecycle in one process: create, start, wait.
-pub fn run(launch: Launch, ids: Option<&Plan>, log: &Log) -> Result<i32, Error> {
+pub fn run(
+    launch: Launch,
+    ids: Option<&Plan>,
+    log: &Log,
+    mut notify: Option<Notifier>,
+) -> Result<i32, Error> {
     let created = create(launch, ids, log, &mut |_| Ok(()))?;
+    if let Some(n) = notify.as_mut() {
+        // nsinit has mounted the container's notify socket.
+        n.mounted();
+    }
     created.start()?;
-    created.wait(log)
+    created.wait_notify(notify.as_mut(), log)
 }
 
 /// A container whose nsinit has set everything up and waits to be
@@ -412,6 +422,12 @@ impl Created {
     /// Relay signals and the terminal until the container is over;
     /// returns its exit status.
     pub fn wait(self, log: &Log) -> Result<i32, Error> {
+        self.wait_notify(None, log)
+    }
+
+    /// [`Created::wait`], relaying systemd's notifications too
+    /// (`sdnotify.rs`).
+    pub fn wait_notify(self, notify: Option<&mut Notifier>, log: &Log) -> Result<i32, Error> {
         let Created {
             pid,
             release_w,
@@ -420,7 +436,7 @@ impl Created {
             job_r,
             mut relay,
         } = self;
-        let result = relay_and_wait(pid, &sfd, report_r, job_r, relay.as_mut());
+        let result = relay_and_notify(pid, &sfd, report_r, job_r, relay.as_mut(), notify, log);
         match &result {
             Ok(status) => log.info(format_args!("the container ended: status {status}")),
             Err(e) => log.info(format_args!("the container failed: {e}")),
@@ -662,8 +678,25 @@ pub(crate) fn relay_and_wait(
     pid: i32,
     sfd: &SignalFd,
     report_r: OwnedFd,
+    job_r: Option<OwnedFd>,
+    relay: Option<&mut Relay>,
+) -> Result<i32, Error> {
+    let quiet = Log::new("nslaunch", false);
+    relay_and_notify(pid, sfd, report_r, job_r, relay, None, &quiet)
+}
+
+/// [`relay_and_wait`], and systemd's notifications (`notify`): the
+/// container's socket is one more descriptor in the poll set, and the
+/// report pipe's end of file (the command runs) is launcher mode's
+/// READY=1.
+fn relay_and_notify(
+    pid: i32,
+    sfd: &SignalFd,
+    report_r: OwnedFd,
     mut job_r: Option<OwnedFd>,
     mut relay: Option<&mut Relay>,
+    mut notify: Option<&mut Notifier>,
+    log: &Log,
 ) -> Result<i32, Error> {
     let mut report = Vec::new();
     let mut report_r = Some(report_r);
@@ -686,6 +719,14 @@ pub(crate) fn relay_and_wait(
             fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
+        // Until nsinit is reaped (what is queued then goes after the loop).
+        let notify_at = match (notify.as_deref(), status) {
+            (Some(n), None) => n.fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            }),
+            _ => None,
+        };
         let relay_at = fds.len();
         let wants: Vec<Want> = match relay.as_deref() {
             Some(r) => r
@@ -718,6 +759,7 @@ pub(crate) fn relay_and_wait(
         }
         let report_ready = report_at.is_some_and(|i| ready(&fds[i]));
         let job_ready = job_at.is_some_and(|i| ready(&fds[i]));
+        let notify_ready = notify_at.is_some_and(|i| ready(&fds[i]));
         let relay_ready: Vec<Want> = wants
             .iter()
             .enumerate()
@@ -766,13 +808,28 @@ pub(crate) fn relay_and_wait(
                 on_signal(pid, sig, relay.as_deref_mut());
             }
         }
+        if notify_ready {
+            if let Some(n) = notify.as_deref_mut() {
+                n.drain(log);
+            }
+        }
         if report_ready {
             if let Some(r) = &report_r {
                 if !read_some(r, &mut report) {
                     report_r = None;
+                    // End of file and no report: the command has exec'd.
+                    if let (true, Some(n)) = (report.is_empty(), notify.as_deref_mut()) {
+                        n.command_started(log);
+                    }
                 }
             }
         }
+    }
+    if let Some(n) = notify {
+        // What the container said on its way out (STOPPING=1) is queued
+        // already: it still goes.
+        n.drain(log);
+        log.info(format_args!("NOTIFY_SOCKET: {}", n.summary()));
     }
     if let Some(r) = relay {
         r.flush();

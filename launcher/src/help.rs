@@ -126,6 +126,18 @@ Terminal:
                         of its own
   Short options do not combine: -t -i, not -it.
 
+Services (systemd):
+  Under systemd no option is needed. With NOTIFY_SOCKET set, CMD gets a
+  socket of its own (NOTIFY_SOCKET=/run/notify/notify.sock) and what it says
+  (READY=1, STATUS=, WATCHDOG=1 ...) is checked and relayed with MAINPID set
+  to nslaunch's pid. Sockets handed over by socket activation (LISTEN_FDS,
+  with LISTEN_PID nslaunch's pid) reach CMD as descriptors 3.., with
+  LISTEN_PID set to CMD's own pid. See docs/SERVICES.md for example units.
+  --sdnotify MODE       what to do with NOTIFY_SOCKET: container (the
+                        default: relay what CMD says), launcher (say
+                        READY=1 once CMD has started, for a CMD that says
+                        nothing), ignore (nothing; no socket for CMD)
+
 Init:
   --init PATH           the nsinit to run as PID 1 (default: nsinit beside
                         nslaunch, else ../libexec/nslaunch/nsinit); see
@@ -166,6 +178,14 @@ Environment:
                         a terminal (default: 700)
   TERM                  passed on to CMD (xterm on a pseudo-terminal of its
                         own when unset)
+  NOTIFY_SOCKET         systemd's readiness socket, a path or @NAME: see
+                        --sdnotify; WATCHDOG_USEC passes to CMD with it
+  LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES
+                        socket activation: when LISTEN_PID is nslaunch's
+                        pid, descriptors 3 to 3+LISTEN_FDS-1 reach CMD
+                        (with --preserve-fds N too: 3 to 3+max-1)
+  TMPDIR                where the socket for CMD is made (default /tmp), in
+                        a private directory removed once it is mounted
   CMD's environment is clean: PATH (docker's default), HOSTNAME, TERM, HOME
   (from the container's /etc/passwd), then --env-file, then -e.
 
@@ -187,6 +207,8 @@ Examples:
       its own hostname and a variable; -- before the command
   nslaunch --dry-run --rootfs ./alpine_root -v ./data:/data sh
       print the unshare, mount and pivot_root script instead of running it
+  nslaunch --sdnotify launcher --rootfs ./rootfs httpd -f -p 8080
+      a systemd Type=notify service for a server that does not say READY=1
 
 Exit status:
   125    nslaunch or the container setup failed (bad option, rootfs missing,

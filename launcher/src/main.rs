@@ -4,6 +4,7 @@
 //! mount and PID namespaces, writes the id maps, and execs nsinit there;
 //! nsinit builds the container root and runs the command (see DESIGN.md).
 
+mod activation;
 mod cache;
 mod check;
 mod cli;
@@ -16,6 +17,7 @@ mod isolation;
 mod oci;
 mod overlay;
 mod seccomp;
+mod sdnotify;
 mod tty;
 mod unpack;
 mod userns;
@@ -131,8 +133,11 @@ fn parse_args() -> Result<LaunchArgs, i32> {
 }
 
 fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
-    // First, before any descriptor of ours takes a number.
+    // First, before any descriptor of ours takes a number. Sockets that
+    // systemd handed us pass like --preserve-fds (both: the wider range).
+    let listen = activation::from_env()?;
     let preserve_fds = isolation::preserved_fds(args.preserve_fds)?;
+    let preserve_fds = preserve_fds.max(listen.as_ref().map_or(0, |l| l.fds));
     let rootfs = args
         .rootfs
         .as_deref()
@@ -150,7 +155,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     }
     let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
     let real_root = nix::unistd::geteuid().is_root();
-    let volumes = volumes::validate(&args.volume, real_root, ids.is_some())?;
+    let mut volumes = volumes::validate(&args.volume, real_root, ids.is_some())?;
     let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
     let seccomp = log.step("build the seccomp filter", || {
         isolation::seccomp_filter(args.seccomp.as_deref(), iso.caps)
@@ -159,6 +164,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         Some(f) => log.info(format_args!("seccomp: {} ({})", f.summary, f.shape())),
         None => log.info(format_args!("seccomp: none (--seccomp unconfined)")),
     }
+    let notify = notify_plan(&args, &volumes, &iso)?;
     if let Some(user) = &args.user {
         if user.is_empty() {
             return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
@@ -180,6 +186,9 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     };
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let mut env = environment(&args, &hostname)?;
+    if let Some(names) = listen.as_ref().and_then(|l| l.names.as_deref()) {
+        env::set(&mut env, shared::activation::LISTEN_FDNAMES, names);
+    }
     if mode.pty && !env.iter().any(|(k, _)| k == "TERM") {
         // A terminal needs a type; docker's -t gives xterm.
         env::set(&mut env, "TERM", "xterm");
@@ -226,11 +235,19 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
                 ids: ids.as_ref(),
                 iso: &iso,
                 preserve_fds,
+                listen_fds: listen.as_ref().map(|l| l.fds),
                 overlay: args.overlay || overlay_dir.is_some() || archive.is_some(),
                 overlay_dir,
                 mode,
             },
         );
+    }
+    // NOTIFY_SOCKET: the container's socket is one more volume (not in
+    // --dry-run's script: nothing is made there).
+    let notifier = sdnotify::Notifier::new(&notify)?;
+    volumes.extend(notifier.as_ref().and_then(|n| n.volume()));
+    for (k, v) in sdnotify::command_env(&notify) {
+        env::set(&mut env, &k, &v);
     }
     // Root filesystems from tarballs, and copy-on-write runs: a cached
     // rootfs is shared by every run of its archive and never changed, so
@@ -319,6 +336,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             ids: ids.as_ref(),
             iso: &iso,
             preserve_fds,
+            listen_fds: listen.as_ref().map(|l| l.fds),
             overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
             overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
             mode,
@@ -362,7 +380,35 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
         },
         ids.as_ref(),
         log,
+        notifier,
     )
+}
+
+/// `--sdnotify` with our `NOTIFY_SOCKET` (see `sdnotify.rs`); its socket
+/// inside may not be a volume's or a tmpfs's target.
+fn notify_plan(
+    args: &LaunchArgs,
+    volumes: &[shared::volume::Volume],
+    iso: &isolation::Isolation,
+) -> Result<sdnotify::Plan, Error> {
+    let mode: sdnotify::Mode = match &args.sdnotify {
+        Some(m) => m.parse().map_err(Error::Usage)?,
+        None => sdnotify::Mode::default(),
+    };
+    let plan = sdnotify::plan(
+        mode,
+        sdnotify::notify_socket_var().as_deref(),
+        std::env::var("WATCHDOG_USEC").ok().as_deref(),
+        std::env::var("WATCHDOG_PID").ok().as_deref(),
+        std::process::id(),
+    )
+    .map_err(Error::Usage)?;
+    let taken = volumes
+        .iter()
+        .map(|v| v.dst.clone())
+        .chain(iso.tmpfs.iter().map(|t| t.dst.clone()));
+    sdnotify::check_target(&plan, taken).map_err(Error::Usage)?;
+    Ok(plan)
 }
 
 /// The command's environment: the clean defaults, then each `--env-file`,
@@ -424,6 +470,8 @@ struct Setup<'a> {
     ids: Option<&'a userns::Plan>,
     iso: &'a isolation::Isolation,
     preserve_fds: u32,
+    /// Socket activation: how many of the preserved fds are sockets.
+    listen_fds: Option<u32>,
     overlay: bool,
     overlay_dir: Option<String>,
     mode: tty::Mode,
@@ -452,6 +500,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         loopback: setup.iso.net,
         no_new_privileges: args.no_new_privileges,
         preserve_fds: Some(setup.preserve_fds),
+        listen_fds: setup.listen_fds,
         overlay: setup.overlay,
         overlay_dir: setup.overlay_dir,
         overlay_dir_fd: fds.overlay_dir,

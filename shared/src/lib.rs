@@ -9,6 +9,7 @@
 //! owner) state their contract under `# Safety`; each call says, in a
 //! `// SAFETY:` comment, why it holds.
 
+pub mod activation;
 pub mod caps;
 pub mod cli;
 pub mod env;

@@ -170,6 +170,13 @@ pub struct InitArgs {
     #[argh(option, arg_name = "N")]
     pub preserve_fds: Option<u32>,
 
+    /// socket activation: descriptors 3 to 3+N-1 are the command's
+    /// listening sockets; it gets them (as with --preserve-fds N),
+    /// LISTEN_FDS=N and LISTEN_PID set to its own pid (nslaunch passes it;
+    /// alone, nsinit does the same when its own LISTEN_PID is its pid)
+    #[argh(option, arg_name = "N")]
+    pub listen_fds: Option<u32>,
+
     /// give the command a pseudo-terminal: open /dev/ptmx (under --rootfs,
     /// the container's own devpts, after pivot_root), make the terminal
     /// nsinit's controlling terminal and the command's stdin, stdout and
@@ -366,6 +373,10 @@ impl InitArgs {
         flag_on(&mut argv, self.no_new_privileges, "--no-new-privileges");
         if let Some(n) = self.preserve_fds {
             argv.push("--preserve-fds".to_string());
+            argv.push(n.to_string());
+        }
+        if let Some(n) = self.listen_fds {
+            argv.push("--listen-fds".to_string());
             argv.push(n.to_string());
         }
         if let Some(size) = self.console_size {
@@ -626,6 +637,7 @@ mod tests {
                 loopback: true,
                 no_new_privileges: true,
                 preserve_fds: Some(2),
+                listen_fds: Some(1),
                 command: words(&["sh"]),
                 ..Default::default()
             },

@@ -39,3 +39,25 @@ fn the_guard_catches_an_allocation() {
     };
     assert_eq!(code, Ok(sys::ALLOCATED_IN_CHILD));
 }
+
+/// A forked child writes its pid into an environment prepared before
+/// the fork (nsinit's LISTEN_PID) without allocating.
+#[test]
+fn a_number_entry_is_set_without_allocating() {
+    let envp = sys::CStringArray::with_number(["A=1"], "LISTEN_PID").unwrap();
+    let child = || {
+        sys::forbid_alloc();
+        envp.set_number(sys::raw_getpid());
+        // SAFETY: the array holds "A=1", the number entry and NULL.
+        let entry = unsafe { std::ffi::CStr::from_ptr(*envp.as_ptr().add(1)) };
+        let mut n: i64 = 0;
+        for b in &entry.to_bytes()[b"LISTEN_PID=".len()..] {
+            n = n * 10 + i64::from(b - b'0');
+        }
+        i32::from(n == i64::from(sys::raw_getpid()))
+    };
+    // SAFETY: the child only writes into `envp` (prepared here) and reads
+    // it back; it takes no lock.
+    let code = unsafe { sys::probe_in_child(0, &child) };
+    assert_eq!(code, Ok(1));
+}
