@@ -118,9 +118,11 @@ Terminal:
   When stdin and stdout are both terminals, CMD gets a pseudo-terminal of its
   own, as with docker run -it; else it gets your stdin, stdout and stderr.
   -t, --tty             a pseudo-terminal of its own even without a terminal;
-                        its stdin is /dev/null unless -i
+                        your stdin is copied to it when it is a terminal
+                        (an interactive shell needs no -i), else its stdin
+                        is /dev/null unless -i (docker's -t)
   -i, --interactive     with -t, copy your stdin to CMD's terminal (implied
-                        when the terminal is the default)
+                        when the terminal is the default, or stdin is one)
   -T, --no-tty          no pseudo-terminal even on a terminal: CMD gets your
                         stdin, stdout and stderr as they are, in a session
                         of its own

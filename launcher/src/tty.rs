@@ -44,8 +44,11 @@ pub struct Mode {
 impl Mode {
     /// `-t`, `-T` and `-i` against what our stdin, stdout and stderr
     /// are (`ttys`): a pty by default when stdin and stdout are terminals
-    /// (as if `-t -i`), never with `-T`, always with `-t` (stdin relayed
-    /// only with `-i`, as docker).
+    /// (as if `-t -i`), never with `-T`, always with `-t`. With `-t`, our
+    /// stdin is relayed when it is a terminal (nobody who types `-t` on a
+    /// terminal wants a shell reading /dev/null) or with `-i`; docker's
+    /// meaning of `-t` alone, a terminal without stdin, holds only where
+    /// stdin is not a terminal (a script, a pipe).
     pub fn choose(
         tty: bool,
         no_tty: bool,
@@ -58,7 +61,7 @@ impl Mode {
                     "-t (--tty) and -T (--no-tty) contradict each other".into(),
                 ))
             }
-            (true, false) => (true, interactive),
+            (true, false) => (true, interactive || ttys[0]),
             (false, true) => (false, true),
             (false, false) => (ttys[0] && ttys[1], true),
         };
@@ -483,8 +486,14 @@ mod tests {
         // -T: never a pty.
         let got = m(false, true, true, [true; 3]);
         assert!(!got.pty && got.group_signals);
-        // -t: always; stdin only with -i.
-        for ttys in [[true; 3], [false; 3]] {
+        // -t: always a pty; stdin with -i, or when stdin is a terminal
+        // (an interactive shell works with -t alone); docker's -t without
+        // stdin where stdin is not a terminal.
+        for ttys in [[true; 3], [true, false, false]] {
+            assert_eq!(m(true, false, false, ttys), pty(true));
+            assert_eq!(m(true, false, true, ttys), pty(true));
+        }
+        for ttys in [[false; 3], [false, true, true]] {
             assert_eq!(m(true, false, false, ttys), pty(false));
             assert_eq!(m(true, false, true, ttys), pty(true));
         }

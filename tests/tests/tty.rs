@@ -331,6 +331,23 @@ fn pipes_carry_megabytes_of_binary_data_both_ways_unchanged() {
 }
 
 #[test]
+fn dash_t_alone_on_a_terminal_is_an_interactive_shell() {
+    // What a newcomer types: `nslaunch -t --rootfs R sh` in a terminal.
+    // The shell must read the keys (docker's -t without -i would give it
+    // /dev/null as stdin, and it would exit at once with status 0).
+    each(|f, who| {
+        let (mut p, mut at) = pty::bash(who);
+        p.send(format!("{} -t -e PS1='tee''tee$ ' sh\n", launch(f, who)).as_bytes());
+        at = p.expect_from(at, "teetee$ ", TIMEOUT);
+        p.send(b"test -t 0 && echo in-is-a-tty; exit 4\n");
+        at = p.expect_from(at, "in-is-a-tty", TIMEOUT);
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        p.send(b"echo status=$?\n");
+        p.expect_from(at, "status=4", TIMEOUT);
+    });
+}
+
+#[test]
 fn dash_t_gives_a_terminal_without_one_and_dash_i_feeds_it() {
     each(|f, who| {
         // -t alone: the command's stdout is a terminal (CRLF line ends),
