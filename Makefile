@@ -59,6 +59,15 @@ demo: build $(DEMO_ROOTFS)/bin/sh
 SKIPS := $(CURDIR)/target/e2e-skips.txt
 
 test: build
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "make test, as root: installs with apt-get what the tests need when it is missing"; \
+	  echo "  (busybox-static, uidmap, python3, zstd, groff-base, strace, systemd's tools, gcc,"; \
+	  echo "  passt, podman with conmon, runc, crun, containerd); creates the users nslaunch-test"; \
+	  echo "  and nslaunch-nosub when missing; adds a range for nslaunch-test to /etc/subuid and"; \
+	  echo "  /etc/subgid when it has none; imports a test image into podman and containerd."; \
+	  echo "  It changes or removes nothing you already had (see scripts/test-deps.sh and"; \
+	  echo "  scripts/engine-setup.sh)."; \
+	fi
 	scripts/test-deps.sh all
 	scripts/engine-setup.sh
 	@rm -f "$(SKIPS)"

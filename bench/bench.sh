@@ -468,7 +468,7 @@ bench_trace() { # MODE
 
 # --- OCI runtime: one bundle's lifecycle, and podman ---------------------------
 
-# nslaunch speaks runc's command line (issue 13). The lifecycle of one
+# nslaunch speaks runc's command line. The lifecycle of one
 # bundle: nslaunch against runc and crun (crun as above: no cgroup, and in
 # $LWRAP, where all three run alike). Each runtime's state lives in its own
 # --root beside the bundle's config.json.
@@ -1470,7 +1470,7 @@ exec 4>&- 5>&- 6>&- 7>&- 8>&-
 
 w "## Targets"
 w ""
-w "Every target of issues 8, 13 and 14, with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
+w "Every target the project set itself (launch speed and memory against the peers, the OCI runtime against runc and crun, the seccomp filter's cost), with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
 w ""
 w "| target | measured | verdict |"
 w "| --- | --- | --- |"

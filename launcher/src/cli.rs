@@ -86,7 +86,7 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "DIR")]
     pub overlay_dir: Option<String>,
 
-    // Isolation (issue 5): namespaces, privileges, read-only mounts, fds.
+    // Isolation: namespaces, privileges, read-only mounts, fds.
     /// give the container a network namespace of its own, with only a
     /// loopback interface, up (no network beyond it)
     #[argh(switch)]
@@ -158,7 +158,7 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "N")]
     pub preserve_fds: Option<u32>,
 
-    // Services under systemd (issue 18).
+    // Services under systemd: socket activation and readiness.
     /// what to do with systemd's NOTIFY_SOCKET: container (the default:
     /// the command gets a socket of its own, its messages are checked and
     /// relayed), launcher (nslaunch says READY=1 once the command has
@@ -185,7 +185,7 @@ pub struct LaunchArgs {
     #[argh(switch, short = 'i')]
     pub interactive: bool,
 
-    // Explain (issue 9).
+    // Explain what would be done, and time it.
     /// print, without running anything, what nslaunch would do, as the
     /// shell commands of the article (unshare, mount, pivot_root ...) and
     /// the exact nsinit command line

@@ -1,4 +1,4 @@
-//! Random and mutated tar archives fed to the unpacker (issue 12, item 8):
+//! Random and mutated tar archives fed to the unpacker (an archive is untrusted input):
 //! whatever the archive holds, the unpack does not panic, writes nothing
 //! outside its target directory, and a refusal is one clear line.
 //!

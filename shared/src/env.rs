@@ -8,7 +8,7 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// Build the environment the launcher hands to nsinit (and nsinit to the
 /// command): PATH for the container, HOSTNAME, and TERM passed through from
 /// the caller when set. HOME is added by nsinit once the container's own
-/// /etc/passwd is visible (see [`with_home`]).
+/// /etc/passwd is visible.
 pub fn container_env(caller_term: Option<&str>, hostname: &str) -> Vec<(String, String)> {
     let mut env = vec![
         ("PATH".to_string(), DEFAULT_PATH.to_string()),
@@ -16,14 +16,6 @@ pub fn container_env(caller_term: Option<&str>, hostname: &str) -> Vec<(String, 
     ];
     if let Some(term) = caller_term {
         env.push(("TERM".to_string(), term.to_string()));
-    }
-    env
-}
-
-/// `env` with HOME set to `home` unless it already has a HOME.
-pub fn with_home(mut env: Vec<(String, String)>, home: &str) -> Vec<(String, String)> {
-    if !env.iter().any(|(k, _)| k == "HOME") {
-        env.push(("HOME".to_string(), home.to_string()));
     }
     env
 }
@@ -155,13 +147,5 @@ mod tests {
         assert_eq!(env[0], ("PATH".to_string(), "/bin".to_string()));
         assert_eq!(lookup(&env, "NEW"), Some("1"));
         assert_eq!(env.len(), 3);
-    }
-
-    #[test]
-    fn home_is_added_once() {
-        let env = with_home(container_env(None, "h"), "/root");
-        assert_eq!(lookup(&env, "HOME"), Some("/root"));
-        let env = with_home(env, "/elsewhere");
-        assert_eq!(lookup(&env, "HOME"), Some("/root"));
     }
 }

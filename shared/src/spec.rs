@@ -141,7 +141,7 @@ pub struct InitArgs {
     #[argh(option, arg_name = "FD")]
     pub overlay_dir_fd: Option<i32>,
 
-    // Isolation (issue 5).
+    // Isolation: namespaces, capabilities, read-only mounts, descriptors.
     /// mount the rootfs read-only (its missing mount points are made
     /// first); /dev, /proc, volumes and tmpfs keep their own modes (needs
     /// --rootfs)

@@ -1,4 +1,4 @@
-//! nslaunch as an OCI runtime (issue 13), driven directly on runc's
+//! nslaunch as an OCI runtime, driven directly on runc's
 //! command line as podman (through conmon), containerd's shim and CRI-O
 //! drive it: create, start, state, kill, delete, run, exec, ps, list,
 //! features, --version, the JSON log, the console socket, preserved

@@ -1,4 +1,4 @@
-//! Services under systemd (issue 18): socket activation (`LISTEN_FDS`)
+//! Services under systemd: socket activation (`LISTEN_FDS`)
 //! and readiness (`NOTIFY_SOCKET`), for nslaunch and for nsinit alone,
 //! and the example units of docs/SERVICES.md. No systemd runs here, but
 //! its tools do: `systemd-socket-activate` starts nslaunch exactly as a
