@@ -12,6 +12,12 @@ every process, a grace period, then SIGKILL) and exits with CMD's status. One
 static binary, needing no file in the image; nslaunch runs it in every
 container.
 
+Job control: a stop signal nsinit forwards (SIGTSTP, SIGTTIN, SIGTTOU, after
+--rewrite) stops nsinit too once CMD has stopped, so that the shell that
+started it sees its job stopped; SIGCONT resumes both. As PID 1 of a PID
+namespace nsinit cannot stop itself (the kernel ignores it); CMD stays
+stopped until SIGCONT.
+
 Options come before CMD, each as its own word; everything from CMD on is
 CMD's, -h and --help included. Repeatable options are marked (+).
 

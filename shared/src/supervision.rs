@@ -144,6 +144,13 @@ impl Supervision {
     }
 }
 
+/// Whether forwarding `sig` stops the command the way job control does:
+/// nsinit then stops too once the command has (SIGSTOP only through a
+/// rewrite: nsinit never receives it).
+pub fn is_stop_signal(sig: i32) -> bool {
+    [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU, libc::SIGSTOP].contains(&sig)
+}
+
 /// `1/true/yes/on` or `0/false/no/off/` (empty), any case.
 pub fn parse_bool(v: &str) -> Result<bool, String> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -311,6 +318,19 @@ mod tests {
         assert!(parse_rewrite("CHLD:TERM").is_err());
         assert!(parse_rewrite("0:TERM").is_err());
         assert!(parse_rewrite("TERM:NOPE").is_err());
+    }
+
+    #[test]
+    fn stop_signals_after_the_rewrite() {
+        let s = Supervision::resolve(
+            &args(|a| a.rewrite = vec!["TSTP:0".into(), "TTIN:STOP".into(), "USR1:TTOU".into()]),
+            no_env,
+        )
+        .unwrap();
+        let stops = |sig| is_stop_signal(s.rewrite(sig));
+        assert!(!stops(libc::SIGTSTP), "dropped: no stop");
+        assert!(stops(libc::SIGTTIN) && stops(libc::SIGTTOU) && stops(libc::SIGUSR1));
+        assert!(!stops(libc::SIGCONT) && !stops(libc::SIGTERM) && !stops(0));
     }
 
     #[test]

@@ -625,6 +625,208 @@ fn stop_and_continue_signals_suspend_and_resume_the_command() {
     });
 }
 
+/// Whether `pid` has handled `sig` and waits in poll again: nothing of
+/// it pending (nor a SIGCHLD), blocked in poll(2). Whatever nsinit does
+/// on `sig` is then done.
+fn settled(pid: i32, sig: i32) -> bool {
+    let bits = (1u64 << (sig - 1)) | (1u64 << (libc::SIGCHLD - 1));
+    pending_signals(pid) & bits == 0 && blocked_in_poll(pid)
+}
+
+/// `nsinit [-g] -- sh -c 'sleep 1000 & ...'`: nsinit, the command (sh) and
+/// its child (sleep), host pids, once the child has exec'd sleep.
+fn job(f: &Fixture, who: &Who, mode: Mode, args: &[&str]) -> (Running, i32, i32, i32) {
+    let mut all = args.to_vec();
+    all.extend(["--", "sh", "-c", "sleep 1000 & echo child=$!; wait"]);
+    let mut c = Running::start(nsinit(f, who, mode, &all));
+    let child: i32 = c.wait_prefix("child=").parse().unwrap();
+    let init = init_pid(mode, &c);
+    let cmd = *children_of(init).first().expect("the command");
+    let grandchild = match mode {
+        Mode::Subreaper => child,
+        // $! is a pid of the new namespace: the host's is sh's child.
+        Mode::Pid1 => {
+            let mut kids = Vec::new();
+            wait_for("the command's child", || {
+                kids = children_of(cmd);
+                !kids.is_empty()
+            });
+            kids[0]
+        }
+    };
+    wait_for("the command's child to exec sleep", || {
+        fs::read_to_string(format!("/proc/{grandchild}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    (c, init, cmd, grandchild)
+}
+
+#[test]
+fn job_control_signals_stop_the_command_then_nsinit_and_sigcont_resumes_both() {
+    // What a shell (Ctrl-Z on `nsinit -s -- server &` brought to the
+    // foreground) or a supervisor does: SIGTSTP, SIGTTIN or SIGTTOU to
+    // nsinit. With -g the command's whole group stops, else the command
+    // alone; then nsinit stops, so that the shell sees its job stopped;
+    // SIGCONT to nsinit resumes both. As PID 1 of its namespace nsinit
+    // cannot stop itself (the kernel ignores it, whatever it tries): the
+    // command stops, nsinit goes on, and only a SIGSTOP from outside (the
+    // test, here) stops it.
+    each(|f, who| {
+        for mode in MODES {
+            for group in [false, true] {
+                for sig in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+                    let case = format!("{mode:?} group={group} signal {sig}");
+                    let flags: &[&str] = if group { &["-g"] } else { &[] };
+                    let (c, init, cmd, grandchild) = job(f, who, mode, flags);
+                    let _guard = KillOnDrop(vec![init, cmd, grandchild]);
+                    let state = |pid| running_state(pid).unwrap_or('-');
+                    send_signal(init, sig);
+                    wait_for(&format!("{case}: the command to stop"), || {
+                        state(cmd) == 'T'
+                    });
+                    match mode {
+                        Mode::Subreaper => {
+                            wait_for(&format!("{case}: nsinit to stop"), || state(init) == 'T');
+                        }
+                        Mode::Pid1 => {
+                            wait_for(&format!("{case}: nsinit to handle it"), || {
+                                settled(init, sig)
+                            });
+                            assert_eq!(state(init), 'S', "{case}");
+                            send_signal(init, libc::SIGSTOP);
+                            wait_for(
+                                &format!("{case}: a SIGSTOP from outside to stop nsinit"),
+                                || state(init) == 'T',
+                            );
+                        }
+                    }
+                    if group {
+                        wait_for(&format!("{case}: the whole group to stop"), || {
+                            state(grandchild) == 'T'
+                        });
+                    } else {
+                        assert_ne!(state(grandchild), 'T', "{case}: not the command's child");
+                    }
+                    send_signal(init, libc::SIGCONT);
+                    wait_for(&format!("{case}: all to resume"), || {
+                        [init, cmd, grandchild]
+                            .iter()
+                            .all(|&p| matches!(state(p), 'S' | 'R'))
+                    });
+                    send_signal(init, libc::SIGTERM);
+                    assert_eq!(c.finish().0.code(), Some(143), "{case}");
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn nsinit_stops_only_once_the_command_has() {
+    // A command that handles SIGTSTP (an editor restoring the terminal)
+    // stops itself later: nsinit waits for it, and does not stop at all
+    // while the command does not.
+    each(|f, who| {
+        let dir = f.dir(who, "tstp-later");
+        let fifo = dir.join("go");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        nix::unistd::chown(
+            &fifo,
+            Some(nix::unistd::Uid::from_raw(who.uid())),
+            Some(nix::unistd::Gid::from_raw(who.gid())),
+        )
+        .unwrap();
+        let script = format!(
+            "trap 'echo got-tstp; read x < {}; kill -STOP $$' TSTP; echo ready; \
+             while :; do sleep 0.05; done",
+            fifo.display()
+        );
+        let mut c = Running::start(nsinit(f, who, Mode::Subreaper, &["sh", "-c", &script]));
+        c.wait_line("ready");
+        let init = c.pid();
+        let cmd = *children_of(init).first().unwrap();
+        let _guard = KillOnDrop(vec![init, cmd]);
+        send_signal(init, libc::SIGTSTP);
+        c.wait_line("got-tstp");
+        wait_for("nsinit to handle SIGTSTP", || settled(init, libc::SIGTSTP));
+        assert_eq!(
+            running_state(init),
+            Some('S'),
+            "nsinit stopped before the command"
+        );
+        fs::write(&fifo, "go\n").unwrap();
+        wait_for("the command to stop itself", || {
+            running_state(cmd) == Some('T')
+        });
+        wait_for("nsinit to stop after it", || {
+            running_state(init) == Some('T')
+        });
+        send_signal(init, libc::SIGCONT);
+        wait_for("both to resume", || {
+            running_state(init) != Some('T') && running_state(cmd) != Some('T')
+        });
+        send_signal(init, libc::SIGTERM);
+        assert_eq!(c.finish().0.code(), Some(143));
+    });
+}
+
+#[test]
+fn the_rewrite_of_a_stop_signal_decides_whether_nsinit_stops() {
+    // The catcher handles SIGTSTP: it never stops, nor does nsinit.
+    // Rewritten to SIGSTOP (as dumb-init does by default) it stops, and
+    // nsinit with it; rewritten to another signal, or dropped, nothing
+    // stops.
+    each(|f, who| {
+        for mode in MODES {
+            for (rewrite, got, stops) in [
+                (None, Some(libc::SIGTSTP), false),
+                (Some("TSTP:STOP"), None, true),
+                (Some("TSTP:USR1"), Some(libc::SIGUSR1), false),
+                (Some("TSTP:0"), None, false),
+            ] {
+                let case = format!("{mode:?} {rewrite:?}");
+                let catcher = catcher(f);
+                let mut args = vec![];
+                if let Some(r) = rewrite {
+                    args.extend(["--rewrite", r]);
+                }
+                args.extend(["--", &catcher]);
+                let mut c = Running::start(nsinit(f, who, mode, &args));
+                c.wait_line("ready");
+                let init = init_pid(mode, &c);
+                let cmd = *children_of(init).first().unwrap();
+                let _guard = KillOnDrop(vec![init, cmd]);
+                send_signal(init, libc::SIGTSTP);
+                if let Some(sig) = got {
+                    c.wait_line(&format!("got {sig}"));
+                }
+                if stops {
+                    wait_for(&format!("{case}: the command to stop"), || {
+                        running_state(cmd) == Some('T')
+                    });
+                    if mode == Mode::Subreaper {
+                        wait_for(&format!("{case}: nsinit to stop"), || {
+                            running_state(init) == Some('T')
+                        });
+                    }
+                    send_signal(init, libc::SIGCONT);
+                    wait_for(&format!("{case}: both to resume"), || {
+                        running_state(init) != Some('T') && running_state(cmd) != Some('T')
+                    });
+                } else {
+                    wait_for(&format!("{case}: nsinit to handle it"), || {
+                        settled(init, libc::SIGTSTP)
+                    });
+                    assert_eq!(running_state(init), Some('S'), "{case}: nsinit stopped");
+                    assert_ne!(running_state(cmd), Some('T'), "{case}: the command stopped");
+                }
+                send_signal(init, libc::SIGTERM);
+                let (st, seen) = c.finish();
+                assert_eq!(st.code(), Some(0), "{case}: {seen:?}");
+            }
+        }
+    });
+}
+
 #[test]
 fn exec_failures_are_126_and_127_with_a_message() {
     each(|f, who| {
