@@ -3,10 +3,12 @@
 //! Every signal is blocked before anything else happens (main), so none is
 //! lost or handled by default; the loop reaps on SIGCHLD and forwards the
 //! rest to the command. While the command runs the poll has no timeout: an
-//! idle nsinit never wakes. Only a stop in progress (SIGTERM received, or
-//! the command gone while other processes remain) sets a deadline: every
-//! remaining process gets SIGTERM, then, after the grace period, SIGKILL;
-//! nsinit exits when no child is left, with the command's status.
+//! idle nsinit never wakes. Only a stop in progress sets a deadline: the
+//! drain delay after the first SIGTERM (--stop-delay), then, once the stop
+//! begins (SIGTERM forwarded, or the command gone while other processes
+//! remain), the grace period: every remaining process gets SIGTERM, then,
+//! when it ends, SIGKILL; nsinit exits when no child is left, with the
+//! command's status.
 //!
 //! Job control: a stop signal nsinit forwards (SIGTSTP, SIGTTIN, SIGTTOU,
 //! or SIGSTOP through a rewrite) stops nsinit too once the command has
@@ -45,6 +47,14 @@ struct Stop {
     told: std::collections::HashSet<i32>,
 }
 
+/// The first SIGTERM, held back for --stop-delay while the command goes on
+/// serving.
+struct Delay {
+    deadline: Instant,
+    /// What the command gets when the delay ends: SIGTERM or its rewrite.
+    to: i32,
+}
+
 /// Job control: the command stopped, and nsinit with it.
 #[derive(Default)]
 struct Job {
@@ -66,6 +76,7 @@ pub struct Supervisor<'a> {
     /// "everything in the container".
     pid1: bool,
     status: Option<i32>,
+    delay: Option<Delay>,
     stop: Option<Stop>,
     job: Job,
 }
@@ -79,6 +90,7 @@ impl<'a> Supervisor<'a> {
             cmd,
             pid1: sys::raw_getpid() == 1,
             status: None,
+            delay: None,
             stop: None,
             job: Job::default(),
         }
@@ -90,6 +102,10 @@ impl<'a> Supervisor<'a> {
         loop {
             let children_left = self.reap();
             if self.status.is_some() {
+                if self.delay.take().is_some() {
+                    self.log
+                        .info(format_args!("the command exited during --stop-delay"));
+                }
                 if !children_left {
                     break;
                 }
@@ -98,17 +114,18 @@ impl<'a> Supervisor<'a> {
                 }
             }
             self.tell_latecomers();
-            let timeout = match &self.stop {
-                Some(s) if !s.killed => {
-                    let left = s.deadline.saturating_duration_since(Instant::now());
-                    PollTimeout::try_from(left.as_millis().max(1) as u64)
-                        .unwrap_or(PollTimeout::MAX)
+            let timeout = match self.next_deadline() {
+                Some(d) => {
+                    // Rounded up: never wake before the deadline.
+                    let left = d.saturating_duration_since(Instant::now());
+                    let ms = left.as_micros().div_ceil(1000).max(1);
+                    PollTimeout::try_from(ms as u64).unwrap_or(PollTimeout::MAX)
                 }
-                _ => PollTimeout::NONE,
+                None => PollTimeout::NONE,
             };
             let mut fds = [PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, timeout) {
-                Ok(0) => self.grace_over(),
+                Ok(0) => self.deadline_passed(),
                 Ok(_) | Err(Errno::EINTR) => {}
                 // A signalfd that cannot be polled: fall back to waiting.
                 Err(_) => {
@@ -156,8 +173,11 @@ impl<'a> Supervisor<'a> {
             return;
         }
         if sig == libc::SIGTERM {
-            self.begin_stop("received SIGTERM", to);
+            self.on_term(to);
             return;
+        }
+        if sig == libc::SIGINT {
+            self.cut_delay_short("SIGINT during --stop-delay");
         }
         // A terminal signal to our whole group reached the command too.
         if !(signals::already_delivered_to_group(code) && self.shares_our_group()) {
@@ -165,6 +185,55 @@ impl<'a> Supervisor<'a> {
         }
         if is_stop_signal(to) {
             self.stop_with_command();
+        }
+    }
+
+    /// SIGTERM (forwarded as `to`): the stop begins, after --stop-delay
+    /// the first time.
+    fn on_term(&mut self, to: i32) {
+        let delay = self.cfg.stop_delay;
+        if self.stop.is_none() && self.delay.is_none() && !delay.is_zero() {
+            self.log.info(format_args!(
+                "received SIGTERM: forwarding {} in {delay:?} (--stop-delay)",
+                signals::name(to)
+            ));
+            self.delay = Some(Delay {
+                deadline: Instant::now() + delay,
+                to,
+            });
+            return;
+        }
+        if !self.cut_delay_short("a second SIGTERM during --stop-delay") {
+            self.begin_stop("received SIGTERM", to);
+        }
+    }
+
+    /// End a --stop-delay now: the stop begins. Whether one was running.
+    fn cut_delay_short(&mut self, why: &str) -> bool {
+        let Some(delay) = self.delay.take() else {
+            return false;
+        };
+        self.begin_stop(why, delay.to);
+        true
+    }
+
+    /// When the poll must wake: the end of --stop-delay or of the grace
+    /// period; none while idle.
+    fn next_deadline(&self) -> Option<Instant> {
+        let delay = self.delay.as_ref().map(|d| d.deadline);
+        let grace = self.stop.as_ref().filter(|s| !s.killed).map(|s| s.deadline);
+        delay.into_iter().chain(grace).min()
+    }
+
+    fn deadline_passed(&mut self) {
+        match &self.delay {
+            Some(d) if Instant::now() >= d.deadline => {
+                let to = d.to;
+                self.delay = None;
+                self.begin_stop("--stop-delay over", to);
+            }
+            Some(_) => {}
+            None => self.grace_over(),
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Supervision {
     pub success: Vec<i32>,
     pub pdeathsig: Option<i32>,
     pub grace: Duration,
+    /// Between the first SIGTERM and its forwarding (a drain delay).
+    pub stop_delay: Duration,
     pub verbose: bool,
     pub warn_orphans: bool,
 }
@@ -37,6 +39,7 @@ impl Default for Supervision {
             success: Vec::new(),
             pdeathsig: None,
             grace: DEFAULT_GRACE,
+            stop_delay: Duration::ZERO,
             verbose: false,
             warn_orphans: false,
         }
@@ -108,10 +111,20 @@ impl Supervision {
             }
             None => None,
         };
-        let grace = match single(&args.grace, "--grace", "NSINIT_GRACE") {
-            Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}"))?,
-            None => DEFAULT_GRACE,
-        };
+        let duration =
+            |given: &Option<String>, flag: &str, var: &str, default: Duration| match single(
+                given, flag, var,
+            ) {
+                Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}")),
+                None => Ok(default),
+            };
+        let grace = duration(&args.grace, "--grace", "NSINIT_GRACE", DEFAULT_GRACE)?;
+        let stop_delay = duration(
+            &args.stop_delay,
+            "--stop-delay",
+            "NSINIT_STOP_DELAY",
+            Duration::ZERO,
+        )?;
         Ok(Supervision {
             subreaper: switch(args.subreaper, "NSINIT_SUBREAPER")?,
             process_group: switch(args.process_group, "NSINIT_PROCESS_GROUP")?,
@@ -119,6 +132,7 @@ impl Supervision {
             success,
             pdeathsig,
             grace,
+            stop_delay,
             verbose: switch(args.verbose, "NSINIT_VERBOSE")?,
             warn_orphans: switch(args.warn_orphans, "NSINIT_WARN_ORPHANS")?,
         })
@@ -221,6 +235,7 @@ mod tests {
         let s = Supervision::resolve(&InitArgs::default(), no_env).unwrap();
         assert_eq!(s, Supervision::default());
         assert_eq!(s.grace, Duration::from_secs(10));
+        assert_eq!(s.stop_delay, Duration::ZERO);
         assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGTERM);
         assert_eq!(s.exit_status(143), 143);
     }
@@ -234,10 +249,12 @@ mod tests {
             "NSINIT_SUCCESS_STATUS" => Some("143,1".to_string()),
             "NSINIT_PDEATHSIG" => Some("TERM".to_string()),
             "NSINIT_VERBOSE" => Some("0".to_string()),
+            "NSINIT_STOP_DELAY" => Some("5s".to_string()),
             _ => None,
         };
         let s = Supervision::resolve(&InitArgs::default(), env).unwrap();
         assert_eq!(s.grace, Duration::from_secs(3));
+        assert_eq!(s.stop_delay, Duration::from_secs(5));
         assert!(s.subreaper && !s.verbose);
         assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGINT);
         assert_eq!(s.rewrite(libc::SIGHUP), 0);
@@ -248,10 +265,12 @@ mod tests {
 
         let a = args(|a| {
             a.grace = Some("500ms".into());
+            a.stop_delay = Some("0".into());
             a.rewrite = vec!["USR1:USR2".into()];
         });
         let s = Supervision::resolve(&a, env).unwrap();
         assert_eq!(s.grace, Duration::from_millis(500));
+        assert_eq!(s.stop_delay, Duration::ZERO);
         assert_eq!(s.rewrite(libc::SIGUSR1), libc::SIGUSR2);
         assert_eq!(
             s.rewrite(libc::SIGTERM),
@@ -278,10 +297,12 @@ mod tests {
         let a = args(|a| {
             a.rootfs = Some("/r".into());
             a.grace = Some("1s".into());
+            a.stop_delay = Some("2s".into());
             a.verbose = true;
         });
         let s = Supervision::resolve(&a, env).unwrap();
         assert_eq!((s.grace, s.verbose), (Duration::from_secs(1), true));
+        assert_eq!(s.stop_delay, Duration::from_secs(2));
         assert_eq!(s.pdeathsig, None);
     }
 
@@ -289,6 +310,9 @@ mod tests {
     fn errors_name_the_flag_or_variable() {
         let e = Supervision::resolve(&args(|a| a.grace = Some("soon".into())), no_env).unwrap_err();
         assert!(e.starts_with("--grace soon:"), "{e}");
+        let env = |k: &str| (k == "NSINIT_STOP_DELAY").then(|| "-5s".to_string());
+        let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
+        assert!(e.starts_with("NSINIT_STOP_DELAY=-5s:"), "{e}");
         let env = |k: &str| (k == "NSINIT_REWRITE").then(|| "TERM".to_string());
         let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
         assert!(e.starts_with("NSINIT_REWRITE=TERM:"), "{e}");

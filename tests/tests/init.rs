@@ -827,6 +827,205 @@ fn the_rewrite_of_a_stop_signal_decides_whether_nsinit_stops() {
     });
 }
 
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// One request to the counting service on `port`: its count (1 for the
+/// first request), or None when it does not answer.
+fn request(port: u16) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(TIMEOUT)).ok()?;
+    s.write_all(b"GET /cgi-bin/count HTTP/1.0\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    answer.lines().last()?.trim().parse().ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Nsinit(Mode),
+    /// `nslaunch --stop-delay`, which passes it on to its nsinit.
+    Nslaunch,
+}
+
+/// The processes a signal goes through, `way`: nsinit, or nslaunch then
+/// its nsinit.
+fn relays(way: Way, c: &Running) -> Vec<i32> {
+    match way {
+        Way::Nsinit(mode) => vec![init_pid(mode, c)],
+        Way::Nslaunch => {
+            let init = *children_of(c.pid()).first().expect("nslaunch's nsinit");
+            vec![c.pid(), init]
+        }
+    }
+}
+
+/// Wait until each of `relays`, in order, has taken `sig` and sleeps
+/// again: it has then passed it on, or, for nsinit, acted on it. (Two
+/// signals sent before it reads them could arrive as one, or in the
+/// other order: standard signals are read lowest number first.)
+fn wait_handled(relays: &[i32], sig: i32) {
+    for &pid in relays {
+        wait_for(&format!("{pid} to handle signal {sig}"), || {
+            pending_signals(pid) & (1u64 << (sig - 1)) == 0 && process_state(pid) == Some('S')
+        });
+    }
+}
+
+/// A counting web service (busybox httpd and a CGI script) with a stop
+/// delay of `delay`, run `way`, answering on its port: the running
+/// service, the pids a signal goes through (the first to signal) and the
+/// port.
+fn counting_service(
+    f: &Fixture,
+    who: &Who,
+    way: Way,
+    delay: &str,
+    tag: &str,
+) -> (Running, Vec<i32>, u16) {
+    let port = free_port();
+    let name: String = format!("www-{tag}-{way:?}")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let www = f.dir(who, &name);
+    fs::create_dir(www.join("cgi-bin")).unwrap();
+    nix::unistd::chown(
+        &www.join("cgi-bin"),
+        Some(nix::unistd::Uid::from_raw(who.uid())),
+        Some(nix::unistd::Gid::from_raw(who.gid())),
+    )
+    .unwrap();
+    let (root, count) = match way {
+        Way::Nsinit(_) => (
+            www.display().to_string(),
+            www.join("n").display().to_string(),
+        ),
+        Way::Nslaunch => ("/www".to_string(), "/tmp/n".to_string()),
+    };
+    let script = www.join("cgi-bin/count");
+    write_as(
+        who,
+        &script,
+        &format!(
+            "#!/bin/sh\nn=$(( $(cat {count} 2>/dev/null || echo 0) + 1 ))\necho $n > {count}\n\
+             printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' $n\n"
+        ),
+    );
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let httpd = ["httpd", "-f", "-p", &listen, "-h", &root];
+    let cmd = match way {
+        Way::Nsinit(mode) => {
+            let busybox = f.rootfs(who).join("bin/busybox").display().to_string();
+            let mut args = vec!["--stop-delay", delay, "--", &busybox];
+            args.extend(httpd);
+            nsinit(f, who, mode, &args)
+        }
+        Way::Nslaunch => {
+            let volume = format!("{}:/www", www.display());
+            let mut args = vec![
+                "--stop-delay",
+                delay,
+                "-v",
+                &volume,
+                "--tmpfs",
+                "/tmp",
+                "--",
+            ];
+            args.extend(httpd);
+            f.nslaunch(who, &args)
+        }
+    };
+    let c = Running::start(cmd);
+    wait_for(&format!("{way:?}: the service to answer"), || {
+        request(port).is_some()
+    });
+    let relays = relays(way, &c);
+    (c, relays, port)
+}
+
+const WAYS: [Way; 3] = [
+    Way::Nsinit(Mode::Pid1),
+    Way::Nsinit(Mode::Subreaper),
+    Way::Nslaunch,
+];
+
+#[test]
+fn a_stop_delay_keeps_the_service_answering_then_stops_it() {
+    each(|f, who| {
+        for way in WAYS {
+            let delay = Duration::from_millis(1500);
+            let (c, relays, port) = counting_service(f, who, way, "1500ms", "drain");
+            let mut last = request(port).expect("an answer");
+            let t0 = Instant::now();
+            send_signal(relays[0], libc::SIGTERM);
+            let mut late = 0;
+            let stopped = loop {
+                match request(port) {
+                    Some(n) => {
+                        assert_eq!(n, last + 1, "{way:?}: the count");
+                        last = n;
+                        late += usize::from(t0.elapsed() > delay / 2);
+                    }
+                    None => break t0.elapsed(),
+                }
+                assert!(t0.elapsed() < delay + TIMEOUT, "{way:?}: still answering");
+                // Pacing, not synchronisation: a request every 50 ms.
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert!(stopped >= delay, "{way:?}: stopped after {stopped:?}");
+            assert!(
+                late > 0,
+                "{way:?}: no answer in the second half of the delay"
+            );
+            // httpd dies of the SIGTERM, as it would without a delay.
+            assert_eq!(c.finish().0.code(), Some(143), "{way:?}");
+        }
+    });
+}
+
+#[test]
+fn during_a_stop_delay_a_second_signal_or_the_commands_exit_ends_it() {
+    each(|f, who| {
+        for way in WAYS {
+            // A second SIGTERM, or a SIGINT: the stop begins at once.
+            for second in [libc::SIGTERM, libc::SIGINT] {
+                let case = format!("{way:?} then signal {second}");
+                let (c, relays, port) = counting_service(f, who, way, "60s", "cut");
+                let t0 = Instant::now();
+                send_signal(relays[0], libc::SIGTERM);
+                wait_handled(&relays, libc::SIGTERM);
+                let n = request(port).expect("an answer during the delay");
+                assert!(n >= 2, "{case}: {n}");
+                send_signal(relays[0], second);
+                assert_eq!(c.finish().0.code(), Some(143), "{case}");
+                assert!(t0.elapsed() < Duration::from_secs(30), "{case}");
+            }
+            // The command exits during the delay: nsinit with its status.
+            let script = "trap 'exit 3' USR1; echo ready; while :; do sleep 0.05; done";
+            let mut c = Running::start(match way {
+                Way::Nsinit(mode) => {
+                    nsinit(f, who, mode, &["--stop-delay", "60s", "sh", "-c", script])
+                }
+                Way::Nslaunch => f.nslaunch(who, &["--stop-delay", "60s", "sh", "-c", script]),
+            });
+            c.wait_line("ready");
+            let relays = relays(way, &c);
+            let t0 = Instant::now();
+            send_signal(relays[0], libc::SIGTERM);
+            wait_handled(&relays, libc::SIGTERM);
+            send_signal(relays[0], libc::SIGUSR1);
+            assert_eq!(c.finish().0.code(), Some(3), "{way:?}");
+            assert!(t0.elapsed() < Duration::from_secs(30), "{way:?}");
+        }
+    });
+}
+
 #[test]
 fn exec_failures_are_126_and_127_with_a_message() {
     each(|f, who| {
@@ -1075,11 +1274,18 @@ fn blocked_in_poll(pid: i32) -> bool {
 fn an_idle_nsinit_never_wakes_up() {
     each(|f, who| {
         for mode in MODES {
+            // A stop delay sets a timer only once SIGTERM comes.
             let mut c = Running::start(nsinit(
                 f,
                 who,
                 mode,
-                &["sh", "-c", "echo ready; exec sleep 1000"],
+                &[
+                    "--stop-delay",
+                    "1s",
+                    "sh",
+                    "-c",
+                    "echo ready; exec sleep 1000",
+                ],
             ));
             c.wait_line("ready");
             let init = init_pid(mode, &c);
@@ -1131,6 +1337,11 @@ fn bad_options_are_one_line_and_125() {
                 vec!["true"],
                 vec![("NSINIT_VERBOSE", "maybe")],
                 "NSINIT_VERBOSE=maybe",
+            ),
+            (
+                vec!["true"],
+                vec![("NSINIT_STOP_DELAY", "1y")],
+                "NSINIT_STOP_DELAY=1y",
             ),
         ];
         for (args, env, want) in cases {
