@@ -40,8 +40,8 @@ As an init:
                         like one sent to it (TERM: a graceful stop)
                         [NSINIT_PDEATHSIG=TERM]
   --grace DURATION      how long the other processes get between SIGTERM and
-                        SIGKILL when stopping: 10s (default), 500ms, 2m, 0
-                        [NSINIT_GRACE=30s]
+                        SIGKILL when stopping: 9s (default, under docker's
+                        and podman's 10s), 500ms, 2m, 0 [NSINIT_GRACE=30s]
   --stop-delay DURATION on the first SIGTERM, go on serving for DURATION
                         before forwarding it and starting the stop (a drain
                         delay for load balancers): 0 (default), 5s; a

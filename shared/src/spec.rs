@@ -26,7 +26,7 @@ use crate::volume::Volume;
 /// or let nslaunch run it, which adds --rootfs and --report-fd. Every
 /// option can also be set in the environment: NSINIT_SUBREAPER=1,
 /// NSINIT_PROCESS_GROUP=1, NSINIT_REWRITE=TERM:INT,HUP:0,
-/// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=10s,
+/// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=9s,
 /// NSINIT_STOP_DELAY=5s, NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable;
 /// with --rootfs or --report-fd the variables are the command's, not read).
 #[derive(FromArgs, Debug, Clone, PartialEq, Eq, Default)]
@@ -61,7 +61,7 @@ pub struct InitArgs {
     pub pdeathsig: Option<String>,
 
     /// how long the remaining processes get between SIGTERM and SIGKILL
-    /// when stopping: 10s (default), 500ms, 1m, 0 (no grace)
+    /// when stopping: 9s (default), 500ms, 1m, 0 (no grace)
     #[argh(option, arg_name = "DURATION")]
     pub grace: Option<String>,
 

@@ -10,8 +10,12 @@ use std::time::Duration;
 use crate::signals;
 use crate::spec::InitArgs;
 
-/// Between SIGTERM and SIGKILL when stopping, as `docker stop`.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+/// Between SIGTERM and SIGKILL when stopping: just under the 10 s after
+/// which `docker stop` and `podman stop` SIGKILL the container, so that
+/// under an engine nsinit's own SIGKILL of what ignores SIGTERM comes
+/// first and the container still exits with the command's status (with
+/// 10 s, the two raced: 137 or the command's status).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(9);
 
 /// nsinit's resolved supervision settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,7 +238,11 @@ mod tests {
     fn defaults() {
         let s = Supervision::resolve(&InitArgs::default(), no_env).unwrap();
         assert_eq!(s, Supervision::default());
-        assert_eq!(s.grace, Duration::from_secs(10));
+        assert_eq!(s.grace, Duration::from_secs(9));
+        assert!(
+            s.grace < Duration::from_secs(10),
+            "the default grace must end before docker's and podman's 10 s stop timeout"
+        );
         assert_eq!(s.stop_delay, Duration::ZERO);
         assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGTERM);
         assert_eq!(s.exit_status(143), 143);
