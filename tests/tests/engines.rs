@@ -449,6 +449,7 @@ static ROWS: &[Row] = &[
     podman_row("init-reap", row_init_reap),
     podman_row("init-signals", row_init_signals),
     podman_row("init-stop", row_init_stop),
+    podman_row("init-status", row_init_status),
     ctr_row("ctr-true", |c| {
         let r = run(c.ctr_run(&c.name(), &["--rm"], &["true"]), None);
         assert_eq!(r.code(), 0, "{r:?}");
@@ -800,6 +801,29 @@ fn row_init_signals(c: &Ctx) {
     let r = c.pm(&["stop", "--time", "20", &name]);
     assert_eq!(r.code(), 0, "podman stop: {r:?}");
     assert_eq!(c.exit_code(&name), 9);
+}
+
+/// `--init --init-path nsinit`: `podman run`'s status is what it is
+/// without --init: the command's, 127 for a missing command, 126 for one
+/// that cannot be executed (nsinit's one line names it).
+fn row_init_status(c: &Ctx) {
+    let init = c.env.f.nsinit.display().to_string();
+    let flags = ["--init", "--init-path", init.as_str()];
+    for (cmd, want) in [
+        (&["sh", "-c", "exit 3"][..], 3),
+        (&["/nonexistent"][..], 127),
+        (&["/etc/passwd"][..], 126),
+    ] {
+        let r = c.podman_run(&flags, cmd, None);
+        assert_eq!(r.code(), want, "{cmd:?}: {r:?}");
+        if want > 125 {
+            assert!(
+                r.stderr.contains(cmd[0]),
+                "the error names {}: {r:?}",
+                cmd[0]
+            );
+        }
+    }
 }
 
 /// Whether /proc/PID/status says `pid` ignores signal `sig`.
