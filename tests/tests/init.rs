@@ -597,6 +597,53 @@ fn ctrl_z_suspends_nsinit_with_its_command_for_the_callers_shell() {
 }
 
 #[test]
+fn ctrl_z_on_a_job_brought_to_the_foreground_stops_nsinit_and_its_command() {
+    // `nsinit -s -- server &`, then `fg`: the command never had the
+    // terminal, so Ctrl-Z reaches nsinit's group alone. nsinit forwards it
+    // and stops once the command has: the shell sees its job stopped and
+    // gives its prompt back (before, the shell waited for good, the command
+    // stopped behind it); `bg` and `fg` resume both.
+    each(|f, who| {
+        let nsinit_path = f.nsinit.display().to_string();
+        let mut p = Pty::spawn(as_who(
+            who,
+            Command::new("bash")
+                .args(["--norc", "--noprofile", "-i"])
+                .env("PS1", "prompt$ "),
+        ));
+        let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+        let bash = p.child.id() as i32;
+        p.send(format!("{nsinit_path} -s -- sleep 100 &\n").as_bytes());
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        let init = wait_descendant(bash, "nsinit", |s| s.comm == "nsinit");
+        let sleep = wait_descendant(init, "the command", |s| s.comm == "sleep");
+        let _guard = KillOnDrop(vec![init, sleep]);
+        p.send(b"fg\n");
+        wait_foreground_job(bash, "nsinit");
+        p.send(b"\x1a");
+        at = p.expect_from(at, "Stopped", TIMEOUT);
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        wait_for("nsinit and its command to be stopped", || {
+            running_state(init) == Some('T') && running_state(sleep) == Some('T')
+        });
+        p.send(b"bg\n");
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        wait_for("both to run again", || {
+            running_state(init) == Some('S') && running_state(sleep) == Some('S')
+        });
+        p.send(b"fg\n");
+        wait_foreground_job(bash, "nsinit");
+        p.send(b"\x03");
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        p.send(b"echo rc=$?\n");
+        at = p.expect_from(at, "rc=130", TIMEOUT);
+        p.send(b"exit\n");
+        let _ = at;
+        wait_timeout(&mut p.child, TIMEOUT).expect("bash did not exit");
+    });
+}
+
+#[test]
 fn stop_and_continue_signals_suspend_and_resume_the_command() {
     each(|f, who| {
         let mut c = Running::start(nsinit(
