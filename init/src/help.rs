@@ -12,6 +12,12 @@ every process, a grace period, then SIGKILL) and exits with CMD's status. One
 static binary, needing no file in the image; nslaunch runs it in every
 container.
 
+Job control: a stop signal nsinit forwards (SIGTSTP, SIGTTIN, SIGTTOU, after
+--rewrite) stops nsinit too once CMD has stopped, so that the shell that
+started it sees its job stopped; SIGCONT resumes both. As PID 1 of a PID
+namespace nsinit cannot stop itself (the kernel ignores it); CMD stays
+stopped until SIGCONT.
+
 Options come before CMD, each as its own word; everything from CMD on is
 CMD's, -h and --help included. Repeatable options are marked (+).
 
@@ -34,8 +40,13 @@ As an init:
                         like one sent to it (TERM: a graceful stop)
                         [NSINIT_PDEATHSIG=TERM]
   --grace DURATION      how long the other processes get between SIGTERM and
-                        SIGKILL when stopping: 10s (default), 500ms, 2m, 0
-                        [NSINIT_GRACE=30s]
+                        SIGKILL when stopping: 9s (default, under docker's
+                        and podman's 10s), 500ms, 2m, 0 [NSINIT_GRACE=30s]
+  --stop-delay DURATION on the first SIGTERM, go on serving for DURATION
+                        before forwarding it and starting the stop (a drain
+                        delay for load balancers): 0 (default), 5s; a
+                        second SIGTERM or a SIGINT forwards it at once
+                        [NSINIT_STOP_DELAY=5s]
   -v, --verbose         log each step with the time since start on stderr
                         (nsinit[+1.234s]: ...) [NSINIT_VERBOSE=1]
   -w, --warn-orphans    name each orphan nsinit reaps (a process that was not
@@ -156,6 +167,9 @@ Examples:
       graceful stop for nginx)
   nsinit -s --grace 30s -- ./run-my-service
       not PID 1: a subreaper, so orphans still reach it; 30s to stop
+  nsinit --stop-delay 5s -- ./server
+      on Kubernetes: serves 5s more after SIGTERM, while the endpoints
+      forget the pod, instead of a preStop sleep hook
   docker run -e NSINIT_VERBOSE=1 IMAGE
       with such an image: nsinit told by its environment
 
@@ -202,6 +216,7 @@ mod tests {
             "NSINIT_SUCCESS_STATUS",
             "NSINIT_PDEATHSIG",
             "NSINIT_GRACE",
+            "NSINIT_STOP_DELAY",
             "NSINIT_VERBOSE",
             "NSINIT_WARN_ORPHANS",
         ] {

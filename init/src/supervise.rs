@@ -3,10 +3,17 @@
 //! Every signal is blocked before anything else happens (main), so none is
 //! lost or handled by default; the loop reaps on SIGCHLD and forwards the
 //! rest to the command. While the command runs the poll has no timeout: an
-//! idle nsinit never wakes. Only a stop in progress (SIGTERM received, or
-//! the command gone while other processes remain) sets a deadline: every
-//! remaining process gets SIGTERM, then, after the grace period, SIGKILL;
-//! nsinit exits when no child is left, with the command's status.
+//! idle nsinit never wakes. Only a stop in progress sets a deadline: the
+//! drain delay after the first SIGTERM (--stop-delay), then, once the stop
+//! begins (SIGTERM forwarded, or the command gone while other processes
+//! remain), the grace period: every remaining process gets SIGTERM, then,
+//! when it ends, SIGKILL; nsinit exits when no child is left, with the
+//! command's status.
+//!
+//! Job control: a stop signal nsinit forwards (SIGTSTP, SIGTTIN, SIGTTOU,
+//! or SIGSTOP through a rewrite) stops nsinit too once the command has
+//! stopped, so that the shell that started nsinit sees its job stopped;
+//! SIGCONT resumes both.
 
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::time::Instant;
@@ -14,7 +21,7 @@ use std::time::Instant;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{getpgid, getpgrp, Pid};
-use shared::supervision::Supervision;
+use shared::supervision::{is_stop_signal, Supervision};
 use shared::{exit, signals, sys};
 
 use shared::log::Log;
@@ -40,6 +47,26 @@ struct Stop {
     told: std::collections::HashSet<i32>,
 }
 
+/// The first SIGTERM, held back for --stop-delay while the command goes on
+/// serving.
+struct Delay {
+    deadline: Instant,
+    /// What the command gets when the delay ends: SIGTERM or its rewrite.
+    to: i32,
+}
+
+/// Job control: the command stopped, and nsinit with it.
+#[derive(Default)]
+struct Job {
+    /// The command is stopped (waitpid's WUNTRACED, until WCONTINUED).
+    stopped: bool,
+    /// We forwarded a stop signal: stop too once the command has.
+    pending: bool,
+    /// We stopped with the command (as PID 1: would have): SIGCONT to us
+    /// resumes it, by SIGCONT to this pid or -group.
+    suspended: Option<i32>,
+}
+
 pub struct Supervisor<'a> {
     sfd: OwnedFd,
     cfg: &'a Supervision,
@@ -49,10 +76,9 @@ pub struct Supervisor<'a> {
     /// "everything in the container".
     pid1: bool,
     status: Option<i32>,
+    delay: Option<Delay>,
     stop: Option<Stop>,
-    /// We stopped ourselves because the command was stopped from the
-    /// terminal (job control); SIGCONT resumes both.
-    suspended_with_command: bool,
+    job: Job,
 }
 
 impl<'a> Supervisor<'a> {
@@ -64,8 +90,9 @@ impl<'a> Supervisor<'a> {
             cmd,
             pid1: sys::raw_getpid() == 1,
             status: None,
+            delay: None,
             stop: None,
-            suspended_with_command: false,
+            job: Job::default(),
         }
     }
 
@@ -75,6 +102,10 @@ impl<'a> Supervisor<'a> {
         loop {
             let children_left = self.reap();
             if self.status.is_some() {
+                if self.delay.take().is_some() {
+                    self.log
+                        .info(format_args!("the command exited during --stop-delay"));
+                }
                 if !children_left {
                     break;
                 }
@@ -83,17 +114,18 @@ impl<'a> Supervisor<'a> {
                 }
             }
             self.tell_latecomers();
-            let timeout = match &self.stop {
-                Some(s) if !s.killed => {
-                    let left = s.deadline.saturating_duration_since(Instant::now());
-                    PollTimeout::try_from(left.as_millis().max(1) as u64)
-                        .unwrap_or(PollTimeout::MAX)
+            let timeout = match self.next_deadline() {
+                Some(d) => {
+                    // Rounded up: never wake before the deadline.
+                    let left = d.saturating_duration_since(Instant::now());
+                    let ms = left.as_micros().div_ceil(1000).max(1);
+                    PollTimeout::try_from(ms as u64).unwrap_or(PollTimeout::MAX)
                 }
-                _ => PollTimeout::NONE,
+                None => PollTimeout::NONE,
             };
             let mut fds = [PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, timeout) {
-                Ok(0) => self.grace_over(),
+                Ok(0) => self.deadline_passed(),
                 Ok(_) | Err(Errno::EINTR) => {}
                 // A signalfd that cannot be polled: fall back to waiting.
                 Err(_) => {
@@ -122,9 +154,12 @@ impl<'a> Supervisor<'a> {
         if sig == libc::SIGCHLD {
             return; // reaped at the top of the loop
         }
-        if sig == libc::SIGCONT && self.suspended_with_command {
-            self.resume_with_command();
-            return;
+        if sig == libc::SIGCONT {
+            if self.job.suspended.is_some() {
+                self.resume_with_command();
+                return;
+            }
+            self.job.pending = false;
         }
         let to = self.cfg.rewrite(sig);
         if to == 0 {
@@ -138,22 +173,82 @@ impl<'a> Supervisor<'a> {
             return;
         }
         if sig == libc::SIGTERM {
-            self.begin_stop("received SIGTERM", to);
+            self.on_term(to);
             return;
         }
-        if signals::already_delivered_to_group(code) && self.shares_our_group() {
-            // A terminal signal to our whole group reached the command too.
-            return;
+        if sig == libc::SIGINT {
+            self.cut_delay_short("SIGINT during --stop-delay");
         }
-        self.send_to_command(to, sig);
+        // A terminal signal to our whole group reached the command too.
+        if !(signals::already_delivered_to_group(code) && self.shares_our_group()) {
+            self.send_to_command(to, sig);
+        }
+        if is_stop_signal(to) {
+            self.stop_with_command();
+        }
     }
 
-    fn send_to_command(&self, to: i32, received: i32) {
-        let target = if self.cfg.process_group && self.cmd.own_group {
+    /// SIGTERM (forwarded as `to`): the stop begins, after --stop-delay
+    /// the first time.
+    fn on_term(&mut self, to: i32) {
+        let delay = self.cfg.stop_delay;
+        if self.stop.is_none() && self.delay.is_none() && !delay.is_zero() {
+            self.log.info(format_args!(
+                "received SIGTERM: forwarding {} in {delay:?} (--stop-delay)",
+                signals::name(to)
+            ));
+            self.delay = Some(Delay {
+                deadline: Instant::now() + delay,
+                to,
+            });
+            return;
+        }
+        if !self.cut_delay_short("a second SIGTERM during --stop-delay") {
+            self.begin_stop("received SIGTERM", to);
+        }
+    }
+
+    /// End a --stop-delay now: the stop begins. Whether one was running.
+    fn cut_delay_short(&mut self, why: &str) -> bool {
+        let Some(delay) = self.delay.take() else {
+            return false;
+        };
+        self.begin_stop(why, delay.to);
+        true
+    }
+
+    /// When the poll must wake: the end of --stop-delay or of the grace
+    /// period; none while idle.
+    fn next_deadline(&self) -> Option<Instant> {
+        let delay = self.delay.as_ref().map(|d| d.deadline);
+        let grace = self.stop.as_ref().filter(|s| !s.killed).map(|s| s.deadline);
+        delay.into_iter().chain(grace).min()
+    }
+
+    fn deadline_passed(&mut self) {
+        match &self.delay {
+            Some(d) if Instant::now() >= d.deadline => {
+                let to = d.to;
+                self.delay = None;
+                self.begin_stop("--stop-delay over", to);
+            }
+            Some(_) => {}
+            None => self.grace_over(),
+        }
+    }
+
+    /// Where forwarded signals go: the command's group with
+    /// --process-group, else the command.
+    fn target(&self) -> i32 {
+        if self.cfg.process_group && self.cmd.own_group {
             -self.cmd.pid.as_raw()
         } else {
             self.cmd.pid.as_raw()
-        };
+        }
+    }
+
+    fn send_to_command(&self, to: i32, received: i32) {
+        let target = self.target();
         let _ = sys::raw_kill(target, to);
         // After the kill, and only when asked: naming signals allocates.
         if !self.log.enabled() {
@@ -185,10 +280,13 @@ impl<'a> Supervisor<'a> {
             if self.cfg.warn_orphans {
                 self.warn_about_next_orphan();
             }
-            match sys::raw_waitpid(-1, libc::WNOHANG | libc::WUNTRACED) {
+            let flags = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED;
+            match sys::raw_waitpid(-1, flags) {
                 Ok(Some((pid, raw))) if pid == self.cmd.pid.as_raw() => {
                     if libc::WIFSTOPPED(raw) {
                         self.on_command_stopped(libc::WSTOPSIG(raw));
+                    } else if libc::WIFCONTINUED(raw) {
+                        self.job.stopped = false;
                     } else if let Some(code) = exit::from_raw_wait(raw) {
                         self.on_command_exit(code);
                     }
@@ -328,19 +426,43 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// We forwarded a stop signal: stop too, once the command has (at
+    /// once if it already has), as the shell that started us expects of
+    /// a job.
+    fn stop_with_command(&mut self) {
+        if self.job.stopped {
+            self.suspend_with_command(self.target());
+        } else {
+            self.job.pending = true;
+        }
+    }
+
     /// The command was stopped. If a terminal did it (Ctrl-Z, or a read
-    /// from the background) and we are a job of the caller's shell, stop
-    /// with it so the shell gets its terminal back; SIGCONT resumes both.
+    /// from the background) and we are a job of the caller's shell, or we
+    /// forwarded the stop, stop with it so the shell gets its terminal
+    /// back; SIGCONT resumes both.
     fn on_command_stopped(&mut self, sig: i32) {
+        self.job.stopped = true;
         self.log.info(format_args!(
             "the command was stopped by {}",
             signals::name(sig)
         ));
-        if self.cmd.tty.is_none() || ![libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig) {
-            return;
+        let by_terminal =
+            self.cmd.tty.is_some() && [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig);
+        if by_terminal {
+            // The terminal stopped the command's whole group.
+            self.suspend_with_command(-self.cmd.pid.as_raw());
+        } else if self.job.pending {
+            self.suspend_with_command(self.target());
         }
+    }
+
+    /// Stop with the stopped command; SIGCONT to us sends SIGCONT to
+    /// `resume` (the command or its group).
+    fn suspend_with_command(&mut self, resume: i32) {
+        self.job.pending = false;
+        self.job.suspended = Some(resume);
         self.move_terminal(self.cmd.pid.as_raw(), getpgrp().as_raw());
-        self.suspended_with_command = true;
         if let Some(fd) = self.cmd.job_fd {
             // nslaunch owns the job: it stops, and SIGCONTs us when resumed.
             self.log
@@ -350,20 +472,25 @@ impl<'a> Supervisor<'a> {
             self.log
                 .info(format_args!("stopping with it (job control)"));
             let _ = sys::raw_kill(sys::raw_getpid(), libc::SIGSTOP);
+        } else {
+            // The kernel ignores a PID namespace's init's own stop
+            // signals; only a SIGSTOP from outside the namespace stops us.
+            self.log.info(format_args!(
+                "as PID 1, nsinit cannot stop itself: the command stays stopped until SIGCONT"
+            ));
         }
-        // As PID 1 with no one above to stop, the command stays stopped
-        // until SIGCONT reaches us.
     }
 
     fn resume_with_command(&mut self) {
-        self.suspended_with_command = false;
-        let pgid = self.cmd.pid.as_raw();
+        let Some(target) = self.job.suspended.take() else {
+            return;
+        };
+        self.job.pending = false;
         // `fg` gave us the foreground: pass it on. After `bg` it is not
         // ours, and the command runs in the background.
-        self.move_terminal(getpgrp().as_raw(), pgid);
-        self.log
-            .info(format_args!("resumed: SIGCONT to the command"));
-        let _ = sys::raw_kill(-pgid, libc::SIGCONT);
+        self.move_terminal(getpgrp().as_raw(), self.cmd.pid.as_raw());
+        self.log.info(format_args!("resumed: SIGCONT to {target}"));
+        let _ = sys::raw_kill(target, libc::SIGCONT);
     }
 
     /// Hand the terminal's foreground back to our own group once the

@@ -21,6 +21,12 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "PATH")]
     pub init: Option<String>,
 
+    /// on the first SIGTERM, let the container go on serving for DURATION
+    /// before nsinit forwards it and starts the stop (a drain delay: 5s,
+    /// 500ms); a second SIGTERM or a SIGINT forwards it at once
+    #[argh(option, arg_name = "DURATION")]
+    pub stop_delay: Option<String>,
+
     /// bind a host path into the container: SRC (relative to the current
     /// directory allowed) must exist; DST, an absolute path inside, is
     /// created if missing; OPTIONS, comma-separated: ro (read-only for

@@ -144,6 +144,10 @@ Init:
   --init PATH           the nsinit to run as PID 1 (default: nsinit beside
                         nslaunch, else ../libexec/nslaunch/nsinit); see
                         nsinit --help
+  --stop-delay DURATION on the first SIGTERM, let CMD go on serving for
+                        DURATION (5s, 500ms) before nsinit forwards it and
+                        starts the stop: a drain delay for load balancers;
+                        a second SIGTERM or a SIGINT forwards it at once
 
 Explain:
   --dry-run             print, without running anything, what nslaunch would

@@ -184,6 +184,10 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default(),
     };
+    if let Some(d) = &args.stop_delay {
+        shared::supervision::parse_duration(d)
+            .map_err(|why| Error::Usage(format!("--stop-delay {d}: {why}")))?;
+    }
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let mut env = environment(&args, &hostname)?;
     if let Some(names) = listen.as_ref().and_then(|l| l.names.as_deref()) {
@@ -510,6 +514,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         null_stdin: setup.mode.pty && !setup.mode.stdin,
         process_group: setup.mode.group_signals,
         verbose: args.verbose || log_from_env(),
+        stop_delay: args.stop_delay.clone(),
         command: args.command.clone(),
         ..Default::default()
     }

@@ -26,8 +26,8 @@ use crate::volume::Volume;
 /// or let nslaunch run it, which adds --rootfs and --report-fd. Every
 /// option can also be set in the environment: NSINIT_SUBREAPER=1,
 /// NSINIT_PROCESS_GROUP=1, NSINIT_REWRITE=TERM:INT,HUP:0,
-/// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=10s,
-/// NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable;
+/// NSINIT_SUCCESS_STATUS=143,1, NSINIT_PDEATHSIG=TERM, NSINIT_GRACE=9s,
+/// NSINIT_STOP_DELAY=5s, NSINIT_VERBOSE=1, NSINIT_WARN_ORPHANS=1 (a flag wins over its variable;
 /// with --rootfs or --report-fd the variables are the command's, not read).
 #[derive(FromArgs, Debug, Clone, PartialEq, Eq, Default)]
 #[argh(
@@ -61,9 +61,15 @@ pub struct InitArgs {
     pub pdeathsig: Option<String>,
 
     /// how long the remaining processes get between SIGTERM and SIGKILL
-    /// when stopping: 10s (default), 500ms, 1m, 0 (no grace)
+    /// when stopping: 9s (default), 500ms, 1m, 0 (no grace)
     #[argh(option, arg_name = "DURATION")]
     pub grace: Option<String>,
+
+    /// on the first SIGTERM, keep serving for DURATION before forwarding
+    /// it and starting the stop (a drain delay); a second SIGTERM or a
+    /// SIGINT forwards at once: 0 (default), 5s, 500ms
+    #[argh(option, arg_name = "DURATION")]
+    pub stop_delay: Option<String>,
 
     /// log what nsinit does (start, signals, reaping, the stop sequence)
     /// with timestamps on stderr
@@ -311,7 +317,11 @@ impl InitArgs {
                 argv.push(v.clone());
             }
         }
-        for (name, value) in [("--pdeathsig", &self.pdeathsig), ("--grace", &self.grace)] {
+        for (name, value) in [
+            ("--pdeathsig", &self.pdeathsig),
+            ("--grace", &self.grace),
+            ("--stop-delay", &self.stop_delay),
+        ] {
             if let Some(v) = value {
                 argv.push(name.to_string());
                 argv.push(v.clone());
@@ -592,6 +602,7 @@ mod tests {
                 success_status: strings(&["143", "1"]),
                 pdeathsig: Some("KILL".into()),
                 grace: Some("2s".into()),
+                stop_delay: Some("1.5s".into()),
                 verbose: true,
                 warn_orphans: true,
                 command: words(&["sleep", "1"]),

@@ -10,8 +10,12 @@ use std::time::Duration;
 use crate::signals;
 use crate::spec::InitArgs;
 
-/// Between SIGTERM and SIGKILL when stopping, as `docker stop`.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+/// Between SIGTERM and SIGKILL when stopping: just under the 10 s after
+/// which `docker stop` and `podman stop` SIGKILL the container, so that
+/// under an engine nsinit's own SIGKILL of what ignores SIGTERM comes
+/// first and the container still exits with the command's status (with
+/// 10 s, the two raced: 137 or the command's status).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(9);
 
 /// nsinit's resolved supervision settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,8 @@ pub struct Supervision {
     pub success: Vec<i32>,
     pub pdeathsig: Option<i32>,
     pub grace: Duration,
+    /// Between the first SIGTERM and its forwarding (a drain delay).
+    pub stop_delay: Duration,
     pub verbose: bool,
     pub warn_orphans: bool,
 }
@@ -37,6 +43,7 @@ impl Default for Supervision {
             success: Vec::new(),
             pdeathsig: None,
             grace: DEFAULT_GRACE,
+            stop_delay: Duration::ZERO,
             verbose: false,
             warn_orphans: false,
         }
@@ -108,10 +115,20 @@ impl Supervision {
             }
             None => None,
         };
-        let grace = match single(&args.grace, "--grace", "NSINIT_GRACE") {
-            Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}"))?,
-            None => DEFAULT_GRACE,
-        };
+        let duration =
+            |given: &Option<String>, flag: &str, var: &str, default: Duration| match single(
+                given, flag, var,
+            ) {
+                Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}")),
+                None => Ok(default),
+            };
+        let grace = duration(&args.grace, "--grace", "NSINIT_GRACE", DEFAULT_GRACE)?;
+        let stop_delay = duration(
+            &args.stop_delay,
+            "--stop-delay",
+            "NSINIT_STOP_DELAY",
+            Duration::ZERO,
+        )?;
         Ok(Supervision {
             subreaper: switch(args.subreaper, "NSINIT_SUBREAPER")?,
             process_group: switch(args.process_group, "NSINIT_PROCESS_GROUP")?,
@@ -119,6 +136,7 @@ impl Supervision {
             success,
             pdeathsig,
             grace,
+            stop_delay,
             verbose: switch(args.verbose, "NSINIT_VERBOSE")?,
             warn_orphans: switch(args.warn_orphans, "NSINIT_WARN_ORPHANS")?,
         })
@@ -142,6 +160,13 @@ impl Supervision {
             status
         }
     }
+}
+
+/// Whether forwarding `sig` stops the command the way job control does:
+/// nsinit then stops too once the command has (SIGSTOP only through a
+/// rewrite: nsinit never receives it).
+pub fn is_stop_signal(sig: i32) -> bool {
+    [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU, libc::SIGSTOP].contains(&sig)
 }
 
 /// `1/true/yes/on` or `0/false/no/off/` (empty), any case.
@@ -213,7 +238,12 @@ mod tests {
     fn defaults() {
         let s = Supervision::resolve(&InitArgs::default(), no_env).unwrap();
         assert_eq!(s, Supervision::default());
-        assert_eq!(s.grace, Duration::from_secs(10));
+        assert_eq!(s.grace, Duration::from_secs(9));
+        assert!(
+            s.grace < Duration::from_secs(10),
+            "the default grace must end before docker's and podman's 10 s stop timeout"
+        );
+        assert_eq!(s.stop_delay, Duration::ZERO);
         assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGTERM);
         assert_eq!(s.exit_status(143), 143);
     }
@@ -227,10 +257,12 @@ mod tests {
             "NSINIT_SUCCESS_STATUS" => Some("143,1".to_string()),
             "NSINIT_PDEATHSIG" => Some("TERM".to_string()),
             "NSINIT_VERBOSE" => Some("0".to_string()),
+            "NSINIT_STOP_DELAY" => Some("5s".to_string()),
             _ => None,
         };
         let s = Supervision::resolve(&InitArgs::default(), env).unwrap();
         assert_eq!(s.grace, Duration::from_secs(3));
+        assert_eq!(s.stop_delay, Duration::from_secs(5));
         assert!(s.subreaper && !s.verbose);
         assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGINT);
         assert_eq!(s.rewrite(libc::SIGHUP), 0);
@@ -241,10 +273,12 @@ mod tests {
 
         let a = args(|a| {
             a.grace = Some("500ms".into());
+            a.stop_delay = Some("0".into());
             a.rewrite = vec!["USR1:USR2".into()];
         });
         let s = Supervision::resolve(&a, env).unwrap();
         assert_eq!(s.grace, Duration::from_millis(500));
+        assert_eq!(s.stop_delay, Duration::ZERO);
         assert_eq!(s.rewrite(libc::SIGUSR1), libc::SIGUSR2);
         assert_eq!(
             s.rewrite(libc::SIGTERM),
@@ -271,10 +305,12 @@ mod tests {
         let a = args(|a| {
             a.rootfs = Some("/r".into());
             a.grace = Some("1s".into());
+            a.stop_delay = Some("2s".into());
             a.verbose = true;
         });
         let s = Supervision::resolve(&a, env).unwrap();
         assert_eq!((s.grace, s.verbose), (Duration::from_secs(1), true));
+        assert_eq!(s.stop_delay, Duration::from_secs(2));
         assert_eq!(s.pdeathsig, None);
     }
 
@@ -282,6 +318,9 @@ mod tests {
     fn errors_name_the_flag_or_variable() {
         let e = Supervision::resolve(&args(|a| a.grace = Some("soon".into())), no_env).unwrap_err();
         assert!(e.starts_with("--grace soon:"), "{e}");
+        let env = |k: &str| (k == "NSINIT_STOP_DELAY").then(|| "-5s".to_string());
+        let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
+        assert!(e.starts_with("NSINIT_STOP_DELAY=-5s:"), "{e}");
         let env = |k: &str| (k == "NSINIT_REWRITE").then(|| "TERM".to_string());
         let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
         assert!(e.starts_with("NSINIT_REWRITE=TERM:"), "{e}");
@@ -311,6 +350,19 @@ mod tests {
         assert!(parse_rewrite("CHLD:TERM").is_err());
         assert!(parse_rewrite("0:TERM").is_err());
         assert!(parse_rewrite("TERM:NOPE").is_err());
+    }
+
+    #[test]
+    fn stop_signals_after_the_rewrite() {
+        let s = Supervision::resolve(
+            &args(|a| a.rewrite = vec!["TSTP:0".into(), "TTIN:STOP".into(), "USR1:TTOU".into()]),
+            no_env,
+        )
+        .unwrap();
+        let stops = |sig| is_stop_signal(s.rewrite(sig));
+        assert!(!stops(libc::SIGTSTP), "dropped: no stop");
+        assert!(stops(libc::SIGTTIN) && stops(libc::SIGTTOU) && stops(libc::SIGUSR1));
+        assert!(!stops(libc::SIGCONT) && !stops(libc::SIGTERM) && !stops(0));
     }
 
     #[test]

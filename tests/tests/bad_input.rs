@@ -195,6 +195,11 @@ fn launcher_rows(who: &Who, p: &Paths, rootfs: &str) -> Vec<Row> {
             125,
             "Exec format error",
         ),
+        row(
+            &["--rootfs", rootfs, "--stop-delay", "soon"],
+            125,
+            "--stop-delay soon: \"soon\" is not a duration",
+        ),
         // -v.
         row(
             &["--rootfs", rootfs, "-v", "justone"],
@@ -561,6 +566,7 @@ fn every_bad_input_to_nsinit_alone_is_one_line_and_125() {
             row(&["--success-status", "256"], 125, "256"),
             row(&["--pdeathsig", "NOPE"], 125, "NOPE"),
             row(&["--grace", "5x"], 125, "5x"),
+            row(&["--stop-delay", "-1"], 125, "--stop-delay -1"),
             row(
                 &["--report-fd", "99"],
                 125,

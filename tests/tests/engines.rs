@@ -317,6 +317,9 @@ fn strs(v: &[String]) -> Vec<&str> {
 // ---------------------------------------------------------------- rows
 
 static ROWS: &[Row] = &[
+    // First: the longest row (nsinit's 9 s grace), so that it runs
+    // alongside the others rather than after them.
+    podman_row("init-stop", row_init_stop),
     podman_row("true", |c| {
         let r = c.podman_run(&[], &["true"], None);
         assert_eq!(r.code(), 0, "{r:?}");
@@ -422,6 +425,7 @@ static ROWS: &[Row] = &[
     },
     podman_row("init-reap", row_init_reap),
     podman_row("init-signals", row_init_signals),
+    podman_row("init-status", row_init_status),
     ctr_row("ctr-true", |c| {
         let r = run(c.ctr_run(&c.name(), &["--rm"], &["true"]), None);
         assert_eq!(r.code(), 0, "{r:?}");
@@ -773,6 +777,85 @@ fn row_init_signals(c: &Ctx) {
     let r = c.pm(&["stop", "--time", "20", &name]);
     assert_eq!(r.code(), 0, "podman stop: {r:?}");
     assert_eq!(c.exit_code(&name), 9);
+}
+
+/// `--init --init-path nsinit`: `podman run`'s status is what it is
+/// without --init: the command's, 127 for a missing command, 126 for one
+/// that cannot be executed (nsinit's one line names it).
+fn row_init_status(c: &Ctx) {
+    let init = c.env.f.nsinit.display().to_string();
+    let flags = ["--init", "--init-path", init.as_str()];
+    for (cmd, want) in [
+        (&["sh", "-c", "exit 3"][..], 3),
+        (&["/nonexistent"][..], 127),
+        (&["/etc/passwd"][..], 126),
+    ] {
+        let r = c.podman_run(&flags, cmd, None);
+        assert_eq!(r.code(), want, "{cmd:?}: {r:?}");
+        if want > 125 {
+            assert!(
+                r.stderr.contains(cmd[0]),
+                "the error names {}: {r:?}",
+                cmd[0]
+            );
+        }
+    }
+}
+
+/// Whether /proc/PID/status says `pid` ignores signal `sig`.
+fn ignores(pid: i32, sig: i32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
+
+/// `podman stop` with podman's own timeout (10 s) of a command that traps
+/// SIGTERM and exits 7, leaving behind a process that ignores SIGTERM.
+/// Without --init the command is PID 1: its exit ends the rest at once,
+/// and the status is 7. With nsinit as the init (no options), the rest
+/// gets nsinit's grace period (9 s by default), then nsinit's SIGKILL,
+/// before podman's: the status is still 7, and podman never has to
+/// SIGKILL.
+fn row_init_stop(c: &Ctx) {
+    let init = c.env.f.nsinit.display().to_string();
+    let script = "trap 'exit 7' TERM; (trap '' TERM; exec sleep 1000) & sleep 1000 & wait";
+    for with_init in [false, true] {
+        let flags: &[&str] = if with_init {
+            &["--init", "--init-path", &init]
+        } else {
+            &[]
+        };
+        let name = c.detached(flags, &["sh", "-c", script]);
+        let pid1 = c.pid(&name);
+        wait_until("the command to catch TERM, its child to ignore it", || {
+            let tree: Vec<i32> = std::iter::once(pid1).chain(descendants(pid1)).collect();
+            tree.iter().any(|&p| catches(p, libc::SIGTERM))
+                && tree.iter().any(|&p| {
+                    ignores(p, libc::SIGTERM)
+                        && fs::read_to_string(format!("/proc/{p}/comm"))
+                            .is_ok_and(|c| c.trim() == "sleep")
+                })
+        });
+        let t = Instant::now();
+        let r = c.pm(&["stop", &name]);
+        let took = t.elapsed();
+        assert_eq!(r.code(), 0, "podman stop: {r:?}");
+        assert!(
+            !r.stderr.contains("resorting to SIGKILL"),
+            "init={with_init}: podman had to SIGKILL the container: {r:?}"
+        );
+        assert_eq!(c.exit_code(&name), 7, "init={with_init}");
+        if with_init {
+            let grace = shared::supervision::DEFAULT_GRACE;
+            assert!(
+                took >= grace,
+                "the rest was killed before nsinit's grace: {took:?}"
+            );
+        }
+    }
 }
 
 /// `ctr run -d`, then `ctr task exec`, `ctr task ps`, `ctr task kill`

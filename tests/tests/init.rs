@@ -597,6 +597,53 @@ fn ctrl_z_suspends_nsinit_with_its_command_for_the_callers_shell() {
 }
 
 #[test]
+fn ctrl_z_on_a_job_brought_to_the_foreground_stops_nsinit_and_its_command() {
+    // `nsinit -s -- server &`, then `fg`: the command never had the
+    // terminal, so Ctrl-Z reaches nsinit's group alone. nsinit forwards it
+    // and stops once the command has: the shell sees its job stopped and
+    // gives its prompt back (before, the shell waited for good, the command
+    // stopped behind it); `bg` and `fg` resume both.
+    each(|f, who| {
+        let nsinit_path = f.nsinit.display().to_string();
+        let mut p = Pty::spawn(as_who(
+            who,
+            Command::new("bash")
+                .args(["--norc", "--noprofile", "-i"])
+                .env("PS1", "prompt$ "),
+        ));
+        let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+        let bash = p.child.id() as i32;
+        p.send(format!("{nsinit_path} -s -- sleep 100 &\n").as_bytes());
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        let init = wait_descendant(bash, "nsinit", |s| s.comm == "nsinit");
+        let sleep = wait_descendant(init, "the command", |s| s.comm == "sleep");
+        let _guard = KillOnDrop(vec![init, sleep]);
+        p.send(b"fg\n");
+        wait_foreground_job(bash, "nsinit");
+        p.send(b"\x1a");
+        at = p.expect_from(at, "Stopped", TIMEOUT);
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        wait_for("nsinit and its command to be stopped", || {
+            running_state(init) == Some('T') && running_state(sleep) == Some('T')
+        });
+        p.send(b"bg\n");
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        wait_for("both to run again", || {
+            running_state(init) == Some('S') && running_state(sleep) == Some('S')
+        });
+        p.send(b"fg\n");
+        wait_foreground_job(bash, "nsinit");
+        p.send(b"\x03");
+        at = p.expect_from(at, "prompt$ ", TIMEOUT);
+        p.send(b"echo rc=$?\n");
+        at = p.expect_from(at, "rc=130", TIMEOUT);
+        p.send(b"exit\n");
+        let _ = at;
+        wait_timeout(&mut p.child, TIMEOUT).expect("bash did not exit");
+    });
+}
+
+#[test]
 fn stop_and_continue_signals_suspend_and_resume_the_command() {
     each(|f, who| {
         let mut c = Running::start(nsinit(
@@ -622,6 +669,407 @@ fn stop_and_continue_signals_suspend_and_resume_the_command() {
         }
         send_signal(c.pid(), libc::SIGTERM);
         assert_eq!(c.finish().0.code(), Some(143));
+    });
+}
+
+/// Whether `pid` has handled `sig` and waits in poll again: nothing of
+/// it pending (nor a SIGCHLD), blocked in poll(2). Whatever nsinit does
+/// on `sig` is then done.
+fn settled(pid: i32, sig: i32) -> bool {
+    let bits = (1u64 << (sig - 1)) | (1u64 << (libc::SIGCHLD - 1));
+    pending_signals(pid) & bits == 0 && blocked_in_poll(pid)
+}
+
+/// `nsinit [-g] -- sh -c 'sleep 1000 & ...'`: nsinit, the command (sh) and
+/// its child (sleep), host pids, once the child has exec'd sleep.
+fn job(f: &Fixture, who: &Who, mode: Mode, args: &[&str]) -> (Running, i32, i32, i32) {
+    let mut all = args.to_vec();
+    all.extend(["--", "sh", "-c", "sleep 1000 & echo child=$!; wait"]);
+    let mut c = Running::start(nsinit(f, who, mode, &all));
+    let child: i32 = c.wait_prefix("child=").parse().unwrap();
+    let init = init_pid(mode, &c);
+    let cmd = *children_of(init).first().expect("the command");
+    let grandchild = match mode {
+        Mode::Subreaper => child,
+        // $! is a pid of the new namespace: the host's is sh's child.
+        Mode::Pid1 => {
+            let mut kids = Vec::new();
+            wait_for("the command's child", || {
+                kids = children_of(cmd);
+                !kids.is_empty()
+            });
+            kids[0]
+        }
+    };
+    wait_for("the command's child to exec sleep", || {
+        fs::read_to_string(format!("/proc/{grandchild}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    (c, init, cmd, grandchild)
+}
+
+#[test]
+fn job_control_signals_stop_the_command_then_nsinit_and_sigcont_resumes_both() {
+    // What a shell (Ctrl-Z on `nsinit -s -- server &` brought to the
+    // foreground) or a supervisor does: SIGTSTP, SIGTTIN or SIGTTOU to
+    // nsinit. With -g the command's whole group stops, else the command
+    // alone; then nsinit stops, so that the shell sees its job stopped;
+    // SIGCONT to nsinit resumes both. As PID 1 of its namespace nsinit
+    // cannot stop itself (the kernel ignores it, whatever it tries): the
+    // command stops, nsinit goes on, and only a SIGSTOP from outside (the
+    // test, here) stops it.
+    each(|f, who| {
+        for mode in MODES {
+            for group in [false, true] {
+                for sig in [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+                    let case = format!("{mode:?} group={group} signal {sig}");
+                    let flags: &[&str] = if group { &["-g"] } else { &[] };
+                    let (c, init, cmd, grandchild) = job(f, who, mode, flags);
+                    let _guard = KillOnDrop(vec![init, cmd, grandchild]);
+                    let state = |pid| running_state(pid).unwrap_or('-');
+                    send_signal(init, sig);
+                    wait_for(&format!("{case}: the command to stop"), || {
+                        state(cmd) == 'T'
+                    });
+                    match mode {
+                        Mode::Subreaper => {
+                            wait_for(&format!("{case}: nsinit to stop"), || state(init) == 'T');
+                        }
+                        Mode::Pid1 => {
+                            wait_for(&format!("{case}: nsinit to handle it"), || {
+                                settled(init, sig)
+                            });
+                            assert_ne!(state(init), 'T', "{case}");
+                            send_signal(init, libc::SIGSTOP);
+                            wait_for(
+                                &format!("{case}: a SIGSTOP from outside to stop nsinit"),
+                                || state(init) == 'T',
+                            );
+                        }
+                    }
+                    if group {
+                        wait_for(&format!("{case}: the whole group to stop"), || {
+                            state(grandchild) == 'T'
+                        });
+                    } else {
+                        assert_ne!(state(grandchild), 'T', "{case}: not the command's child");
+                    }
+                    send_signal(init, libc::SIGCONT);
+                    wait_for(&format!("{case}: all to resume"), || {
+                        [init, cmd, grandchild]
+                            .iter()
+                            .all(|&p| matches!(state(p), 'S' | 'R'))
+                    });
+                    send_signal(init, libc::SIGTERM);
+                    assert_eq!(c.finish().0.code(), Some(143), "{case}");
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn nsinit_stops_only_once_the_command_has() {
+    // A command that handles SIGTSTP (an editor restoring the terminal)
+    // stops itself later: nsinit waits for it, and does not stop at all
+    // while the command does not.
+    each(|f, who| {
+        let dir = f.dir(who, "tstp-later");
+        let fifo = dir.join("go");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        nix::unistd::chown(
+            &fifo,
+            Some(nix::unistd::Uid::from_raw(who.uid())),
+            Some(nix::unistd::Gid::from_raw(who.gid())),
+        )
+        .unwrap();
+        let script = format!(
+            "trap 'echo got-tstp; read x < {}; kill -STOP $$' TSTP; echo ready; \
+             while :; do sleep 0.05; done",
+            fifo.display()
+        );
+        let mut c = Running::start(nsinit(f, who, Mode::Subreaper, &["sh", "-c", &script]));
+        c.wait_line("ready");
+        let init = c.pid();
+        let cmd = *children_of(init).first().unwrap();
+        let _guard = KillOnDrop(vec![init, cmd]);
+        send_signal(init, libc::SIGTSTP);
+        c.wait_line("got-tstp");
+        wait_for("nsinit to handle SIGTSTP", || settled(init, libc::SIGTSTP));
+        assert_ne!(
+            running_state(init),
+            Some('T'),
+            "nsinit stopped before the command"
+        );
+        fs::write(&fifo, "go\n").unwrap();
+        wait_for("the command to stop itself", || {
+            running_state(cmd) == Some('T')
+        });
+        wait_for("nsinit to stop after it", || {
+            running_state(init) == Some('T')
+        });
+        send_signal(init, libc::SIGCONT);
+        wait_for("both to resume", || {
+            running_state(init) != Some('T') && running_state(cmd) != Some('T')
+        });
+        send_signal(init, libc::SIGTERM);
+        assert_eq!(c.finish().0.code(), Some(143));
+    });
+}
+
+#[test]
+fn the_rewrite_of_a_stop_signal_decides_whether_nsinit_stops() {
+    // The catcher handles SIGTSTP: it never stops, nor does nsinit.
+    // Rewritten to SIGSTOP (as dumb-init does by default) it stops, and
+    // nsinit with it; rewritten to another signal, or dropped, nothing
+    // stops.
+    each(|f, who| {
+        for mode in MODES {
+            for (rewrite, got, stops) in [
+                (None, Some(libc::SIGTSTP), false),
+                (Some("TSTP:STOP"), None, true),
+                (Some("TSTP:USR1"), Some(libc::SIGUSR1), false),
+                (Some("TSTP:0"), None, false),
+            ] {
+                let case = format!("{mode:?} {rewrite:?}");
+                let catcher = catcher(f);
+                let mut args = vec![];
+                if let Some(r) = rewrite {
+                    args.extend(["--rewrite", r]);
+                }
+                args.extend(["--", &catcher]);
+                let mut c = Running::start(nsinit(f, who, mode, &args));
+                c.wait_line("ready");
+                let init = init_pid(mode, &c);
+                let cmd = *children_of(init).first().unwrap();
+                let _guard = KillOnDrop(vec![init, cmd]);
+                send_signal(init, libc::SIGTSTP);
+                if let Some(sig) = got {
+                    c.wait_line(&format!("got {sig}"));
+                }
+                if stops {
+                    wait_for(&format!("{case}: the command to stop"), || {
+                        running_state(cmd) == Some('T')
+                    });
+                    if mode == Mode::Subreaper {
+                        wait_for(&format!("{case}: nsinit to stop"), || {
+                            running_state(init) == Some('T')
+                        });
+                    }
+                    send_signal(init, libc::SIGCONT);
+                    wait_for(&format!("{case}: both to resume"), || {
+                        running_state(init) != Some('T') && running_state(cmd) != Some('T')
+                    });
+                } else {
+                    wait_for(&format!("{case}: nsinit to handle it"), || {
+                        settled(init, libc::SIGTSTP)
+                    });
+                    assert_ne!(running_state(init), Some('T'), "{case}: nsinit stopped");
+                    assert_ne!(running_state(cmd), Some('T'), "{case}: the command stopped");
+                }
+                send_signal(init, libc::SIGTERM);
+                let (st, seen) = c.finish();
+                assert_eq!(st.code(), Some(0), "{case}: {seen:?}");
+            }
+        }
+    });
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// One request to the counting service on `port`: its count (1 for the
+/// first request), or None when it does not answer.
+fn request(port: u16) -> Option<u32> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(TIMEOUT)).ok()?;
+    s.write_all(b"GET /cgi-bin/count HTTP/1.0\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    answer.lines().last()?.trim().parse().ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Nsinit(Mode),
+    /// `nslaunch --stop-delay`, which passes it on to its nsinit.
+    Nslaunch,
+}
+
+/// The processes a signal goes through, `way`: nsinit, or nslaunch then
+/// its nsinit.
+fn relays(way: Way, c: &Running) -> Vec<i32> {
+    match way {
+        Way::Nsinit(mode) => vec![init_pid(mode, c)],
+        Way::Nslaunch => {
+            let init = *children_of(c.pid()).first().expect("nslaunch's nsinit");
+            vec![c.pid(), init]
+        }
+    }
+}
+
+/// Wait until each of `relays`, in order, has taken `sig` and sleeps
+/// again: it has then passed it on, or, for nsinit, acted on it. (Two
+/// signals sent before it reads them could arrive as one, or in the
+/// other order: standard signals are read lowest number first.)
+fn wait_handled(relays: &[i32], sig: i32) {
+    for &pid in relays {
+        wait_for(&format!("{pid} to handle signal {sig}"), || {
+            pending_signals(pid) & (1u64 << (sig - 1)) == 0 && process_state(pid) == Some('S')
+        });
+    }
+}
+
+/// A counting web service (busybox httpd and a CGI script) with a stop
+/// delay of `delay`, run `way`, answering on its port: the running
+/// service, the pids a signal goes through (the first to signal) and the
+/// port.
+fn counting_service(
+    f: &Fixture,
+    who: &Who,
+    way: Way,
+    delay: &str,
+    tag: &str,
+) -> (Running, Vec<i32>, u16) {
+    let port = free_port();
+    let name: String = format!("www-{tag}-{way:?}")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let www = f.dir(who, &name);
+    fs::create_dir(www.join("cgi-bin")).unwrap();
+    nix::unistd::chown(
+        &www.join("cgi-bin"),
+        Some(nix::unistd::Uid::from_raw(who.uid())),
+        Some(nix::unistd::Gid::from_raw(who.gid())),
+    )
+    .unwrap();
+    let (root, count) = match way {
+        Way::Nsinit(_) => (
+            www.display().to_string(),
+            www.join("n").display().to_string(),
+        ),
+        Way::Nslaunch => ("/www".to_string(), "/tmp/n".to_string()),
+    };
+    let script = www.join("cgi-bin/count");
+    write_as(
+        who,
+        &script,
+        &format!(
+            "#!/bin/sh\nn=$(( $(cat {count} 2>/dev/null || echo 0) + 1 ))\necho $n > {count}\n\
+             printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' $n\n"
+        ),
+    );
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let httpd = ["httpd", "-f", "-p", &listen, "-h", &root];
+    let cmd = match way {
+        Way::Nsinit(mode) => {
+            let busybox = f.rootfs(who).join("bin/busybox").display().to_string();
+            let mut args = vec!["--stop-delay", delay, "--", &busybox];
+            args.extend(httpd);
+            nsinit(f, who, mode, &args)
+        }
+        Way::Nslaunch => {
+            let volume = format!("{}:/www", www.display());
+            let mut args = vec![
+                "--stop-delay",
+                delay,
+                "-v",
+                &volume,
+                "--tmpfs",
+                "/tmp",
+                "--",
+            ];
+            args.extend(httpd);
+            f.nslaunch(who, &args)
+        }
+    };
+    let c = Running::start(cmd);
+    wait_for(&format!("{way:?}: the service to answer"), || {
+        request(port).is_some()
+    });
+    let relays = relays(way, &c);
+    (c, relays, port)
+}
+
+const WAYS: [Way; 3] = [
+    Way::Nsinit(Mode::Pid1),
+    Way::Nsinit(Mode::Subreaper),
+    Way::Nslaunch,
+];
+
+#[test]
+fn a_stop_delay_keeps_the_service_answering_then_stops_it() {
+    each(|f, who| {
+        for way in WAYS {
+            let delay = Duration::from_millis(1500);
+            let (c, relays, port) = counting_service(f, who, way, "1500ms", "drain");
+            let mut last = request(port).expect("an answer");
+            let t0 = Instant::now();
+            send_signal(relays[0], libc::SIGTERM);
+            let mut late = 0;
+            let stopped = loop {
+                match request(port) {
+                    Some(n) => {
+                        assert_eq!(n, last + 1, "{way:?}: the count");
+                        last = n;
+                        late += usize::from(t0.elapsed() > delay / 2);
+                    }
+                    None => break t0.elapsed(),
+                }
+                assert!(t0.elapsed() < delay + TIMEOUT, "{way:?}: still answering");
+                // Pacing, not synchronisation: a request every 50 ms.
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert!(stopped >= delay, "{way:?}: stopped after {stopped:?}");
+            assert!(
+                late > 0,
+                "{way:?}: no answer in the second half of the delay"
+            );
+            // httpd dies of the SIGTERM, as it would without a delay.
+            assert_eq!(c.finish().0.code(), Some(143), "{way:?}");
+        }
+    });
+}
+
+#[test]
+fn during_a_stop_delay_a_second_signal_or_the_commands_exit_ends_it() {
+    each(|f, who| {
+        for way in WAYS {
+            // A second SIGTERM, or a SIGINT: the stop begins at once.
+            for second in [libc::SIGTERM, libc::SIGINT] {
+                let case = format!("{way:?} then signal {second}");
+                let (c, relays, port) = counting_service(f, who, way, "60s", "cut");
+                let t0 = Instant::now();
+                send_signal(relays[0], libc::SIGTERM);
+                wait_handled(&relays, libc::SIGTERM);
+                let n = request(port).expect("an answer during the delay");
+                assert!(n >= 2, "{case}: {n}");
+                send_signal(relays[0], second);
+                assert_eq!(c.finish().0.code(), Some(143), "{case}");
+                assert!(t0.elapsed() < Duration::from_secs(30), "{case}");
+            }
+            // The command exits during the delay: nsinit with its status.
+            let script = "trap 'exit 3' USR1; echo ready; while :; do sleep 0.05; done";
+            let mut c = Running::start(match way {
+                Way::Nsinit(mode) => {
+                    nsinit(f, who, mode, &["--stop-delay", "60s", "sh", "-c", script])
+                }
+                Way::Nslaunch => f.nslaunch(who, &["--stop-delay", "60s", "sh", "-c", script]),
+            });
+            c.wait_line("ready");
+            let relays = relays(way, &c);
+            let t0 = Instant::now();
+            send_signal(relays[0], libc::SIGTERM);
+            wait_handled(&relays, libc::SIGTERM);
+            send_signal(relays[0], libc::SIGUSR1);
+            assert_eq!(c.finish().0.code(), Some(3), "{way:?}");
+            assert!(t0.elapsed() < Duration::from_secs(30), "{way:?}");
+        }
     });
 }
 
@@ -873,11 +1321,18 @@ fn blocked_in_poll(pid: i32) -> bool {
 fn an_idle_nsinit_never_wakes_up() {
     each(|f, who| {
         for mode in MODES {
+            // A stop delay sets a timer only once SIGTERM comes.
             let mut c = Running::start(nsinit(
                 f,
                 who,
                 mode,
-                &["sh", "-c", "echo ready; exec sleep 1000"],
+                &[
+                    "--stop-delay",
+                    "1s",
+                    "sh",
+                    "-c",
+                    "echo ready; exec sleep 1000",
+                ],
             ));
             c.wait_line("ready");
             let init = init_pid(mode, &c);
@@ -929,6 +1384,11 @@ fn bad_options_are_one_line_and_125() {
                 vec!["true"],
                 vec![("NSINIT_VERBOSE", "maybe")],
                 "NSINIT_VERBOSE=maybe",
+            ),
+            (
+                vec!["true"],
+                vec![("NSINIT_STOP_DELAY", "1y")],
+                "NSINIT_STOP_DELAY=1y",
             ),
         ];
         for (args, env, want) in cases {
