@@ -90,6 +90,48 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Rewrite our command line, as /proc/self/cmdline (and so `ps`) shows
+/// it, to `nsinit -- CMD ARGS...`: nslaunch's options (descriptor numbers,
+/// the capability list, the rootfs's host path) are none of the
+/// container's business. The kernel reads the command line from our own
+/// memory, the area between `arg_start` and `arg_end` (fields 48 and 49 of
+/// /proc/self/stat): the new text, shorter, is written there and the rest
+/// zeroed. Done once argv is parsed (nothing reads it again) and before
+/// anything of the container runs. Best effort: where /proc cannot tell
+/// the area, the command line stays as it was.
+pub fn show_only_the_command(command: &[std::ffi::OsString]) {
+    use std::os::unix::ffi::OsStrExt;
+    let Some((start, end)) = argv_area() else {
+        return;
+    };
+    let mut text = b"nsinit\0--\0".to_vec();
+    for word in command {
+        text.extend_from_slice(word.as_bytes());
+        text.push(0);
+    }
+    let len = end - start;
+    if text.len() > len {
+        return;
+    }
+    text.resize(len, 0);
+    // SAFETY: [start, end) is the block of our argv strings, which the
+    // kernel laid out on our stack, mapped writable and ours alone; no
+    // Rust reference points into it (std copies what it reads from argv,
+    // and we parsed ours already), and we write exactly `len` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, len) };
+}
+
+/// `arg_start` and `arg_end` of /proc/self/stat.
+fn argv_area() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3.
+    let start: usize = fields.get(48 - 3)?.parse().ok()?;
+    let end: usize = fields.get(49 - 3)?.parse().ok()?;
+    (start > 0 && end > start).then_some((start, end))
+}
+
 /// Whether our mount namespace is not our parent's (an OCI bundle
 /// without a PID namespace of its own runs us as some other pid; the
 /// launcher, our parent, made a mount namespace for us all the same).

@@ -48,6 +48,11 @@ fn main() {
         println!("nsinit {}", env!("CARGO_PKG_VERSION"));
         exit(0);
     }
+    if args.launched() {
+        // What the container's `ps` shows as PID 1: `nsinit -- CMD...`,
+        // not nslaunch's plumbing (nor the rootfs's host path).
+        confine::show_only_the_command(&args.command);
+    }
     let sink = match args.report_fd {
         Some(fd) => {
             // The command must not inherit the report pipe: its end of

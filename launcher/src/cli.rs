@@ -27,6 +27,11 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "DURATION")]
     pub stop_delay: Option<String>,
 
+    /// when the command has ended or been stopped, how long what is left
+    /// gets between SIGTERM and SIGKILL (nsinit's --grace; default 9s)
+    #[argh(option, arg_name = "DURATION")]
+    pub grace: Option<String>,
+
     /// bind a host path into the container: SRC (relative to the current
     /// directory allowed) must exist; DST, an absolute path inside, is
     /// created if missing; OPTIONS, comma-separated: ro (read-only for

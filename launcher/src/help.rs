@@ -148,6 +148,9 @@ Init:
                         DURATION (5s, 500ms) before nsinit forwards it and
                         starts the stop: a drain delay for load balancers;
                         a second SIGTERM or a SIGINT forwards it at once
+  --grace DURATION      how long what is left of the container gets between
+                        nsinit's SIGTERM and its SIGKILL when the command
+                        has ended or is stopped (default 9s; 0: none)
 
 Explain:
   --dry-run             print, without running anything, what nslaunch would

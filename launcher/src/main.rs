@@ -184,9 +184,11 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default(),
     };
-    if let Some(d) = &args.stop_delay {
-        shared::supervision::parse_duration(d)
-            .map_err(|why| Error::Usage(format!("--stop-delay {d}: {why}")))?;
+    for (flag, value) in [("--stop-delay", &args.stop_delay), ("--grace", &args.grace)] {
+        if let Some(d) = value {
+            shared::supervision::parse_duration(d)
+                .map_err(|why| Error::Usage(format!("{flag} {d}: {why}")))?;
+        }
     }
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let mut env = environment(&args, &hostname)?;
@@ -515,6 +517,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         process_group: setup.mode.group_signals,
         verbose: args.verbose || log_from_env(),
         stop_delay: args.stop_delay.clone(),
+        grace: args.grace.clone(),
         command: args.command.clone(),
         ..Default::default()
     }

@@ -1,7 +1,10 @@
 //! nsinit's command line, which is also the container spec: the launcher
-//! renders a [`InitArgs`] into argv, nsinit parses it back, so
-//! `/proc/1/cmdline` inside a container shows exactly what its init was told,
-//! and `nsinit -- cmd` (no setup flags) is the standalone init for any image.
+//! renders a [`InitArgs`] into argv, nsinit parses it back (a round trip
+//! the tests below keep exact), and `nsinit -- cmd` (no setup flags) is the
+//! standalone init for any image. Once parsed, nsinit under a launcher
+//! rewrites what /proc/1/cmdline shows to `nsinit -- CMD...`: the spec is
+//! the host's business, not the container's (`nslaunch --dry-run` and
+//! `--verbose` show it).
 //! The command's environment travels as nsinit's exec environment, never in
 //! argv.
 

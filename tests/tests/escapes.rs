@@ -538,3 +538,46 @@ fn leaked_directory_fds_are_really_open_in_the_wrapper() {
         );
     });
 }
+
+#[test]
+fn pid_1_shows_only_the_command_and_no_host_path() {
+    // nsinit is told the container's setup on its command line (the
+    // rootfs's host path among it); what the container's ps shows as PID 1
+    // is `nsinit -- CMD...`.
+    each(|f, who| {
+        let r = run(
+            f.nslaunch(
+                who,
+                &[
+                    "-v",
+                    "/tmp:/hostsnap",
+                    "sh",
+                    "-c",
+                    "tr '\\0' ' ' < /proc/1/cmdline; echo; ps -o args | sed -n 2p",
+                ],
+            ),
+            None,
+        );
+        assert_eq!(r.code(), 0, "{r:?}");
+        let l = lines(&r.stdout);
+        assert_eq!(
+            l.first().copied(),
+            Some("nsinit -- sh -c tr '\\0' ' ' < /proc/1/cmdline; echo; ps -o args | sed -n 2p"),
+            "{r:?}"
+        );
+        assert!(
+            l.get(1).is_some_and(|p| p.starts_with("nsinit -- sh -c")),
+            "{r:?}"
+        );
+        let rootfs = f.rootfs(who).display().to_string();
+        for leak in [
+            rootfs.as_str(),
+            "--report-fd",
+            "--caps",
+            "--tree",
+            "/tmp:/hostsnap",
+        ] {
+            assert!(!r.stdout.contains(leak), "PID 1 shows {leak:?}: {r:?}");
+        }
+    });
+}

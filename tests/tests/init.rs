@@ -1430,3 +1430,35 @@ fn a_descriptor_named_by_two_options_is_refused_before_either_is_taken() {
         );
     });
 }
+
+#[test]
+fn nslaunch_passes_its_grace_to_nsinit() {
+    // A leftover that ignores SIGTERM outlives the command: nsinit's
+    // grace decides how long the container waits for it before SIGKILL.
+    each(|f, who| {
+        let cmd = ["sh", "-c", "(trap '' TERM; exec sleep 1000) & exit 7"];
+        let started = std::time::Instant::now();
+        let mut args = vec!["--grace", "0"];
+        args.extend(cmd);
+        let r = run(f.nslaunch(who, &args), None);
+        assert_eq!(r.code(), 7, "{r:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "--grace 0 waited {:?}",
+            started.elapsed()
+        );
+        let started = std::time::Instant::now();
+        let mut args = vec!["--grace", "1500ms"];
+        args.extend(cmd);
+        let r = run(f.nslaunch(who, &args), None);
+        assert_eq!(r.code(), 7, "{r:?}");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(1500),
+            "--grace 1500ms ended after {:?}",
+            started.elapsed()
+        );
+        let r = run(f.nslaunch(who, &["--grace", "soon", "true"]), None);
+        assert_eq!(r.code(), 125, "{r:?}");
+        assert!(r.stderr.contains("--grace soon"), "{r:?}");
+    });
+}
