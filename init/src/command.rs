@@ -167,12 +167,12 @@ pub fn resolve(name: &OsStr, path_var: &OsStr) -> Result<OsString, Error> {
     }
 }
 
-/// Where the command goes among process groups and the terminal.
+/// Where the command goes among process groups and the terminal. The
+/// command always gets a process group of its own (see `run` in main.rs).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Placement {
-    /// Put the command in a process group of its own.
-    pub own_group: bool,
-    /// Make that group the foreground of the terminal open on this fd.
+    /// Make the command's group the foreground of the terminal open on
+    /// this fd.
     pub foreground: Option<RawFd>,
     /// Make this fd (the `--console-socket` terminal) the command's
     /// stdin, stdout and stderr.
@@ -222,11 +222,9 @@ pub fn spawn(
     // async-signal-safe raw_* functions before execve or _exit.
     match unsafe { fork() } {
         Ok(ForkResult::Parent { child }) => {
-            if place.own_group {
-                // Also done by the child; whichever runs first wins, so
-                // the group exists before we signal it.
-                let _ = sys::raw_setpgid(child.as_raw(), child.as_raw());
-            }
+            // Also done by the child; whichever runs first wins, so the
+            // group exists before we signal it.
+            let _ = sys::raw_setpgid(child.as_raw(), child.as_raw());
             if let Err(e) = gate.parent_side(child.as_raw()) {
                 let _ = sys::raw_kill(child.as_raw(), libc::SIGKILL);
                 return Err(e);
@@ -234,13 +232,11 @@ pub fn spawn(
             Ok(child)
         }
         Ok(ForkResult::Child) => {
-            if place.own_group {
-                let _ = sys::raw_setpgid(0, 0);
-                if let Some(tty) = place.foreground {
-                    // Signals are still blocked here, so SIGTTOU cannot
-                    // stop us while we take the foreground.
-                    let _ = sys::raw_tcsetpgrp(tty, sys::raw_getpid());
-                }
+            let _ = sys::raw_setpgid(0, 0);
+            if let Some(tty) = place.foreground {
+                // Signals are still blocked here, so SIGTTOU cannot stop
+                // us while we take the foreground.
+                let _ = sys::raw_tcsetpgrp(tty, sys::raw_getpid());
             }
             if let Err(errno) = place.redirect() {
                 sink.send_raw(

@@ -185,7 +185,7 @@ More: man nsinit.
 
 #[cfg(test)]
 mod tests {
-    use shared::helpdoc;
+    use nslaunch_tests::helpdoc;
     use shared::spec::InitArgs;
 
     use super::TEXT;

@@ -21,6 +21,7 @@ mod netns;
 mod oci_mounts;
 mod setup;
 mod supervise;
+mod supervision;
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -30,8 +31,8 @@ use command::{Placement, Sink};
 use error::Error;
 use shared::log::Log;
 use shared::spec::InitArgs;
-use shared::supervision::Supervision;
 use shared::sys;
+use supervision::Supervision;
 
 fn main() {
     // Before anything else: every signal queues for the signalfd from now
@@ -226,7 +227,6 @@ fn run(
     // stop. The command's group has its parent, nsinit, in another group of
     // the same session: not orphaned.
     let place = Placement {
-        own_group: true,
         foreground: tty,
         stdio: console.as_ref().map(|c| c.fd()),
         stdin: null.as_ref().map(|n| n.as_raw_fd()),
@@ -260,13 +260,8 @@ fn run(
     // so we do not keep the caller's busy (an unmountable filesystem).
     let _ = nix::unistd::chdir("/");
     log.info(format_args!(
-        "started {:?} as pid {child}{}{}",
+        "started {:?} as pid {child} in its own process group{}",
         args.command[0],
-        if place.own_group {
-            " in its own process group"
-        } else {
-            ""
-        },
         if tty.is_some() {
             ", in the terminal's foreground"
         } else {
@@ -283,7 +278,6 @@ fn run(
     drop(null);
     let command = supervise::Command {
         pid: child,
-        own_group: place.own_group,
         tty,
         job_fd: args.job_control_fd,
     };

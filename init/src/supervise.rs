@@ -18,19 +18,20 @@
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::time::Instant;
 
+use crate::supervision::Supervision;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{getpgid, getpgrp, Pid};
-use shared::supervision::{is_stop_signal, Supervision};
+use shared::settings::is_stop_signal;
 use shared::{exit, signals, sys};
 
 use shared::log::Log;
 
 /// Where the command lives.
 pub struct Command {
+    /// Also its process group's id: the command always leads a group of
+    /// its own.
     pub pid: Pid,
-    /// Its process group, when it has one of its own.
-    pub own_group: bool,
     /// The terminal whose foreground we handed to it: our stdin, or the
     /// `--console-socket` terminal.
     pub tty: Option<RawFd>,
@@ -240,7 +241,7 @@ impl<'a> Supervisor<'a> {
     /// Where forwarded signals go: the command's group with
     /// --process-group, else the command.
     fn target(&self) -> i32 {
-        if self.cfg.process_group && self.cmd.own_group {
+        if self.cfg.process_group {
             -self.cmd.pid.as_raw()
         } else {
             self.cmd.pid.as_raw()
@@ -389,12 +390,7 @@ impl<'a> Supervisor<'a> {
             return;
         }
         if self.status.is_none() {
-            let target = if self.cmd.own_group {
-                -self.cmd.pid.as_raw()
-            } else {
-                self.cmd.pid.as_raw()
-            };
-            let _ = sys::raw_kill(target, libc::SIGKILL);
+            let _ = sys::raw_kill(-self.cmd.pid.as_raw(), libc::SIGKILL);
         }
         for pid in self.others() {
             let _ = sys::raw_kill(pid, libc::SIGKILL);
@@ -415,7 +411,7 @@ impl<'a> Supervisor<'a> {
             return Vec::new();
         }
         let cmd = self.cmd.pid.as_raw();
-        let skip_group = self.cfg.process_group && self.cmd.own_group;
+        let skip_group = self.cfg.process_group;
         let keep = |pid: i32| pid != me && pid != cmd && !(skip_group && pgid_of(pid) == Some(cmd));
         if self.pid1 {
             all_pids().into_iter().filter(|&p| keep(p)).collect()

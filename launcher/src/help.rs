@@ -283,7 +283,7 @@ pub fn oci(_verb: Option<&str>) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use shared::helpdoc;
+    use nslaunch_tests::helpdoc;
 
     use super::TEXT;
     use crate::cli::LaunchArgs;

@@ -186,7 +186,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     };
     for (flag, value) in [("--stop-delay", &args.stop_delay), ("--grace", &args.grace)] {
         if let Some(d) = value {
-            shared::supervision::parse_duration(d)
+            shared::settings::parse_duration(d)
                 .map_err(|why| Error::Usage(format!("{flag} {d}: {why}")))?;
         }
     }

@@ -17,8 +17,8 @@ use proptest::test_runner::Config;
 use shared::caps::{self, CapSet};
 use shared::env;
 use shared::idmap::{self, IdRange, Mode, SubRange};
+use shared::settings::{parse_bool, parse_duration, parse_rewrite};
 use shared::signals;
-use shared::supervision::{parse_bool, parse_duration, parse_rewrite};
 use shared::tmpfs::Tmpfs;
 use shared::volume::{self, Volume};
 

@@ -18,6 +18,7 @@
 //!   the end; with `NSLAUNCH_TEST_STRICT=1` (CI) a skip is a failure
 //!   instead.
 
+pub mod helpdoc;
 pub mod pty;
 
 use std::collections::BTreeMap;

@@ -849,7 +849,7 @@ fn row_init_stop(c: &Ctx) {
         );
         assert_eq!(c.exit_code(&name), 7, "init={with_init}");
         if with_init {
-            let grace = shared::supervision::DEFAULT_GRACE;
+            let grace = shared::settings::DEFAULT_GRACE;
             assert!(
                 took >= grace,
                 "the rest was killed before nsinit's grace: {took:?}"

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::process::Command;
 
+use nslaunch_tests::helpdoc::{self, Opt};
 use nslaunch_tests::{as_who, each, repo_root, run, Who};
-use shared::helpdoc::{self, Opt};
 
 fn man_page(name: &str) -> String {
     let path = repo_root().join("docs").join(format!("{name}.1"));
