@@ -77,7 +77,7 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
                  mount namespace"
             )));
         }
-        sys::raw_set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
+        nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("PR_SET_DUMPABLE", e))?;
     }
     let Some(n) = args.preserve_fds else {
         return Ok(());
@@ -234,7 +234,7 @@ impl Gate {
             // from nsinit): not to nsinit when it runs as another uid
             // (keep-id). Nothing else runs in the container yet, and the
             // command's exec resets it anyway.
-            sys::raw_set_dumpable(true).map_err(|e| (&b"PR_SET_DUMPABLE"[..], e))?;
+            nix::sys::prctl::set_dumpable(true).map_err(|e| (&b"PR_SET_DUMPABLE"[..], e))?;
             sys::raw_unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS).map_err(|e| {
                 (
                     &b"create the nested user namespace for --cap-add SYS_ADMIN"[..],

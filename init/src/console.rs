@@ -128,8 +128,8 @@ fn open_slave(master: &OwnedFd) -> Result<OwnedFd, Errno> {
 /// Make the terminal our controlling terminal, leading a new session if
 /// we do not lead one already (nslaunch's `setsid` made us a leader).
 fn lead_session_of(tty: RawFd) -> Result<(), Error> {
-    if sys::raw_getsid() != sys::raw_getpid() {
-        sys::raw_setsid().map_err(|e| Error::Sys {
+    if nix::unistd::getsid(None).map(|p| p.as_raw()) != Ok(sys::raw_getpid()) {
+        nix::unistd::setsid().map_err(|e| Error::Sys {
             op: "--console-socket: start a session (setsid)".into(),
             errno: e,
             hint: Some("nsinit must not be a process group leader, or must lead its session"),

@@ -273,7 +273,7 @@ impl Credentials {
             }
         }
         if self.caps.as_ref().is_some_and(|c| c.keep_across_setuid) {
-            sys::raw_set_keepcaps(true)
+            nix::sys::prctl::set_keepcaps(true)
                 .map_err(|e| ("keep the capabilities of ", &self.label[..], e))?;
         }
         if let Some(ids) = &self.ids {
@@ -295,7 +295,7 @@ impl Credentials {
             sys::raw_chdir(dir).map_err(|e| ("chdir to --workdir ", dir.as_bytes(), e))?;
         }
         if self.no_new_privs {
-            sys::raw_set_no_new_privs()
+            nix::sys::prctl::set_no_new_privs()
                 .map_err(|e| ("--no-new-privileges for ", &self.label[..], e))?;
             self.load_seccomp()?;
         }

@@ -125,7 +125,7 @@ fn run(
         sys::raw_set_parent_death_signal(sig).map_err(|e| Error::sys("--pdeathsig", e))?;
     }
     if cfg.subreaper {
-        sys::set_child_subreaper()
+        nix::sys::prctl::set_child_subreaper(true)
             .map_err(|e| Error::sys("--subreaper (PR_SET_CHILD_SUBREAPER)", e))?;
     }
 

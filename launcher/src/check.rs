@@ -730,7 +730,7 @@ fn probe_seccomp() -> Result<String, String> {
         })
         .collect();
     let child = || -> i32 {
-        if sys::raw_set_no_new_privs().is_err() {
+        if nix::sys::prctl::set_no_new_privs().is_err() {
             return 2;
         }
         if sys::raw_seccomp_load(0, &program).is_err() {

@@ -550,7 +550,7 @@ fn child(launch: &Launch) -> ! {
     }
     // A session of our own, without a controlling terminal: the caller's
     // terminal is never the container's (see the module's notes).
-    if let Err(errno) = sys::raw_setsid() {
+    if let Err(errno) = nix::unistd::setsid() {
         fail(b"start a session for the container (setsid)", errno);
     }
     // No descriptor of the caller's but stdin, stdout and stderr reaches

@@ -270,6 +270,8 @@ pub fn raw_cloexec_from(first: c_uint) -> Result<(), Errno> {
 }
 
 /// `prctl(PR_SET_PDEATHSIG, sig)`: receive `sig` when the parent thread dies.
+/// (Not nix's `set_pdeathsig`: its `Signal` has no real-time signals,
+/// which `nsinit --pdeathsig` takes.)
 pub fn raw_set_parent_death_signal(sig: c_int) -> Result<(), Errno> {
     // SAFETY: PR_SET_PDEATHSIG takes an integer argument.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } != 0 {
@@ -453,16 +455,6 @@ pub fn raw_getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
-/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are
-/// re-parented to us instead of to the namespace's init.
-pub fn set_child_subreaper() -> Result<(), Errno> {
-    // SAFETY: integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
-}
-
 /// The pid of a child that has exited, without reaping it (`waitid` with
 /// `WNOWAIT`), so its /proc entry can still be read.
 pub fn peek_exited_child() -> Option<i32> {
@@ -584,20 +576,6 @@ pub fn raw_unshare(flags: c_int) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `prctl(PR_SET_DUMPABLE, on)`. A process that is not dumpable has its
-/// /proc/PID files (fd, cwd, root, exe, mem, environ) owned by root and
-/// closed to everyone without CAP_SYS_PTRACE over it, whatever the uid.
-pub fn raw_set_dumpable(on: bool) -> Result<(), Errno> {
-    raw_prctl(libc::PR_SET_DUMPABLE, on.into(), 0)
-}
-
-/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no `execve` of this process or its
-/// descendants can gain privileges (setuid bits and file capabilities
-/// are ignored). It cannot be undone.
-pub fn raw_set_no_new_privs() -> Result<(), Errno> {
-    raw_prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0)
-}
-
 /// Bring the loopback interface of this network namespace up
 /// (`ioctl(SIOCSIFFLAGS)`, as `ip link set lo up` does), leaving its other
 /// flags as they are.
@@ -629,7 +607,9 @@ pub fn loopback_up() -> Result<(), Errno> {
     Ok(())
 }
 
-/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})` (nix's),
+/// tried again while the kernel answers EAGAIN (a rename raced with
+/// RESOLVE_IN_ROOT) or EINTR.
 pub fn openat2(
     dirfd: RawFd,
     path: &CStr,
@@ -637,30 +617,17 @@ pub fn openat2(
     mode: u32,
     resolve: u64,
 ) -> Result<OwnedFd, Errno> {
-    // SAFETY: open_how is plain data; zeroed then filled is its valid form.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = mode as u64;
-    how.resolve = resolve;
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(OFlag::from_bits_retain(flags | libc::O_CLOEXEC))
+        .mode(nix::sys::stat::Mode::from_bits_retain(mode))
+        .resolve(ResolveFlag::from_bits_retain(resolve));
+    // SAFETY: the caller's `dirfd` is open for the length of this call.
+    let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(dirfd) };
     loop {
-        // SAFETY: `path` is a valid C string, `how` a valid struct whose
-        // size we pass; the kernel reads both and returns a new fd.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: the kernel just gave us this descriptor; we own it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        // EAGAIN: a rename raced with RESOLVE_IN_ROOT; try again.
-        if Errno::last() != Errno::EAGAIN && Errno::last() != Errno::EINTR {
-            return Err(Errno::last());
+        match nix::fcntl::openat2(dir, path, how) {
+            Err(Errno::EAGAIN | Errno::EINTR) => continue,
+            other => return other,
         }
     }
 }
@@ -1012,22 +979,6 @@ pub unsafe fn take_inherited_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `setsid()`: a new session and process group, led by the caller, with
-/// no controlling terminal.
-pub fn raw_setsid() -> Result<(), Errno> {
-    // SAFETY: no arguments.
-    if unsafe { libc::setsid() } < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
-}
-
-/// `getsid(0)`: the caller's session id.
-pub fn raw_getsid() -> i32 {
-    // SAFETY: plain integer argument.
-    unsafe { libc::getsid(0) }
-}
-
 /// `dup2(from, to)` (`to` loses close-on-exec, as with dup2).
 pub fn raw_dup2(from: RawFd, to: RawFd) -> Result<(), Errno> {
     loop {
@@ -1127,123 +1078,79 @@ pub fn open_pty_peer(master: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A connected pair of close-on-exec unix stream sockets.
+/// A pair of connected unix stream sockets, close-on-exec (nix's
+/// socketpair).
 pub fn socket_pair() -> Result<(OwnedFd, OwnedFd), Errno> {
-    let mut fds: [c_int; 2] = [-1, -1];
-    // SAFETY: socketpair writes two descriptors into a valid array.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if r != 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: both descriptors are new and ours.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
 }
 
-/// Room for one SCM_RIGHTS control message carrying one descriptor
-/// (CMSG_SPACE(sizeof(int)) is 24 on every Linux ABI; 64 is plenty),
-/// aligned as `struct cmsghdr` requires.
-#[repr(C, align(8))]
-struct CmsgBuf([u8; 64]);
-
 /// Send the descriptor `fd` over the unix socket `sock` (one byte of data
-/// and an SCM_RIGHTS message), as runc's `--console-socket` does.
+/// and an SCM_RIGHTS message), as runc's `--console-socket` does (nix's
+/// sendmsg). Not for a forked child: nix allocates the control buffer.
 pub fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
-    let mut byte = [b'T'];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut cmsg = CmsgBuf([0; 64]);
-    // SAFETY: msghdr is plain data; zeroed then filled is its valid form.
-    // CMSG_SPACE/CMSG_LEN are pure arithmetic; CMSG_FIRSTHDR points into
-    // `cmsg`, which is large and aligned enough for one header and one
-    // int (checked against CMSG_SPACE), and CMSG_DATA points just past
-    // that header inside the same buffer.
-    let r = unsafe {
-        let space = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as usize;
-        if space > cmsg.0.len() {
-            return Err(Errno::EINVAL);
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+    let byte = [b'T'];
+    let iov = [std::io::IoSlice::new(&byte)];
+    let fds = [fd];
+    loop {
+        match sendmsg::<UnixAddr>(
+            sock,
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(|_| ()),
         }
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.0.as_mut_ptr().cast();
-        msg.msg_controllen = space as _;
-        let hdr = libc::CMSG_FIRSTHDR(&msg);
-        (*hdr).cmsg_level = libc::SOL_SOCKET;
-        (*hdr).cmsg_type = libc::SCM_RIGHTS;
-        (*hdr).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<c_int>(), fd);
-        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL)
-    };
-    if r < 0 {
-        return Err(Errno::last());
     }
-    Ok(())
 }
 
 /// Receive one descriptor sent with [`send_fd`] on the unix socket
-/// `sock`, close-on-exec. `Ok(None)` at end of file (the sender closed
-/// its end without sending one).
+/// `sock`, close-on-exec (nix's recvmsg). `Ok(None)` at end of file (the
+/// sender closed its end without sending one); any descriptor beyond the
+/// first is closed.
 pub fn recv_fd(sock: RawFd) -> Result<Option<OwnedFd>, Errno> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
     let mut byte = [0u8];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut cmsg = CmsgBuf([0; 64]);
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
     loop {
-        // SAFETY: as in send_fd; the kernel writes at most msg_controllen
-        // bytes of control data into `cmsg`, and every header we read is
-        // one CMSG_FIRSTHDR/CMSG_NXTHDR handed us inside that length.
-        // Each descriptor we find is new in this process (the kernel
-        // installed it), so we own it.
-        let got = unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cmsg.0.as_mut_ptr().cast();
-            msg.msg_controllen = cmsg.0.len() as _;
-            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
-            if n < 0 {
-                Err(Errno::last())
-            } else {
-                let mut found: Option<OwnedFd> = None;
-                let mut hdr = libc::CMSG_FIRSTHDR(&msg);
-                while !hdr.is_null() {
-                    if (*hdr).cmsg_level == libc::SOL_SOCKET && (*hdr).cmsg_type == libc::SCM_RIGHTS
-                    {
-                        let data = libc::CMSG_DATA(hdr);
-                        let len = (*hdr).cmsg_len as usize - (data as usize - hdr as usize);
-                        for i in 0..len / std::mem::size_of::<c_int>() {
-                            let fd = std::ptr::read_unaligned(data.cast::<c_int>().add(i));
-                            // Keep the first; any other closes when dropped.
-                            let owned = OwnedFd::from_raw_fd(fd);
-                            if found.is_none() {
-                                found = Some(owned);
-                            }
-                        }
-                    }
-                    hdr = libc::CMSG_NXTHDR(&msg, hdr);
-                }
-                Ok((n, found))
-            }
-        };
-        match got {
-            Ok((_, Some(fd))) => return Ok(Some(fd)),
-            Ok((0, None)) => return Ok(None),
-            // A byte without a descriptor: not what we were promised.
-            Ok((_, None)) => return Err(Errno::EBADMSG),
+        let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+        let msg = match recvmsg::<UnixAddr>(
+            sock,
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
+            other => other?,
+        };
+        let mut found: Option<OwnedFd> = None;
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for fd in fds {
+                    // SAFETY: the kernel just installed this descriptor in
+                    // our table; nothing else owns it. The first is kept,
+                    // any other closes when dropped.
+                    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                    if found.is_none() {
+                        found = Some(owned);
+                    }
+                }
+            }
         }
+        return match (msg.bytes, found) {
+            (_, Some(fd)) => Ok(Some(fd)),
+            (0, None) => Ok(None),
+            // A byte without a descriptor: not what we were promised.
+            (_, None) => Err(Errno::EBADMSG),
+        };
     }
 }
 
@@ -1328,12 +1235,6 @@ pub fn has_xattr(path: &CStr, name: &CStr) -> bool {
     // SAFETY: both are valid C strings; a NULL buffer of size 0 asks only
     // for the value's size.
     unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), ptr::null_mut(), 0) >= 0 }
-}
-
-/// `prctl(PR_SET_KEEPCAPS)`: keep the permitted capabilities across a
-/// switch away from uid 0. Async-signal-safe.
-pub fn raw_set_keepcaps(on: bool) -> Result<(), Errno> {
-    raw_prctl(libc::PR_SET_KEEPCAPS, libc::c_ulong::from(on), 0)
 }
 
 /// Read one byte from `fd`: `None` at end of file. Async-signal-safe.

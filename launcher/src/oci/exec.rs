@@ -353,7 +353,7 @@ impl Child<'_> {
         };
         // Not dumpable while nslaunch's code runs in the container's
         // namespaces: nothing there may open our /proc files.
-        if let Err(e) = sys::raw_set_dumpable(false) {
+        if let Err(e) = nix::sys::prctl::set_dumpable(false) {
             fail(b"PR_SET_DUMPABLE", e);
         }
         if let Some(path) = self.cgroup {
