@@ -160,6 +160,9 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Work out, before the fork, what the command's child applies: the
+    /// user `who` (with `--groups`), the capabilities (`--cap-sets` or
+    /// `--caps`), `--workdir`, `--no-new-privileges` and `seccomp`.
     pub fn prepare(
         who: Option<&Identity>,
         args: &InitArgs,
@@ -170,19 +173,7 @@ impl Credentials {
                 .map(|s| s.trim() == "allow")
                 .unwrap_or(true);
             let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
-            let gid_map = idmap::parse_map(&gid_map);
-            Ids {
-                uid: w.uid,
-                gid: w.gid,
-                // A gid the namespace does not map cannot be a member here.
-                groups: allowed.then(|| {
-                    w.groups
-                        .iter()
-                        .copied()
-                        .filter(|g| idmap::maps_inside(&gid_map, *g))
-                        .collect()
-                }),
-            }
+            ids_of(w, allowed, &idmap::parse_map(&gid_map))
         });
         let caps = match (args.cap_sets, args.caps) {
             (Some(sets), _) => Some(oci_caps(sets)),
@@ -191,24 +182,7 @@ impl Credentials {
                 let uid = ids
                     .as_ref()
                     .map_or(nix::unistd::getuid().as_raw(), |i| i.uid);
-                let set = if uid == 0 {
-                    keep.intersect(CapSet::from_bits(now.permitted)).bits()
-                } else {
-                    0
-                };
-                // Inheritable stays empty (CVE-2022-24769: a file's
-                // inheritable capabilities must not lift a program above
-                // the set).
-                Some(Caps {
-                    keep,
-                    last: CapState {
-                        effective: set,
-                        permitted: set,
-                        inheritable: 0,
-                    },
-                    ambient: CapSet::EMPTY,
-                    keep_across_setuid: false,
-                })
+                Some(named_caps(keep, CapSet::from_bits(now.permitted), uid))
             }
             (None, None) => None,
         };
@@ -216,13 +190,6 @@ impl Credentials {
             Some(list) => Some(parse_groups(list)?),
             None => None,
         };
-        let ids = ids.map(|mut i| {
-            // OCI `additionalGids`: exactly these, where setgroups is allowed.
-            if let (Some(g), Some(_)) = (&groups, &i.groups) {
-                i.groups = Some(g.clone());
-            }
-            i
-        });
         let workdir = match &args.workdir {
             Some(d) => Some(
                 CString::new(d.as_str())
@@ -230,18 +197,13 @@ impl Credentials {
             ),
             None => None,
         };
-        let label = match (who, &args.user) {
-            (Some(w), Some(spec)) => format!("--user {spec} (uid {}, gid {})", w.uid, w.gid),
-            (Some(w), None) => format!("uid {}, gid {}", w.uid, w.gid),
-            (None, _) => "the command".to_string(),
-        };
         Ok(Credentials {
-            ids,
+            ids: ids.map(|i| with_groups(i, groups)),
             caps,
             workdir,
             no_new_privs: args.no_new_privileges,
             seccomp,
-            label: label.into_bytes(),
+            label: label(who, args.user.as_deref()).into_bytes(),
         })
     }
 
@@ -311,6 +273,64 @@ impl Credentials {
     }
 }
 
+/// The ids to switch to for `who`: its groups where setgroups is
+/// `allowed`, less those `gid_map` does not map (a gid the namespace does
+/// not map cannot be a member here).
+fn ids_of(who: &Identity, allowed: bool, gid_map: &[IdRange]) -> Ids {
+    Ids {
+        uid: who.uid,
+        gid: who.gid,
+        groups: allowed.then(|| {
+            who.groups
+                .iter()
+                .copied()
+                .filter(|g| idmap::maps_inside(gid_map, *g))
+                .collect()
+        }),
+    }
+}
+
+/// `--groups` (OCI `additionalGids`): exactly these, where setgroups is
+/// allowed; else the groups stay as worked out.
+fn with_groups(mut ids: Ids, groups: Option<Vec<u32>>) -> Ids {
+    if let (Some(g), Some(_)) = (groups, &ids.groups) {
+        ids.groups = Some(g);
+    }
+    ids
+}
+
+/// `--caps`: the bounding set `keep`; a command run as `uid` 0 keeps
+/// those of them we hold (`permitted`) as its permitted and effective
+/// sets, any other user none.
+fn named_caps(keep: CapSet, permitted: CapSet, uid: u32) -> Caps {
+    let set = if uid == 0 {
+        keep.intersect(permitted).bits()
+    } else {
+        0
+    };
+    // Inheritable stays empty (CVE-2022-24769: a file's inheritable
+    // capabilities must not lift a program above the set).
+    Caps {
+        keep,
+        last: CapState {
+            effective: set,
+            permitted: set,
+            inheritable: 0,
+        },
+        ambient: CapSet::EMPTY,
+        keep_across_setuid: false,
+    }
+}
+
+/// Who the command runs as, for messages: `--user X (uid N, gid M)`.
+fn label(who: Option<&Identity>, user: Option<&str>) -> String {
+    match (who, user) {
+        (Some(w), Some(spec)) => format!("--user {spec} (uid {}, gid {})", w.uid, w.gid),
+        (Some(w), None) => format!("uid {}, gid {}", w.uid, w.gid),
+        (None, _) => "the command".to_string(),
+    }
+}
+
 /// A compiled seccomp filter: the `SECCOMP_FILTER_FLAG_*` flags and the
 /// classic BPF program.
 pub struct Seccomp {
@@ -355,4 +375,80 @@ pub fn read_seccomp(fd: Option<i32>) -> Result<Option<Seccomp>, Error> {
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(uid: u32, gid: u32, groups: &[u32]) -> Identity {
+        Identity {
+            uid,
+            gid,
+            groups: groups.to_vec(),
+            home: "/".into(),
+        }
+    }
+
+    fn range(inside: u32, count: u32) -> IdRange {
+        IdRange {
+            inside,
+            outside: 100_000 + inside,
+            count,
+        }
+    }
+
+    #[test]
+    fn only_mapped_groups_and_only_where_setgroups_is_allowed() {
+        let w = who(1000, 100, &[100, 10, 70000]);
+        let ids = ids_of(&w, true, &[range(0, 65536)]);
+        assert_eq!((ids.uid, ids.gid), (1000, 100));
+        assert_eq!(ids.groups, Some(vec![100, 10]));
+        assert_eq!(ids_of(&w, true, &[range(100, 1)]).groups, Some(vec![100]));
+        assert_eq!(ids_of(&w, false, &[range(0, 65536)]).groups, None);
+    }
+
+    #[test]
+    fn given_groups_replace_the_users_where_setgroups_is_allowed() {
+        let w = who(0, 0, &[0, 10]);
+        let ids = with_groups(ids_of(&w, true, &[range(0, 65536)]), Some(vec![5, 6]));
+        assert_eq!(ids.groups, Some(vec![5, 6]));
+        let ids = with_groups(ids_of(&w, true, &[range(0, 65536)]), None);
+        assert_eq!(ids.groups, Some(vec![0, 10]));
+        let ids = with_groups(ids_of(&w, false, &[]), Some(vec![5]));
+        assert_eq!(ids.groups, None, "setgroups denied: the groups stay");
+    }
+
+    #[test]
+    fn named_caps_go_to_root_only_and_never_inheritable() {
+        let keep = CapSet::from_bits(0b1011);
+        let held = CapSet::from_bits(0b0011_0011);
+        let root = named_caps(keep, held, 0);
+        assert_eq!(root.keep, keep);
+        assert_eq!(
+            root.last,
+            CapState {
+                effective: 0b0011,
+                permitted: 0b0011,
+                inheritable: 0
+            },
+            "what we hold of --caps"
+        );
+        assert_eq!(root.ambient, CapSet::EMPTY);
+        assert!(!root.keep_across_setuid);
+        let user = named_caps(keep, held, 1000);
+        assert_eq!(user.keep, keep, "the bounding set is cut the same");
+        assert_eq!(user.last, CapState::default());
+    }
+
+    #[test]
+    fn messages_name_the_user() {
+        let w = who(1000, 100, &[]);
+        assert_eq!(
+            label(Some(&w), Some("app")),
+            "--user app (uid 1000, gid 100)"
+        );
+        assert_eq!(label(Some(&w), None), "uid 1000, gid 100");
+        assert_eq!(label(None, Some("app")), "the command");
+    }
 }

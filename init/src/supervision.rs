@@ -53,88 +53,47 @@ impl Supervision {
     /// change how its init dies), and the launcher says all in argv.
     /// `Err` is one line naming the flag or variable.
     pub fn resolve(args: &InitArgs, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let launched = args.launched();
-        let env = |var: &str| if launched { None } else { env(var) };
-        let switch = |on: bool, var: &str| -> Result<bool, String> {
-            if on {
-                return Ok(true);
-            }
-            env(var).map_or(Ok(false), |v| {
-                parse_bool(&v).map_err(|e| format!("{var}={v}: {e}"))
-            })
+        let src = Sources {
+            launched: args.launched(),
+            env,
         };
-        // Repeatable options: the flags if any were given, else the
-        // variable's comma- or space-separated list.
-        let list = |given: &[String], flag: &str, var: &str| -> Vec<(String, String)> {
-            if !given.is_empty() {
-                return given
-                    .iter()
-                    .map(|v| (format!("{flag} {v}"), v.clone()))
-                    .collect();
-            }
-            env(var)
-                .map(|v| {
-                    v.split(|c: char| c == ',' || c.is_whitespace())
-                        .filter(|s| !s.is_empty())
-                        .map(|s| (format!("{var}={v}"), s.to_string()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let single = |given: &Option<String>, flag: &str, var: &str| -> Option<(String, String)> {
-            match given {
-                Some(v) => Some((format!("{flag} {v}"), v.clone())),
-                None => env(var).map(|v| (format!("{var}={v}"), v)),
-            }
-        };
-
-        let mut rewrites = Vec::new();
-        for (origin, item) in list(&args.rewrite, "--rewrite", "NSINIT_REWRITE") {
-            rewrites.push(parse_rewrite(&item).map_err(|e| format!("{origin}: {e}"))?);
-        }
-        let mut success = Vec::new();
-        for (origin, item) in list(
-            &args.success_status,
-            "--success-status",
-            "NSINIT_SUCCESS_STATUS",
-        ) {
-            let n = item
-                .parse::<i32>()
-                .ok()
-                .filter(|n| (0..=255).contains(n))
-                .ok_or_else(|| format!("{origin}: {item:?} is not an exit status (0..255)"))?;
-            success.push(n);
-        }
-        let pdeathsig = match single(&args.pdeathsig, "--pdeathsig", "NSINIT_PDEATHSIG") {
+        let rewrites = src
+            .list(&args.rewrite, "--rewrite", "NSINIT_REWRITE")
+            .into_iter()
+            .map(|(origin, item)| parse_rewrite(&item).map_err(|e| format!("{origin}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let success = src
+            .list(
+                &args.success_status,
+                "--success-status",
+                "NSINIT_SUCCESS_STATUS",
+            )
+            .into_iter()
+            .map(|(origin, item)| exit_status(&origin, &item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let pdeathsig = match src.single(&args.pdeathsig, "--pdeathsig", "NSINIT_PDEATHSIG") {
             Some((origin, v)) => {
                 Some(signals::parse(&v, false).map_err(|e| format!("{origin}: {e}"))?)
             }
             None => None,
         };
-        let duration =
-            |given: &Option<String>, flag: &str, var: &str, default: Duration| match single(
-                given, flag, var,
-            ) {
-                Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}")),
-                None => Ok(default),
-            };
-        let grace = duration(&args.grace, "--grace", "NSINIT_GRACE", DEFAULT_GRACE)?;
-        let stop_delay = duration(
+        let grace = src.duration(&args.grace, "--grace", "NSINIT_GRACE", DEFAULT_GRACE)?;
+        let stop_delay = src.duration(
             &args.stop_delay,
             "--stop-delay",
             "NSINIT_STOP_DELAY",
             Duration::ZERO,
         )?;
         Ok(Supervision {
-            subreaper: switch(args.subreaper, "NSINIT_SUBREAPER")?,
-            process_group: switch(args.process_group, "NSINIT_PROCESS_GROUP")?,
+            subreaper: src.switch(args.subreaper, "NSINIT_SUBREAPER")?,
+            process_group: src.switch(args.process_group, "NSINIT_PROCESS_GROUP")?,
             rewrites,
             success,
             pdeathsig,
             grace,
             stop_delay,
-            verbose: switch(args.verbose, "NSINIT_VERBOSE")?,
-            warn_orphans: switch(args.warn_orphans, "NSINIT_WARN_ORPHANS")?,
+            verbose: src.switch(args.verbose, "NSINIT_VERBOSE")?,
+            warn_orphans: src.switch(args.warn_orphans, "NSINIT_WARN_ORPHANS")?,
         })
     }
 
@@ -154,6 +113,85 @@ impl Supervision {
             0
         } else {
             status
+        }
+    }
+}
+
+/// `--success-status` (or `NSINIT_SUCCESS_STATUS`, as `origin` says) item
+/// `item`: an exit status, 0 to 255.
+fn exit_status(origin: &str, item: &str) -> Result<i32, String> {
+    item.parse::<i32>()
+        .ok()
+        .filter(|n| (0..=255).contains(n))
+        .ok_or_else(|| format!("{origin}: {item:?} is not an exit status (0..255)"))
+}
+
+/// Where a setting comes from: its flag, else its variable, looked up
+/// with `env` unless nsinit is `launched`. Each value comes with its
+/// origin (`--grace 5s`, `NSINIT_GRACE=5s`), for messages.
+struct Sources<E> {
+    launched: bool,
+    env: E,
+}
+
+impl<E: Fn(&str) -> Option<String>> Sources<E> {
+    /// The variable `var`, if it counts and is set.
+    fn var(&self, var: &str) -> Option<String> {
+        if self.launched {
+            None
+        } else {
+            (self.env)(var)
+        }
+    }
+
+    /// A switch: on with its flag (`on`), else as its variable says.
+    fn switch(&self, on: bool, var: &str) -> Result<bool, String> {
+        if on {
+            return Ok(true);
+        }
+        self.var(var).map_or(Ok(false), |v| {
+            parse_bool(&v).map_err(|e| format!("{var}={v}: {e}"))
+        })
+    }
+
+    /// A repeatable option: the flags if any were given, else the
+    /// variable's comma- or space-separated list.
+    fn list(&self, given: &[String], flag: &str, var: &str) -> Vec<(String, String)> {
+        if !given.is_empty() {
+            return given
+                .iter()
+                .map(|v| (format!("{flag} {v}"), v.clone()))
+                .collect();
+        }
+        self.var(var)
+            .map(|v| {
+                v.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|s| !s.is_empty())
+                    .map(|s| (format!("{var}={v}"), s.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// An option given once: the flag's value, else the variable's.
+    fn single(&self, given: &Option<String>, flag: &str, var: &str) -> Option<(String, String)> {
+        match given {
+            Some(v) => Some((format!("{flag} {v}"), v.clone())),
+            None => self.var(var).map(|v| (format!("{var}={v}"), v)),
+        }
+    }
+
+    /// A duration option, `default` when neither is given.
+    fn duration(
+        &self,
+        given: &Option<String>,
+        flag: &str,
+        var: &str,
+        default: Duration,
+    ) -> Result<Duration, String> {
+        match self.single(given, flag, var) {
+            Some((origin, v)) => parse_duration(&v).map_err(|e| format!("{origin}: {e}")),
+            None => Ok(default),
         }
     }
 }
@@ -270,6 +308,70 @@ mod tests {
         let e = Supervision::resolve(&args(|a| a.success_status = vec!["256".into()]), no_env)
             .unwrap_err();
         assert!(e.contains("--success-status 256"), "{e}");
+    }
+
+    #[test]
+    fn exit_statuses_are_0_to_255() {
+        assert_eq!(exit_status("--success-status 0", "0"), Ok(0));
+        assert_eq!(exit_status("--success-status 255", "255"), Ok(255));
+        for bad in ["256", "-1", "x", "", "1.0"] {
+            let e = exit_status("NSINIT_SUCCESS_STATUS=...", bad).unwrap_err();
+            assert_eq!(
+                e,
+                format!("NSINIT_SUCCESS_STATUS=...: {bad:?} is not an exit status (0..255)")
+            );
+        }
+    }
+
+    #[test]
+    fn each_value_carries_its_origin() {
+        let env = |k: &str| match k {
+            "NSINIT_REWRITE" => Some(" TERM:INT,,HUP:0 ".to_string()),
+            "NSINIT_GRACE" => Some("3s".to_string()),
+            _ => None,
+        };
+        let src = Sources {
+            launched: false,
+            env,
+        };
+        assert_eq!(
+            src.list(&[], "--rewrite", "NSINIT_REWRITE"),
+            [
+                (
+                    "NSINIT_REWRITE= TERM:INT,,HUP:0 ".to_string(),
+                    "TERM:INT".to_string()
+                ),
+                (
+                    "NSINIT_REWRITE= TERM:INT,,HUP:0 ".to_string(),
+                    "HUP:0".to_string()
+                )
+            ]
+        );
+        assert_eq!(
+            src.list(&["USR1:0".into()], "--rewrite", "NSINIT_REWRITE"),
+            [("--rewrite USR1:0".to_string(), "USR1:0".to_string())]
+        );
+        assert_eq!(
+            src.single(&None, "--grace", "NSINIT_GRACE"),
+            Some(("NSINIT_GRACE=3s".to_string(), "3s".to_string()))
+        );
+        assert_eq!(src.single(&None, "--pdeathsig", "NSINIT_PDEATHSIG"), None);
+        assert_eq!(
+            src.duration(
+                &None,
+                "--stop-delay",
+                "NSINIT_STOP_DELAY",
+                Duration::from_secs(7)
+            ),
+            Ok(Duration::from_secs(7))
+        );
+        let launched = Sources {
+            launched: true,
+            env,
+        };
+        assert!(launched.list(&[], "--rewrite", "NSINIT_REWRITE").is_empty());
+        assert_eq!(launched.single(&None, "--grace", "NSINIT_GRACE"), None);
+        assert_eq!(launched.switch(true, "NSINIT_VERBOSE"), Ok(true));
     }
 
     #[test]

@@ -456,7 +456,8 @@ fn lock_entry(cache: &Cache, hash: &str) -> Result<Option<Entry>, String> {
 }
 
 /// Unpack `file` into `.tmp-<hash>-<pid>`, then rename it to `<hash>`.
-/// When another run got there first, ours is thrown away.
+/// When another run got there first, ours is thrown away; so is ours on
+/// any failure.
 fn unpack_into_cache(
     cache: &Cache,
     hash: &str,
@@ -475,78 +476,112 @@ fn unpack_into_cache(
         let tmp_fd = open_dir_at(dir_fd, &tmp_name).map_err(|e| e.desc().to_string())?;
         let busy = Flock::lock(tmp_fd, FlockArg::LockExclusiveNonblock)
             .map_err(|(_, e)| format!("lock {}: {}", tmp.display(), e.desc()))?;
-        nix::sys::stat::mkdirat(&*busy, "root", Mode::from_bits_truncate(0o700))
-            .map_err(|e| format!("create {}/root: {}", tmp.display(), e.desc()))?;
-        let root = open_dir_at(&*busy, "root")
-            .map(OwnedFd::from)
-            .map_err(|e| e.desc().to_string())?;
-        let started = SystemTime::now();
-        let done = unpack_file(file, size, &root, hash, source, keep_owners)?;
-        let info = format!(
-            "source={source}\nsize={size}\nfiles={}\nbytes={}\nunpacked={}\n",
-            done.entries,
-            done.bytes,
-            started
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        );
-        nix::fcntl::openat(
-            &*busy,
-            "info",
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .map(File::from)
-        .map_err(std::io::Error::from)
-        .and_then(|mut f| f.write_all(info.as_bytes()))
-        .map_err(|e| format!("write info: {}", io_why(&e)))?;
-        if done.devices.count > 0 {
-            eprintln!(
-                "nslaunch: --rootfs {source}: skipped {} device node{} ({}): the container gets \
-                 its own /dev{}",
-                done.devices.count,
-                if done.devices.count == 1 { "" } else { "s" },
-                printable(&shown_list(&done.devices)),
-                if keep_owners {
-                    ""
-                } else {
-                    ", and a rootless unpack cannot make them"
-                }
-            );
+        let done = fill_entry(&busy, &tmp, hash, file, size, source, keep_owners)?;
+        for note in skipped_notes(source, &done, keep_owners) {
+            eprintln!("{note}");
         }
-        if done.others.count > 0 {
-            eprintln!(
-                "nslaunch: --rootfs {source}: skipped {} entr{} of a kind a rootfs has no use \
-                 for ({})",
-                done.others.count,
-                if done.others.count == 1 { "y" } else { "ies" },
-                printable(&shown_list(&done.others))
-            );
-        }
-        match nix::fcntl::renameat2(
-            dir_fd,
-            tmp_name.as_str(),
-            dir_fd,
-            hash,
-            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
-        ) {
-            Ok(()) => Ok(true),
-            // Another run finished the same archive first: use theirs.
-            Err(Errno::EEXIST | Errno::ENOTEMPTY) => Ok(false),
-            Err(e) => Err(format!("rename {} into place: {}", tmp.display(), e.desc())),
-        }
+        rename_into_place(dir_fd, &tmp_name, hash, &tmp)
     })();
-    match result {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            let _ = remove_tree(dir_fd, OsStr::new(&tmp_name));
-            Ok(())
-        }
-        Err(why) => {
-            let _ = remove_tree(dir_fd, OsStr::new(&tmp_name));
-            Err(why)
-        }
+    if result != Ok(true) {
+        let _ = remove_tree(dir_fd, OsStr::new(&tmp_name));
+    }
+    result.map(|_| ())
+}
+
+/// Fill the locked `.tmp-` directory `busy` (at `tmp`): the tree in
+/// `root`, then the `info` file.
+fn fill_entry(
+    busy: &Flock<File>,
+    tmp: &Path,
+    hash: &str,
+    file: &mut File,
+    size: u64,
+    source: &str,
+    keep_owners: bool,
+) -> Result<unpack::Unpacked, String> {
+    nix::sys::stat::mkdirat(&**busy, "root", Mode::from_bits_truncate(0o700))
+        .map_err(|e| format!("create {}/root: {}", tmp.display(), e.desc()))?;
+    let root = open_dir_at(&**busy, "root")
+        .map(OwnedFd::from)
+        .map_err(|e| e.desc().to_string())?;
+    let started = SystemTime::now();
+    let done = unpack_file(file, size, &root, hash, source, keep_owners)?;
+    let unpacked = started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let info = info_text(source, size, &done, unpacked);
+    nix::fcntl::openat(
+        &**busy,
+        "info",
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map(File::from)
+    .map_err(std::io::Error::from)
+    .and_then(|mut f| f.write_all(info.as_bytes()))
+    .map_err(|e| format!("write info: {}", io_why(&e)))?;
+    Ok(done)
+}
+
+/// An entry's `info` file: where it came from, how big, how many files,
+/// and when it was unpacked (`unpacked`, Unix seconds).
+fn info_text(source: &str, size: u64, done: &unpack::Unpacked, unpacked: u64) -> String {
+    format!(
+        "source={source}\nsize={size}\nfiles={}\nbytes={}\nunpacked={unpacked}\n",
+        done.entries, done.bytes
+    )
+}
+
+/// The lines that say which entries of the archive were not unpacked
+/// (device nodes, entries of other kinds), if any.
+fn skipped_notes(source: &str, done: &unpack::Unpacked, keep_owners: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    if done.devices.count > 0 {
+        notes.push(format!(
+            "nslaunch: --rootfs {source}: skipped {} device node{} ({}): the container gets \
+             its own /dev{}",
+            done.devices.count,
+            if done.devices.count == 1 { "" } else { "s" },
+            printable(&shown_list(&done.devices)),
+            if keep_owners {
+                ""
+            } else {
+                ", and a rootless unpack cannot make them"
+            }
+        ));
+    }
+    if done.others.count > 0 {
+        notes.push(format!(
+            "nslaunch: --rootfs {source}: skipped {} entr{} of a kind a rootfs has no use \
+             for ({})",
+            done.others.count,
+            if done.others.count == 1 { "y" } else { "ies" },
+            printable(&shown_list(&done.others))
+        ));
+    }
+    notes
+}
+
+/// Rename the finished `tmp_name` (at `tmp`) to `hash`, never over an
+/// entry: false when another run finished the same archive first (then
+/// theirs is used).
+fn rename_into_place(
+    dir_fd: &OwnedFd,
+    tmp_name: &str,
+    hash: &str,
+    tmp: &Path,
+) -> Result<bool, String> {
+    match nix::fcntl::renameat2(
+        dir_fd,
+        tmp_name,
+        dir_fd,
+        hash,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+    ) {
+        Ok(()) => Ok(true),
+        Err(Errno::EEXIST | Errno::ENOTEMPTY) => Ok(false),
+        Err(e) => Err(format!("rename {} into place: {}", tmp.display(), e.desc())),
     }
 }
 
@@ -939,87 +974,115 @@ fn run_command(args: &[String]) -> Result<(), String> {
     result
 }
 
+/// One of `ls`, `prune`, `rm HASH...` on the cache's `rootfs/` (`None`:
+/// there is no cache).
 fn subcommand(words: &[&str], dir_fd: Option<&OwnedFd>) -> Result<(), String> {
     match words {
         ["ls"] => {
-            let list = dir_fd.map(entries).unwrap_or_default();
-            println!(
-                "{:<12}  {:>9}  {:<16}  {:<16}  {:<6}  SOURCE",
-                "HASH", "SIZE", "UNPACKED", "LAST USED", "IN USE"
-            );
-            for e in list {
-                println!(
-                    "{:<12}  {:>9}  {:<16}  {:<16}  {:<6}  {}",
-                    &e.hash[..12],
-                    unpack::human(e.size),
-                    date(e.unpacked),
-                    date(e.used),
-                    if e.in_use { "yes" } else { "no" },
-                    e.source
-                );
-            }
+            print!("{}", ls_table(&dir_fd.map(entries).unwrap_or_default()));
             Ok(())
         }
-        ["prune"] => {
-            let Some(dir_fd) = dir_fd else {
+        ["prune"] => match dir_fd {
+            Some(dir_fd) => {
+                println!("{}", prune(dir_fd));
+                Ok(())
+            }
+            None => {
                 println!("nothing to prune: {} does not exist", base_dir()?.display());
-                return Ok(());
-            };
-            let (mut removed, mut freed) = remove_stale(dir_fd);
-            let mut kept = 0;
-            for name in list(dir_fd) {
-                if name.starts_with('.') {
-                    continue;
-                }
-                match remove_entry(dir_fd, &name) {
-                    Ok(size) => {
-                        removed += 1;
-                        freed += size;
-                    }
-                    Err(Busy) => kept += 1,
-                }
+                Ok(())
             }
-            println!(
-                "removed {removed} entr{}, {} freed{}",
-                if removed == 1 { "y" } else { "ies" },
-                unpack::human(freed),
-                if kept > 0 {
-                    format!("; kept {kept} in use by a running container")
-                } else {
-                    String::new()
-                }
-            );
-            Ok(())
-        }
-        ["rm", hashes @ ..] if !hashes.is_empty() => {
-            let names = dir_fd.map(list).unwrap_or_default();
-            for h in hashes {
-                let found: Vec<&String> = names
-                    .iter()
-                    .filter(|n| !n.starts_with('.') && n.starts_with(h))
-                    .collect();
-                let name = match found.as_slice() {
-                    [one] if h.len() >= 4 => *one,
-                    [_] => return Err(format!("{h}: give at least 4 characters of the hash")),
-                    [] => return Err(format!("{h}: no such entry (see nslaunch cache ls)")),
-                    _ => return Err(format!("{h}: more than one entry starts so")),
-                };
-                let Some(dir_fd) = dir_fd else {
-                    unreachable!("names came from it")
-                };
-                match remove_entry(dir_fd, name) {
-                    Ok(size) => println!("removed {} ({})", &name[..12], unpack::human(size)),
-                    Err(Busy) => {
-                        return Err(format!("{}: in use by a running container", &name[..12]))
-                    }
-                }
-            }
-            Ok(())
-        }
+        },
+        ["rm", hashes @ ..] if !hashes.is_empty() => remove_hashes(dir_fd, hashes),
         _ => Err(format!(
             "expected ls, prune or rm HASH... ({})",
             CACHE_USAGE.lines().next().unwrap_or_default()
         )),
+    }
+}
+
+/// `cache ls`: a header line, then a line per entry.
+fn ls_table(list: &[Listed]) -> String {
+    let mut out = format!(
+        "{:<12}  {:>9}  {:<16}  {:<16}  {:<6}  SOURCE\n",
+        "HASH", "SIZE", "UNPACKED", "LAST USED", "IN USE"
+    );
+    for e in list {
+        out.push_str(&format!(
+            "{:<12}  {:>9}  {:<16}  {:<16}  {:<6}  {}\n",
+            &e.hash[..12],
+            unpack::human(e.size),
+            date(e.unpacked),
+            date(e.used),
+            if e.in_use { "yes" } else { "no" },
+            e.source
+        ));
+    }
+    out
+}
+
+/// `cache prune`: remove the leftovers of dead unpacks and every entry no
+/// container uses; returns what it did, to print.
+fn prune(dir_fd: &OwnedFd) -> String {
+    let (mut removed, mut freed) = remove_stale(dir_fd);
+    let mut kept = 0;
+    for name in list(dir_fd) {
+        if name.starts_with('.') {
+            continue;
+        }
+        match remove_entry(dir_fd, &name) {
+            Ok(size) => {
+                removed += 1;
+                freed += size;
+            }
+            Err(Busy) => kept += 1,
+        }
+    }
+    prune_summary(removed, freed, kept)
+}
+
+/// "removed 2 entries, 3.4 MB freed; kept 1 in use by a running container"
+fn prune_summary(removed: u32, freed: u64, kept: u32) -> String {
+    format!(
+        "removed {removed} entr{}, {} freed{}",
+        if removed == 1 { "y" } else { "ies" },
+        unpack::human(freed),
+        if kept > 0 {
+            format!("; kept {kept} in use by a running container")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// `cache rm HASH...`: remove each entry named by a unique prefix of its
+/// hash; the first that cannot be removed stops the rest.
+fn remove_hashes(dir_fd: Option<&OwnedFd>, hashes: &[&str]) -> Result<(), String> {
+    let names = dir_fd.map(list).unwrap_or_default();
+    for h in hashes {
+        let name = entry_named(&names, h)?;
+        let Some(dir_fd) = dir_fd else {
+            unreachable!("names came from it")
+        };
+        match remove_entry(dir_fd, name) {
+            Ok(size) => println!("removed {} ({})", &name[..12], unpack::human(size)),
+            Err(Busy) => return Err(format!("{}: in use by a running container", &name[..12])),
+        }
+    }
+    Ok(())
+}
+
+/// The entry among `names` (the cache's `rootfs/`) that `h` names: the
+/// only one whose hash starts with it, and at least 4 characters.
+fn entry_named<'a>(names: &'a [String], h: &str) -> Result<&'a String, String> {
+    let found: Vec<&String> = names
+        .iter()
+        .filter(|n| !n.starts_with('.') && n.starts_with(h))
+        .collect();
+    match found.as_slice() {
+        [one] if h.len() >= 4 => Ok(*one),
+        [_] => Err(format!("{h}: give at least 4 characters of the hash")),
+        [] => Err(format!("{h}: no such entry (see nslaunch cache ls)")),
+        _ => Err(format!("{h}: more than one entry starts so")),
     }
 }
 
@@ -1196,6 +1259,111 @@ mod tests {
     #[test]
     fn messages_are_printable() {
         assert_eq!(printable("a\x1b[2Jb\nc"), "a?[2Jb?c");
+    }
+
+    fn skipped(count: u64, first: &[&str]) -> unpack::Skipped {
+        unpack::Skipped {
+            count,
+            first: first.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_entry_records_its_source_and_what_was_unpacked() {
+        let done = unpack::Unpacked {
+            entries: 12,
+            bytes: 3400,
+            ..Default::default()
+        };
+        assert_eq!(
+            info_text("/srv/a.tar", 5120, &done, 1_700_000_000),
+            "source=/srv/a.tar\nsize=5120\nfiles=12\nbytes=3400\nunpacked=1700000000\n"
+        );
+    }
+
+    #[test]
+    fn skipped_entries_are_named_once_each_kind() {
+        let mut done = unpack::Unpacked::default();
+        assert!(skipped_notes("a.tar", &done, false).is_empty());
+        done.devices = skipped(1, &["dev/sda"]);
+        assert_eq!(
+            skipped_notes("a.tar", &done, true),
+            [
+                "nslaunch: --rootfs a.tar: skipped 1 device node (dev/sda): the container gets \
+              its own /dev"
+            ]
+        );
+        done.devices = skipped(5, &["dev/null", "dev/\x1b[2J", "dev/zero"]);
+        done.others = skipped(2, &["label", "vol"]);
+        let notes = skipped_notes("a.tar", &done, false);
+        assert_eq!(notes.len(), 2);
+        assert_eq!(
+            notes[0],
+            "nslaunch: --rootfs a.tar: skipped 5 device nodes (dev/null, dev/?[2J, dev/zero, ...): \
+             the container gets its own /dev, and a rootless unpack cannot make them"
+        );
+        assert_eq!(
+            notes[1],
+            "nslaunch: --rootfs a.tar: skipped 2 entries of a kind a rootfs has no use for \
+             (label, vol)"
+        );
+    }
+
+    #[test]
+    fn rm_takes_a_unique_prefix_of_four_characters_or_more() {
+        let names: Vec<String> = [".tmp-abcd-1", "abcd01", "abce02", "ffff03"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(entry_named(&names, "abcd").unwrap(), "abcd01");
+        assert_eq!(entry_named(&names, "ffff03").unwrap(), "ffff03");
+        assert_eq!(
+            entry_named(&names, "fff").unwrap_err(),
+            "fff: give at least 4 characters of the hash"
+        );
+        assert_eq!(
+            entry_named(&names, "abc").unwrap_err(),
+            "abc: more than one entry starts so"
+        );
+        assert_eq!(
+            entry_named(&names, ".tmp").unwrap_err(),
+            ".tmp: no such entry (see nslaunch cache ls)",
+            "leftovers are not entries"
+        );
+    }
+
+    #[test]
+    fn prune_says_what_it_freed_and_kept() {
+        assert_eq!(prune_summary(0, 0, 0), "removed 0 entries, 0 B freed");
+        assert_eq!(
+            prune_summary(1, 3_400_000, 0),
+            "removed 1 entry, 3.4 MB freed"
+        );
+        assert_eq!(
+            prune_summary(2, 1000, 1),
+            "removed 2 entries, 1.0 kB freed; kept 1 in use by a running container"
+        );
+    }
+
+    #[test]
+    fn ls_shows_a_line_per_entry() {
+        let e = Listed {
+            hash: "0123456789ab".repeat(5) + "cdef",
+            source: "/srv/alpine.tar.gz".into(),
+            size: 7_300_000,
+            unpacked: 1_700_000_000,
+            used: 0,
+            in_use: true,
+        };
+        let table = ls_table(&[e]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("HASH          ") && lines[0].ends_with("  SOURCE"));
+        assert_eq!(
+            lines[1],
+            "0123456789ab     7.3 MB  2023-11-14 22:13  -                 yes     /srv/alpine.tar.gz"
+        );
+        assert_eq!(ls_table(&[]).lines().count(), 1);
     }
 
     #[test]

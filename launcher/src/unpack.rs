@@ -310,14 +310,20 @@ pub fn unpack<R: Read>(
         inner: stream,
         hit_end: false,
     });
-    let mut done = Unpacked::default();
-    let mut dirs = Dirs::default();
-    let mut budget = Budget::default();
-    let mut pending = Pending::default();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
+    let mut state = Unpacker {
+        root,
+        keep_owners,
+        now,
+        pending: Pending::default(),
+        dirs: Dirs::default(),
+        budget: Budget::default(),
+        done: Unpacked::default(),
+        tick,
+    };
     {
         let entries = archive
             .entries()
@@ -325,25 +331,15 @@ pub fn unpack<R: Read>(
             .raw(true);
         for entry in entries {
             let entry = entry.map_err(|e| format!("not a valid tar archive: {e}"))?;
-            tick();
-            one_entry(
-                entry,
-                root,
-                keep_owners,
-                now,
-                &mut pending,
-                &mut dirs,
-                &mut budget,
-                &mut done,
-                tick,
-            )?;
+            (state.tick)();
+            state.one_entry(entry)?;
         }
     }
     if archive.into_inner().hit_end {
         return Err("the archive ends without tar's end-of-archive blocks: truncated?".into());
     }
-    set_dir_attrs(root, &dirs.map)?;
-    Ok(done)
+    set_dir_attrs(root, &state.dirs.map)?;
+    Ok(state.done)
 }
 
 /// Read a whole extension header, at most `cap` bytes.
@@ -375,70 +371,60 @@ fn trim_nuls(mut v: Vec<u8>) -> Vec<u8> {
     v
 }
 
-#[allow(clippy::too_many_arguments)]
-fn one_entry<R: Read>(
-    mut entry: tar::Entry<R>,
-    root: &OwnedFd,
-    keep_owners: bool,
-    now: i64,
-    pending: &mut Pending,
-    dirs: &mut Dirs,
-    budget: &mut Budget,
-    done: &mut Unpacked,
-    tick: &mut dyn FnMut(),
-) -> Result<(), String> {
-    let kind = entry.header().entry_type();
-    // Every header, and every byte read that is not a file's data (an
-    // extension header's records, data skipped), is metadata; an
-    // extension header's size is checked against its own cap first.
-    let skipped_data = match kind {
-        EntryType::Regular | EntryType::Continuous => 0,
-        _ => entry.size(),
-    };
-    budget.metadata(512)?;
-    budget.metadata(skipped_data)?;
-    match kind {
-        EntryType::GNULongName => {
-            let v = read_capped(&mut entry, MAX_LONG_NAME, "GNU long name")?;
-            pending.name = Some(trim_nuls(v));
-            return Ok(());
+/// What an entry makes, by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    /// A regular file (or a contiguous one, the same thing here).
+    File,
+    Symlink,
+    HardLink,
+    Fifo,
+    /// A character or block device: skipped.
+    Device,
+    /// A GNU sparse file: refused.
+    Sparse,
+    /// Anything else (volume labels, multi-volume pieces...): skipped.
+    Other,
+}
+
+impl Kind {
+    fn of(t: EntryType) -> Kind {
+        match t {
+            EntryType::Directory => Kind::Dir,
+            EntryType::Regular | EntryType::Continuous => Kind::File,
+            EntryType::Symlink => Kind::Symlink,
+            EntryType::Link => Kind::HardLink,
+            EntryType::Fifo => Kind::Fifo,
+            EntryType::Char | EntryType::Block => Kind::Device,
+            EntryType::GNUSparse => Kind::Sparse,
+            _ => Kind::Other,
         }
-        EntryType::GNULongLink => {
-            let v = read_capped(&mut entry, MAX_LONG_NAME, "GNU long link name")?;
-            pending.link = Some(trim_nuls(v));
-            return Ok(());
-        }
-        EntryType::XHeader => {
-            let v = read_capped(&mut entry, MAX_PAX, "pax header")?;
-            return apply_pax(&v, pending);
-        }
-        // Global pax records (a comment, a creation time): nothing for us.
-        EntryType::XGlobalHeader => return Ok(()),
-        _ => {}
     }
-    budget.entry()?;
-    let p = std::mem::take(pending);
-    let header = entry.header();
-    let raw_name = match p.name {
-        Some(n) => n,
-        None => entry.path_bytes().into_owned(),
-    };
-    let shown = String::from_utf8_lossy(&raw_name).into_owned();
-    let fail = |why: String| format!("{shown}: {why}");
-    let parts = components(&raw_name).map_err(fail)?;
-    let mode = header.mode().map_err(|e| fail(e.to_string()))? & 0o7777;
+}
+
+/// The owner an archive gives (`uid`, `gid`) as ids we can set: each must
+/// fit in 32 bits and not be -1 (which chown takes as "leave as is").
+fn valid_owner(uid: u64, gid: u64) -> Result<(u32, u32), String> {
+    let id = |v: u64| u32::try_from(v).ok().filter(|v| *v != u32::MAX);
+    match (id(uid), id(gid)) {
+        (Some(u), Some(g)) => Ok((u, g)),
+        _ => Err(format!("owner {uid}:{gid} is not a valid id")),
+    }
+}
+
+/// An entry's mode, owner (with `keep_owners`) and time, from its header
+/// and the pax records before it (`p`), which win.
+fn attrs_of(header: &tar::Header, p: &Pending, keep_owners: bool) -> Result<Attrs, String> {
+    let mode = header.mode().map_err(|e| e.to_string())? & 0o7777;
     let owner = if keep_owners {
         let uid = p.uid.map(Ok).unwrap_or_else(|| header.uid());
         let gid = p.gid.map(Ok).unwrap_or_else(|| header.gid());
         let (uid, gid) = (
-            uid.map_err(|e| fail(e.to_string()))?,
-            gid.map_err(|e| fail(e.to_string()))?,
+            uid.map_err(|e| e.to_string())?,
+            gid.map_err(|e| e.to_string())?,
         );
-        let id = |v: u64| u32::try_from(v).ok().filter(|v| *v != u32::MAX);
-        match (id(uid), id(gid)) {
-            (Some(u), Some(g)) => Some((u, g)),
-            _ => return Err(fail(format!("owner {uid}:{gid} is not a valid id"))),
-        }
+        Some(valid_owner(uid, gid)?)
     } else {
         None
     };
@@ -446,169 +432,298 @@ fn one_entry<R: Read>(
         .mtime
         .or_else(|| header.mtime().ok().map(|t| t as i64))
         .unwrap_or(0);
-    let attrs = Attrs { mode, owner, mtime };
-    let link_name = match p.link {
-        Some(l) => Some(l),
-        None => entry.link_name_bytes().map(|c| c.into_owned()),
-    };
+    Ok(Attrs { mode, owner, mtime })
+}
 
-    if matches!(kind, EntryType::Char | EntryType::Block) {
-        done.devices.add(shown);
-        return Ok(());
-    }
-    let Some((last, parents)) = parts.split_last() else {
-        // The archive's "./": the rootfs itself.
-        if kind != EntryType::Directory {
-            return Err(fail("the archive's root is not a directory".into()));
+/// Where an entry is made: its parent directory, open, and its last name.
+struct Place {
+    parent: OwnedFd,
+    name: CString,
+}
+
+/// The state of one unpack: where, how, and what was seen and spent so far.
+struct Unpacker<'a> {
+    root: &'a OwnedFd,
+    keep_owners: bool,
+    /// The time new parent directories get.
+    now: i64,
+    pending: Pending,
+    dirs: Dirs,
+    budget: Budget,
+    done: Unpacked,
+    /// Called often, for a progress display.
+    tick: &'a mut dyn FnMut(),
+}
+
+impl Unpacker<'_> {
+    /// One header of the archive: an extension header is folded into
+    /// `pending`; any other entry is checked and made (or skipped).
+    fn one_entry<R: Read>(&mut self, mut entry: tar::Entry<R>) -> Result<(), String> {
+        let kind = entry.header().entry_type();
+        self.count_metadata(kind, entry.size())?;
+        if self.extension(kind, &mut entry)? {
+            return Ok(());
         }
-        dirs.keep(Vec::new(), attrs, true).map_err(fail)?;
-        return Ok(());
-    };
-    let known = matches!(
-        kind,
-        EntryType::Directory
-            | EntryType::Regular
-            | EntryType::Continuous
-            | EntryType::GNUSparse
-            | EntryType::Symlink
-            | EntryType::Link
-            | EntryType::Fifo
-    );
-    if !known {
-        done.others.add(shown);
-        return Ok(());
-    }
-    if kind == EntryType::GNUSparse {
-        return Err(fail("GNU sparse files are not supported".into()));
-    }
-    // Every entry takes an inode (a hard link aside) and may take
-    // blocks, empty ones too.
-    if kind != EntryType::Link {
-        let size = match kind {
-            EntryType::Regular | EntryType::Continuous => entry.size(),
-            _ => 0,
+        self.budget.entry()?;
+        let mut p = std::mem::take(&mut self.pending);
+        let raw_name = match p.name.take() {
+            Some(n) => n,
+            None => entry.path_bytes().into_owned(),
         };
-        check_room(root, size).map_err(fail)?;
+        let shown = String::from_utf8_lossy(&raw_name).into_owned();
+        let fail = |why: String| format!("{shown}: {why}");
+        let parts = components(&raw_name).map_err(fail)?;
+        let attrs = attrs_of(entry.header(), &p, self.keep_owners).map_err(fail)?;
+        let link_name = match p.link.take() {
+            Some(l) => Some(l),
+            None => entry.link_name_bytes().map(|c| c.into_owned()),
+        };
+        let what = Kind::of(kind);
+        if what == Kind::Device {
+            self.done.devices.add(shown);
+            return Ok(());
+        }
+        let Some((last, parents)) = parts.split_last() else {
+            return self.root_entry(what, attrs).map_err(fail);
+        };
+        match what {
+            Kind::Other => {
+                self.done.others.add(shown);
+                return Ok(());
+            }
+            Kind::Sparse => return Err(fail("GNU sparse files are not supported".into())),
+            _ => {}
+        }
+        // Every entry takes an inode (a hard link aside) and may take
+        // blocks, empty ones too.
+        if what != Kind::HardLink {
+            let size = if what == Kind::File { entry.size() } else { 0 };
+            check_room(self.root, size).map_err(fail)?;
+        }
+        let at = Place {
+            parent: dir_in_root(self.root, parents, true, self.now, &mut self.dirs)
+                .map_err(fail)?,
+            name: cstr(last).map_err(fail)?,
+        };
+        let made = self
+            .make(what, &at, &parts, attrs, link_name, &mut entry)
+            .map_err(fail)?;
+        if made {
+            self.done.entries += 1;
+        }
+        Ok(())
     }
-    let parent = dir_in_root(root, parents, true, now, dirs).map_err(fail)?;
-    let name = cstr(last).map_err(fail)?;
-    let errno = |what: &str, e: Errno| fail(format!("{what}: {}", e.desc()));
-    match kind {
-        EntryType::Directory => {
-            if !replace(&parent, &name, true).map_err(fail)? {
-                mkdirat(&parent, name.as_c_str(), Mode::from_bits_truncate(0o700))
-                    .map_err(|e| errno("mkdir", e))?;
-            }
-            dirs.keep(join(&parts), attrs, true).map_err(fail)?;
-        }
-        EntryType::Regular | EntryType::Continuous => {
-            let size = entry.size();
-            replace(&parent, &name, false).map_err(fail)?;
-            let fd = nix::fcntl::openat(
-                &parent,
-                name.as_c_str(),
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )
-            .map_err(|e| errno("create", e))?;
-            let mut file = std::fs::File::from(fd);
-            let written = copy(&mut entry, &mut file, tick).map_err(fail)?;
-            if written != size {
-                return Err(fail(format!(
-                    "only {written} of its {size} bytes are in the archive: truncated?"
-                )));
-            }
-            if let Some((u, g)) = owner {
-                fchown(&file, Some(Uid::from_raw(u)), Some(Gid::from_raw(g)))
-                    .map_err(|e| errno("chown", e))?;
-            }
-            // After chown, which clears the setuid and setgid bits.
-            fchmod(&file, Mode::from_bits_truncate(mode)).map_err(|e| errno("chmod", e))?;
-            let t = TimeSpec::new(mtime, 0);
-            futimens(file.as_fd(), &t, &t).map_err(|e| errno("set its time", e))?;
-            done.bytes += written;
-        }
-        EntryType::Symlink => {
-            let target = link_name.ok_or_else(|| fail("a symlink without a target".into()))?;
-            let target = cstr(&target).map_err(fail)?;
-            replace(&parent, &name, false).map_err(fail)?;
-            nix::unistd::symlinkat(target.as_c_str(), &parent, name.as_c_str())
-                .map_err(|e| errno("symlink", e))?;
-            chown_at(&parent, &name, owner).map_err(|e| errno("chown", e))?;
-            let t = TimeSpec::new(mtime, 0);
-            utimensat(
-                &parent,
-                name.as_c_str(),
-                &t,
-                &t,
-                UtimensatFlags::NoFollowSymlink,
-            )
-            .map_err(|e| errno("set its time", e))?;
-        }
-        EntryType::Link => {
-            let target = link_name.ok_or_else(|| fail("a hard link without a target".into()))?;
-            let shown_target = String::from_utf8_lossy(&target).into_owned();
-            let tparts = components(&target).map_err(|why| fail(format!("links to {why}")))?;
-            let Some((tlast, tparents)) = tparts.split_last() else {
-                return Err(fail("a hard link to the rootfs itself".into()));
-            };
-            let missing = || {
-                fail(format!(
-                    "a hard link to {shown_target}, which is not in the rootfs (the archive \
-                     must hold it before the link)"
-                ))
-            };
-            let tdir = dir_in_root(root, tparents, false, now, dirs).map_err(|_| missing())?;
-            let tname = cstr(tlast).map_err(fail)?;
-            let target_st = fstatat(&tdir, tname.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .map_err(|_| missing())?;
-            if file_type(target_st.st_mode) == SFlag::S_IFDIR {
-                return Err(fail(format!("a hard link to the directory {shown_target}")));
-            }
-            if let Ok(st) = fstatat(&parent, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                if (st.st_dev, st.st_ino) == (target_st.st_dev, target_st.st_ino) {
-                    return Ok(());
-                }
-            }
-            replace(&parent, &name, false).map_err(fail)?;
-            nix::unistd::linkat(
-                &tdir,
-                tname.as_c_str(),
-                &parent,
-                name.as_c_str(),
-                AtFlags::empty(),
-            )
-            .map_err(|e| errno("link", e))?;
-        }
-        EntryType::Fifo => {
-            replace(&parent, &name, false).map_err(fail)?;
-            mknodat(
-                &parent,
-                name.as_c_str(),
-                SFlag::S_IFIFO,
-                Mode::from_bits_truncate(0o600),
-                0,
-            )
-            .map_err(|e| errno("mkfifo", e))?;
-            chown_at(&parent, &name, owner).map_err(|e| errno("chown", e))?;
-            // A FIFO we just made in our own private directory: following
-            // is the same as not (and AT_SYMLINK_NOFOLLOW needs Linux 6.6).
-            fchmodat(
-                &parent,
-                name.as_c_str(),
-                Mode::from_bits_truncate(mode),
-                FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|e| errno("chmod", e))?;
-        }
-        _ => unreachable!("filtered above"),
+
+    /// Count a header against [`MAX_METADATA`], and with it every byte
+    /// read that is not a file's data (an extension header's records,
+    /// data skipped); an extension header's size is checked against its
+    /// own cap later.
+    fn count_metadata(&mut self, kind: EntryType, size: u64) -> Result<(), String> {
+        let skipped_data = match kind {
+            EntryType::Regular | EntryType::Continuous => 0,
+            _ => size,
+        };
+        self.budget.metadata(512)?;
+        self.budget.metadata(skipped_data)
     }
-    done.entries += 1;
+
+    /// Fold an extension header (a GNU long name or link, pax records)
+    /// into `pending`, for the entry after it; false for any other entry.
+    fn extension<R: Read>(
+        &mut self,
+        kind: EntryType,
+        entry: &mut tar::Entry<R>,
+    ) -> Result<bool, String> {
+        match kind {
+            EntryType::GNULongName => {
+                let v = read_capped(entry, MAX_LONG_NAME, "GNU long name")?;
+                self.pending.name = Some(trim_nuls(v));
+            }
+            EntryType::GNULongLink => {
+                let v = read_capped(entry, MAX_LONG_NAME, "GNU long link name")?;
+                self.pending.link = Some(trim_nuls(v));
+            }
+            EntryType::XHeader => {
+                let v = read_capped(entry, MAX_PAX, "pax header")?;
+                apply_pax(&v, &mut self.pending)?;
+            }
+            // Global pax records (a comment, a creation time): nothing for us.
+            EntryType::XGlobalHeader => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The archive's "./": the rootfs itself, which must be a directory;
+    /// it gets its attributes at the end.
+    fn root_entry(&mut self, what: Kind, attrs: Attrs) -> Result<(), String> {
+        if what != Kind::Dir {
+            return Err("the archive's root is not a directory".into());
+        }
+        self.dirs.keep(Vec::new(), attrs, true)
+    }
+
+    /// Make the entry of kind `what` at `at` (`parts`: its whole path);
+    /// false when there was nothing to make (a hard link already there).
+    fn make<R: Read>(
+        &mut self,
+        what: Kind,
+        at: &Place,
+        parts: &[&[u8]],
+        attrs: Attrs,
+        link_name: Option<Vec<u8>>,
+        entry: &mut tar::Entry<R>,
+    ) -> Result<bool, String> {
+        match what {
+            Kind::Dir => {
+                make_dir(at)?;
+                self.dirs.keep(join(parts), attrs, true)?;
+            }
+            Kind::File => self.done.bytes += make_file(at, entry, attrs, self.tick)?,
+            Kind::Symlink => make_symlink(at, link_name, attrs)?,
+            Kind::HardLink => return self.make_hard_link(at, link_name),
+            Kind::Fifo => make_fifo(at, attrs)?,
+            Kind::Device | Kind::Sparse | Kind::Other => unreachable!("filtered before"),
+        }
+        Ok(true)
+    }
+
+    /// A hard link to `target`, an entry made before, found inside the
+    /// rootfs as any other path; false when `at` is that file already.
+    fn make_hard_link(&mut self, at: &Place, target: Option<Vec<u8>>) -> Result<bool, String> {
+        let target = target.ok_or("a hard link without a target")?;
+        let shown_target = String::from_utf8_lossy(&target).into_owned();
+        let tparts = components(&target).map_err(|why| format!("links to {why}"))?;
+        let Some((tlast, tparents)) = tparts.split_last() else {
+            return Err("a hard link to the rootfs itself".into());
+        };
+        let missing = || {
+            format!(
+                "a hard link to {shown_target}, which is not in the rootfs (the archive \
+                 must hold it before the link)"
+            )
+        };
+        let tdir = dir_in_root(self.root, tparents, false, self.now, &mut self.dirs)
+            .map_err(|_| missing())?;
+        let tname = cstr(tlast)?;
+        let target_st = fstatat(&tdir, tname.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|_| missing())?;
+        if file_type(target_st.st_mode) == SFlag::S_IFDIR {
+            return Err(format!("a hard link to the directory {shown_target}"));
+        }
+        if let Ok(st) = fstatat(&at.parent, at.name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            if (st.st_dev, st.st_ino) == (target_st.st_dev, target_st.st_ino) {
+                return Ok(false);
+            }
+        }
+        replace(&at.parent, &at.name, false)?;
+        nix::unistd::linkat(
+            &tdir,
+            tname.as_c_str(),
+            &at.parent,
+            at.name.as_c_str(),
+            AtFlags::empty(),
+        )
+        .map_err(|e| errno("link", e))?;
+        Ok(true)
+    }
+}
+
+/// "what: its errno's text", for an entry's error.
+fn errno(what: &str, e: Errno) -> String {
+    format!("{what}: {}", e.desc())
+}
+
+/// A directory, made owner-only (its own mode comes at the end), or the
+/// one already there kept.
+fn make_dir(at: &Place) -> Result<(), String> {
+    if !replace(&at.parent, &at.name, true)? {
+        mkdirat(
+            &at.parent,
+            at.name.as_c_str(),
+            Mode::from_bits_truncate(0o700),
+        )
+        .map_err(|e| errno("mkdir", e))?;
+    }
     Ok(())
+}
+
+/// A regular file with the entry's data, owner, mode and time; returns
+/// the bytes written (all of them, or an error).
+fn make_file<R: Read>(
+    at: &Place,
+    entry: &mut tar::Entry<R>,
+    attrs: Attrs,
+    tick: &mut dyn FnMut(),
+) -> Result<u64, String> {
+    let size = entry.size();
+    replace(&at.parent, &at.name, false)?;
+    let fd = nix::fcntl::openat(
+        &at.parent,
+        at.name.as_c_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| errno("create", e))?;
+    let mut file = std::fs::File::from(fd);
+    let written = copy(entry, &mut file, tick)?;
+    if written != size {
+        return Err(format!(
+            "only {written} of its {size} bytes are in the archive: truncated?"
+        ));
+    }
+    if let Some((u, g)) = attrs.owner {
+        fchown(&file, Some(Uid::from_raw(u)), Some(Gid::from_raw(g)))
+            .map_err(|e| errno("chown", e))?;
+    }
+    // After chown, which clears the setuid and setgid bits.
+    fchmod(&file, Mode::from_bits_truncate(attrs.mode)).map_err(|e| errno("chmod", e))?;
+    let t = TimeSpec::new(attrs.mtime, 0);
+    futimens(file.as_fd(), &t, &t).map_err(|e| errno("set its time", e))?;
+    Ok(written)
+}
+
+/// A symlink to `target` (kept as it is: it is resolved inside the
+/// rootfs whenever it is followed), with the entry's owner and time.
+fn make_symlink(at: &Place, target: Option<Vec<u8>>, attrs: Attrs) -> Result<(), String> {
+    let target = target.ok_or("a symlink without a target")?;
+    let target = cstr(&target)?;
+    replace(&at.parent, &at.name, false)?;
+    nix::unistd::symlinkat(target.as_c_str(), &at.parent, at.name.as_c_str())
+        .map_err(|e| errno("symlink", e))?;
+    chown_at(&at.parent, &at.name, attrs.owner).map_err(|e| errno("chown", e))?;
+    let t = TimeSpec::new(attrs.mtime, 0);
+    utimensat(
+        &at.parent,
+        at.name.as_c_str(),
+        &t,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| errno("set its time", e))
+}
+
+/// A FIFO, with the entry's owner and mode.
+fn make_fifo(at: &Place, attrs: Attrs) -> Result<(), String> {
+    replace(&at.parent, &at.name, false)?;
+    mknodat(
+        &at.parent,
+        at.name.as_c_str(),
+        SFlag::S_IFIFO,
+        Mode::from_bits_truncate(0o600),
+        0,
+    )
+    .map_err(|e| errno("mkfifo", e))?;
+    chown_at(&at.parent, &at.name, attrs.owner).map_err(|e| errno("chown", e))?;
+    // A FIFO we just made in our own private directory: following
+    // is the same as not (and AT_SYMLINK_NOFOLLOW needs Linux 6.6).
+    fchmodat(
+        &at.parent,
+        at.name.as_c_str(),
+        Mode::from_bits_truncate(attrs.mode),
+        FchmodatFlags::FollowSymlink,
+    )
+    .map_err(|e| errno("chmod", e))
 }
 
 /// Fold one pax header's records into `pending` (the entry after it).
@@ -968,6 +1083,75 @@ mod tests {
             len += 1;
         }
         format!("{len}{body}")
+    }
+
+    #[test]
+    fn entry_types_sort_into_kinds() {
+        for (t, k) in [
+            (EntryType::Directory, Kind::Dir),
+            (EntryType::Regular, Kind::File),
+            (EntryType::Continuous, Kind::File),
+            (EntryType::Symlink, Kind::Symlink),
+            (EntryType::Link, Kind::HardLink),
+            (EntryType::Fifo, Kind::Fifo),
+            (EntryType::Char, Kind::Device),
+            (EntryType::Block, Kind::Device),
+            (EntryType::GNUSparse, Kind::Sparse),
+            (EntryType::new(b'V'), Kind::Other),
+            (EntryType::new(b'M'), Kind::Other),
+        ] {
+            assert_eq!(Kind::of(t), k, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn owners_must_be_ids_chown_can_set() {
+        assert_eq!(valid_owner(0, 0), Ok((0, 0)));
+        assert_eq!(valid_owner(1000, 100), Ok((1000, 100)));
+        assert_eq!(
+            valid_owner(u64::from(u32::MAX) - 1, 0),
+            Ok((u32::MAX - 1, 0))
+        );
+        // -1 means "leave as is" to chown; above 32 bits does not fit.
+        for (u, g) in [
+            (u64::from(u32::MAX), 0),
+            (0, u64::from(u32::MAX)),
+            (1 << 32, 0),
+        ] {
+            let e = valid_owner(u, g).unwrap_err();
+            assert_eq!(e, format!("owner {u}:{g} is not a valid id"));
+        }
+    }
+
+    #[test]
+    fn attributes_come_from_the_header_and_pax_records_win() {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o104755 | 0o170000);
+        h.set_uid(1000);
+        h.set_gid(100);
+        h.set_mtime(1_600_000_000);
+        let a = attrs_of(&h, &Pending::default(), true).unwrap();
+        assert_eq!(a.mode, 0o4755, "the file type bits are dropped");
+        assert_eq!(a.owner, Some((1000, 100)));
+        assert_eq!(a.mtime, 1_600_000_000);
+        let rootless = attrs_of(&h, &Pending::default(), false).unwrap();
+        assert_eq!(rootless.owner, None, "owners only when kept");
+        let p = Pending {
+            uid: Some(70000),
+            gid: Some(5),
+            mtime: Some(-3),
+            ..Default::default()
+        };
+        let a = attrs_of(&h, &p, true).unwrap();
+        assert_eq!((a.owner, a.mtime), (Some((70000, 5)), -3));
+        let p = Pending {
+            uid: Some(u64::from(u32::MAX)),
+            ..Default::default()
+        };
+        assert!(attrs_of(&h, &p, true)
+            .unwrap_err()
+            .contains("not a valid id"));
+        assert!(attrs_of(&h, &p, false).is_ok(), "not checked when not kept");
     }
 
     #[test]

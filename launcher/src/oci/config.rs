@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, LinuxDeviceType, LinuxNamespaceType, PosixRlimit, Process, Spec,
+    Capability, Linux, LinuxCapabilities, LinuxDeviceType, LinuxNamespaceType, PosixRlimit,
+    Process, Spec,
 };
 use shared::caps::{self, CapSet, CapSets};
 use shared::idmap::IdRange;
@@ -91,27 +92,10 @@ pub fn load(bundle: &Path) -> Result<Config, Error> {
 }
 
 /// Check `spec` and turn it into a [`Config`]; `bundle` is absolute.
+/// The checks run in the order of the fields below; the first refusal
+/// is the one reported.
 pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
-    let mut notes = Vec::new();
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| bad("root", "missing (the root filesystem is required)"))?;
-    let rootfs = bundle.join(root.path());
-    let meta = std::fs::metadata(&rootfs).map_err(|e| {
-        bad(
-            "root.path",
-            format!("{}: {}", rootfs.display(), crate::error::io_why(&e)),
-        )
-    })?;
-    if !meta.is_dir() {
-        return Err(bad(
-            "root.path",
-            format!("{}: not a directory", rootfs.display()),
-        ));
-    }
-    let rootfs =
-        std::fs::canonicalize(&rootfs).map_err(|e| bad("root.path", crate::error::io_why(&e)))?;
+    let (rootfs, read_only) = read_root(spec, bundle)?;
     let process = spec
         .process()
         .as_ref()
@@ -120,36 +104,11 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
     if process.args.is_empty() {
         return Err(bad("process.args", "empty: no command to run"));
     }
-    let mut mounts = Vec::new();
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let options = m.options().clone().unwrap_or_default();
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| s.to_string_lossy().into_owned());
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            return Err(bad(
-                &format!("mounts[{i}].uidMappings"),
-                "idmapped mounts are not supported",
-            ));
-        }
-        let mut mount = MountSpec::from_oci(
-            &m.destination().to_string_lossy(),
-            m.typ().as_deref(),
-            source.as_deref(),
-            &options,
-        )
-        .map_err(|why| Error::Usage(format!("config.json: {why}")))?;
-        if mount.is_bind() && !Path::new(&mount.source).is_absolute() {
-            mount.source = bundle.join(&mount.source).to_string_lossy().into_owned();
-        }
-        check_fstype(&mount.fstype).map_err(|why| bad(&format!("mounts[{i}].type"), why))?;
-        mounts.push(mount);
-    }
+    let mounts = read_mounts(spec, bundle)?;
     let mut cfg = Config {
         bundle: bundle.to_path_buf(),
         rootfs,
-        read_only: root.readonly().unwrap_or(false),
+        read_only,
         process,
         hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
         domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
@@ -179,6 +138,81 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
         return Err(bad("linux", "missing (the namespaces are required)"));
     };
     read_namespaces(&mut cfg, linux.namespaces().as_deref().unwrap_or(&[]))?;
+    read_maps(&mut cfg, linux)?;
+    read_linux_lists(&mut cfg, linux)?;
+    cfg.propagation = read_propagation(linux)?;
+    cfg.cgroups_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty());
+    cfg.resources = linux.resources().clone();
+    cfg.seccomp = linux.seccomp().clone();
+    cfg.notes.extend(mount_label_note(linux, selinux_enabled)?);
+    refuse_unsupported(spec, linux)?;
+    Ok(cfg)
+}
+
+/// `root`: the rootfs (relative to the bundle), which must be a
+/// directory, as its real path; and `root.readonly`.
+fn read_root(spec: &Spec, bundle: &Path) -> Result<(PathBuf, bool), Error> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| bad("root", "missing (the root filesystem is required)"))?;
+    let rootfs = bundle.join(root.path());
+    let meta = std::fs::metadata(&rootfs).map_err(|e| {
+        bad(
+            "root.path",
+            format!("{}: {}", rootfs.display(), crate::error::io_why(&e)),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Err(bad(
+            "root.path",
+            format!("{}: not a directory", rootfs.display()),
+        ));
+    }
+    let rootfs =
+        std::fs::canonicalize(&rootfs).map_err(|e| bad("root.path", crate::error::io_why(&e)))?;
+    Ok((rootfs, root.readonly().unwrap_or(false)))
+}
+
+/// `mounts`, in order: no idmapped mounts, a filesystem type we mount,
+/// and a relative bind source taken from the bundle.
+fn read_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountSpec>, Error> {
+    let mut mounts = Vec::new();
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let options = m.options().clone().unwrap_or_default();
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned());
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            return Err(bad(
+                &format!("mounts[{i}].uidMappings"),
+                "idmapped mounts are not supported",
+            ));
+        }
+        let mut mount = MountSpec::from_oci(
+            &m.destination().to_string_lossy(),
+            m.typ().as_deref(),
+            source.as_deref(),
+            &options,
+        )
+        .map_err(|why| Error::Usage(format!("config.json: {why}")))?;
+        if mount.is_bind() && !Path::new(&mount.source).is_absolute() {
+            mount.source = bundle.join(&mount.source).to_string_lossy().into_owned();
+        }
+        check_fstype(&mount.fstype).map_err(|why| bad(&format!("mounts[{i}].type"), why))?;
+        mounts.push(mount);
+    }
+    Ok(mounts)
+}
+
+/// `linux.uidMappings` and `gidMappings`: both, and valid, with a new
+/// user namespace (read into `cfg` before); neither without one.
+fn read_maps(cfg: &mut Config, linux: &Linux) -> Result<(), Error> {
     let map = |m: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<IdRange> {
         m.iter()
             .flatten()
@@ -212,6 +246,13 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
             shared::idmap::check_map(map).map_err(|why| bad(field, why))?;
         }
     }
+    Ok(())
+}
+
+/// The linux section's lists: `maskedPaths` and `readonlyPaths`
+/// (absolute), `devices`, and `sysctl` (sorted, each one the container's
+/// namespaces keep; read after the namespaces).
+fn read_linux_lists(cfg: &mut Config, linux: &Linux) -> Result<(), Error> {
     cfg.masked = paths("linux.maskedPaths", linux.masked_paths())?;
     cfg.readonly_paths = paths("linux.readonlyPaths", linux.readonly_paths())?;
     for (i, d) in linux.devices().iter().flatten().enumerate() {
@@ -230,46 +271,56 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
             .map_err(|why| bad(&format!("linux.sysctl {k}"), why))?;
     }
     cfg.sysctl = sysctl;
-    if let Some(p) = linux
+    Ok(())
+}
+
+/// `linux.rootfsPropagation`: only private (or rprivate) is accepted.
+fn read_propagation(linux: &Linux) -> Result<Option<(Propagation, bool)>, Error> {
+    let Some(p) = linux
         .rootfs_propagation()
         .as_deref()
         .filter(|p| !p.is_empty())
-    {
-        let parsed = Propagation::parse(p).ok_or_else(|| {
-            bad(
-                "linux.rootfsPropagation",
-                format!("{p:?}: expected private, slave, shared or unbindable (r-prefixed too)"),
-            )
-        })?;
-        // Every mount is made private first, so that nothing the
-        // container mounts reaches the host; a root that is to receive
-        // the host's mounts (slave) or share its own is not supported.
-        if parsed.0 != Propagation::Private {
-            return Err(bad(
-                "linux.rootfsPropagation",
-                format!("{p}: not supported (nslaunch makes every mount private: only private and rprivate)"),
-            ));
-        }
-        cfg.propagation = Some(parsed);
-    }
-    cfg.cgroups_path = linux
-        .cgroups_path()
-        .as_ref()
-        .map(|p| p.to_string_lossy().into_owned())
-        .filter(|p| !p.is_empty());
-    cfg.resources = linux.resources().clone();
-    cfg.seccomp = linux.seccomp().clone();
-    if let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) {
-        if selinux_enabled() {
-            return Err(bad(
-                "linux.mountLabel",
-                format!("{label}: SELinux labels are not supported"),
-            ));
-        }
-        notes.push(format!(
-            "linux.mountLabel {label}: ignored, SELinux is not enabled here"
+    else {
+        return Ok(None);
+    };
+    let parsed = Propagation::parse(p).ok_or_else(|| {
+        bad(
+            "linux.rootfsPropagation",
+            format!("{p:?}: expected private, slave, shared or unbindable (r-prefixed too)"),
+        )
+    })?;
+    // Every mount is made private first, so that nothing the
+    // container mounts reaches the host; a root that is to receive
+    // the host's mounts (slave) or share its own is not supported.
+    if parsed.0 != Propagation::Private {
+        return Err(bad(
+            "linux.rootfsPropagation",
+            format!("{p}: not supported (nslaunch makes every mount private: only private and rprivate)"),
         ));
     }
+    Ok(Some(parsed))
+}
+
+/// `linux.mountLabel`: refused where SELinux is enabled (`selinux`
+/// says), else ignored, with a note for the log.
+fn mount_label_note(linux: &Linux, selinux: fn() -> bool) -> Result<Option<String>, Error> {
+    let Some(label) = linux.mount_label().as_deref().filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if selinux() {
+        return Err(bad(
+            "linux.mountLabel",
+            format!("{label}: SELinux labels are not supported"),
+        ));
+    }
+    Ok(Some(format!(
+        "linux.mountLabel {label}: ignored, SELinux is not enabled here"
+    )))
+}
+
+/// The fields we do not support, refused by name: some of the linux
+/// section's, and those of other platforms.
+fn refuse_unsupported(spec: &Spec, linux: &Linux) -> Result<(), Error> {
     for (field, present) in [
         ("linux.intelRdt", linux.intel_rdt().is_some()),
         ("linux.personality", linux.personality().is_some()),
@@ -296,8 +347,7 @@ pub fn from_spec(spec: &Spec, bundle: &Path) -> Result<Config, Error> {
             return Err(bad(field, "not a Linux container's field"));
         }
     }
-    cfg.notes = notes;
-    Ok(cfg)
+    Ok(())
 }
 
 /// The filesystem types we mount (binds aside).
@@ -474,18 +524,7 @@ pub fn default_devices() -> Vec<Device> {
 /// `process`, checked; `field` names it in errors.
 pub fn read_process(p: &Process, field: &str) -> Result<Proc, Error> {
     let f = |sub: &str| format!("{field}.{sub}");
-    if p.command_line().is_some() {
-        return Err(bad(&f("commandLine"), "Windows only"));
-    }
-    for (name, present) in [
-        ("ioPriority", p.io_priority().is_some()),
-        ("scheduler", p.scheduler().is_some()),
-        ("execCPUAffinity", p.exec_cpu_affinity().is_some()),
-    ] {
-        if present {
-            return Err(bad(&f(name), "not supported"));
-        }
-    }
+    refuse_process_fields(p, field)?;
     let cwd = p.cwd().to_string_lossy().into_owned();
     if !cwd.starts_with('/') {
         return Err(bad(&f("cwd"), format!("{cwd:?} is not an absolute path")));
@@ -498,28 +537,8 @@ pub fn read_process(p: &Process, field: &str) -> Result<Proc, Error> {
     }
     let user = p.user();
     let caps = match p.capabilities() {
+        Some(c) => Some(read_caps(c, &f("capabilities"))?),
         None => None,
-        Some(c) => {
-            let set = |s: &Option<oci_spec::runtime::Capabilities>,
-                       name: &str|
-             -> Result<CapSet, Error> {
-                let mut out = CapSet::EMPTY;
-                for cap in s.iter().flatten() {
-                    out = out.with(
-                        cap_number(cap)
-                            .map_err(|why| bad(&f(&format!("capabilities.{name}")), why))?,
-                    );
-                }
-                Ok(out)
-            };
-            Some(CapSets {
-                bounding: set(c.bounding(), "bounding")?,
-                effective: set(c.effective(), "effective")?,
-                permitted: set(c.permitted(), "permitted")?,
-                inheritable: set(c.inheritable(), "inheritable")?,
-                ambient: set(c.ambient(), "ambient")?,
-            })
-        }
     };
     let mut rlimits = Vec::new();
     for r in p.rlimits().iter().flatten() {
@@ -554,6 +573,43 @@ pub fn read_process(p: &Process, field: &str) -> Result<Proc, Error> {
             )
         }),
         apparmor,
+    })
+}
+
+/// The process fields we do not support, refused by name (`field`: the
+/// process's own).
+fn refuse_process_fields(p: &Process, field: &str) -> Result<(), Error> {
+    if p.command_line().is_some() {
+        return Err(bad(&format!("{field}.commandLine"), "Windows only"));
+    }
+    for (name, present) in [
+        ("ioPriority", p.io_priority().is_some()),
+        ("scheduler", p.scheduler().is_some()),
+        ("execCPUAffinity", p.exec_cpu_affinity().is_some()),
+    ] {
+        if present {
+            return Err(bad(&format!("{field}.{name}"), "not supported"));
+        }
+    }
+    Ok(())
+}
+
+/// `process.capabilities` (named `field` in errors): the five sets, an
+/// absent one empty.
+fn read_caps(c: &LinuxCapabilities, field: &str) -> Result<CapSets, Error> {
+    let set = |s: &Option<oci_spec::runtime::Capabilities>, name: &str| -> Result<CapSet, Error> {
+        let mut out = CapSet::EMPTY;
+        for cap in s.iter().flatten() {
+            out = out.with(cap_number(cap).map_err(|why| bad(&format!("{field}.{name}"), why))?);
+        }
+        Ok(out)
+    };
+    Ok(CapSets {
+        bounding: set(c.bounding(), "bounding")?,
+        effective: set(c.effective(), "effective")?,
+        permitted: set(c.permitted(), "permitted")?,
+        inheritable: set(c.inheritable(), "inheritable")?,
+        ambient: set(c.ambient(), "ambient")?,
     })
 }
 
@@ -603,18 +659,18 @@ pub fn rlimit_resource(name: &str) -> Option<u32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The bundle of a test: a rootfs directory and config.json.
-    fn bundle(name: &str, config: &serde_json::Value) -> PathBuf {
+    pub(crate) fn bundle(name: &str, config: &serde_json::Value) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nslaunch-cfg-{}-{name}", std::process::id()));
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
         std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
         dir
     }
 
-    fn podman_like() -> serde_json::Value {
+    pub(crate) fn podman_like() -> serde_json::Value {
         serde_json::json!({
             "ociVersion": "1.0.2-dev",
             "process": {
@@ -755,6 +811,178 @@ mod tests {
             assert!(e.contains(want), "{want}: {e}");
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    fn linux(v: serde_json::Value) -> Linux {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn spec(v: serde_json::Value) -> Spec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// The field an error names ("config.json: FIELD: why").
+    fn field_of(e: Error) -> String {
+        let e = e.to_string();
+        let rest = e.split_once("config.json: ").map_or(e.as_str(), |(_, r)| r);
+        rest.split(": ").next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn only_a_private_root_propagation() {
+        let prop = |p: &str| read_propagation(&linux(serde_json::json!({"rootfsPropagation": p})));
+        assert_eq!(
+            read_propagation(&linux(serde_json::json!({}))).unwrap(),
+            None
+        );
+        assert_eq!(prop("").unwrap(), None);
+        assert_eq!(
+            prop("private").unwrap(),
+            Some((Propagation::Private, false))
+        );
+        assert_eq!(
+            prop("rprivate").unwrap(),
+            Some((Propagation::Private, true))
+        );
+        for refused in ["slave", "rshared", "unbindable", "bogus"] {
+            let e = prop(refused).unwrap_err();
+            assert_eq!(field_of(e), "linux.rootfsPropagation", "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_mount_label_is_a_note_without_selinux_and_refused_with_it() {
+        let l = linux(serde_json::json!({"mountLabel": "system_u:object_r:x:s0"}));
+        assert_eq!(
+            mount_label_note(&l, || false).unwrap().as_deref(),
+            Some("linux.mountLabel system_u:object_r:x:s0: ignored, SELinux is not enabled here")
+        );
+        let e = mount_label_note(&l, || true).unwrap_err();
+        assert_eq!(field_of(e), "linux.mountLabel");
+        let none = linux(serde_json::json!({"mountLabel": ""}));
+        assert_eq!(mount_label_note(&none, || true).unwrap(), None);
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        let base = podman_like();
+        let s = spec(base.clone());
+        refuse_unsupported(&s, s.linux().as_ref().unwrap()).unwrap();
+        for (field, key, value) in [
+            (
+                "linux.intelRdt",
+                "linux",
+                serde_json::json!({"closID": "x"}),
+            ),
+            (
+                "linux.memoryPolicy",
+                "linux",
+                serde_json::json!({"mode": "MPOL_DEFAULT"}),
+            ),
+            ("linux.netDevices", "linux", serde_json::json!({"eth0": {}})),
+            (
+                "linux.timeOffsets",
+                "linux",
+                serde_json::json!({"monotonic": {"secs": 1}}),
+            ),
+            ("solaris", "", serde_json::json!({})),
+            ("windows", "", serde_json::json!({"layerFolders": []})),
+            ("vm", "", serde_json::json!({"kernel": {"path": "/k"}})),
+        ] {
+            let mut v = base.clone();
+            let name = field.rsplit('.').next().unwrap();
+            if key.is_empty() {
+                v[name] = value;
+            } else {
+                v[key][name] = value;
+            }
+            let s = spec(v);
+            let e = refuse_unsupported(&s, s.linux().as_ref().unwrap()).unwrap_err();
+            assert_eq!(field_of(e), field);
+        }
+    }
+
+    #[test]
+    fn id_maps_go_with_a_new_user_namespace() {
+        let mut cfg = load_podman_like("maps");
+        let with_maps = linux(serde_json::json!({
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
+        }));
+        let e = read_maps(&mut cfg, &with_maps).unwrap_err().to_string();
+        assert!(e.contains("without a new user namespace"), "{e}");
+        cfg.new_namespaces |= libc::CLONE_NEWUSER;
+        read_maps(&mut cfg, &with_maps).unwrap();
+        assert_eq!(
+            cfg.uid_map,
+            [IdRange {
+                inside: 0,
+                outside: 1000,
+                count: 1
+            }]
+        );
+        let only_uids = linux(serde_json::json!({
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
+        }));
+        let e = read_maps(&mut cfg, &only_uids).unwrap_err().to_string();
+        assert!(e.contains("needs uidMappings and gidMappings"), "{e}");
+    }
+
+    #[test]
+    fn bind_sources_are_relative_to_the_bundle_and_idmaps_refused() {
+        let mut v = podman_like();
+        v["mounts"] = serde_json::json!([
+            {"destination": "/data", "type": "bind", "source": "data", "options": ["bind"]},
+            {"destination": "/abs", "type": "bind", "source": "/srv", "options": ["bind"]}
+        ]);
+        let mounts = read_mounts(&spec(v.clone()), Path::new("/b")).unwrap();
+        assert_eq!(mounts[0].source, "/b/data");
+        assert_eq!(mounts[1].source, "/srv");
+        v["mounts"][1]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        let e = read_mounts(&spec(v), Path::new("/b")).unwrap_err();
+        assert_eq!(field_of(e), "mounts[1].uidMappings");
+    }
+
+    #[test]
+    fn process_fields_of_other_platforms_and_features_are_refused() {
+        for (key, value) in [
+            ("commandLine", serde_json::json!("cmd.exe")),
+            (
+                "ioPriority",
+                serde_json::json!({"class": "IOPRIO_CLASS_IDLE"}),
+            ),
+            ("execCPUAffinity", serde_json::json!({"initial": "0"})),
+        ] {
+            let mut v = podman_like()["process"].clone();
+            v[key] = value;
+            let p: Process = serde_json::from_value(v).unwrap();
+            let e = read_process(&p, "process").unwrap_err();
+            assert_eq!(field_of(e), format!("process.{key}"));
+        }
+    }
+
+    #[test]
+    fn capability_sets_absent_are_empty() {
+        let c: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_MKNOD"],
+            "ambient": ["CAP_KILL"]
+        }))
+        .unwrap();
+        let sets = read_caps(&c, "process.capabilities").unwrap();
+        assert!(sets.bounding.contains(caps::KILL) && sets.bounding.contains(caps::MKNOD));
+        assert!(sets.ambient.contains(caps::KILL) && !sets.ambient.contains(caps::MKNOD));
+        assert_eq!(sets.effective, CapSet::EMPTY);
+        assert_eq!(sets.permitted, CapSet::EMPTY);
+        assert_eq!(sets.inheritable, CapSet::EMPTY);
+    }
+
+    /// podman_like's config, read, for the pieces that change one.
+    pub(crate) fn load_podman_like(name: &str) -> Config {
+        let dir = bundle(name, &podman_like());
+        let c = load(&dir).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+        c
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn run(store: &Store, c: &Create, log: &mut OciLog) -> Result<i32, Error> {
     result
 }
 
+/// `create` (`run`: and start and wait) in the state entry `entry`.
 fn create_in(entry: &Entry, c: &Create, log: &mut OciLog, run: bool) -> Result<i32, Error> {
     let bundle = absolute(c.bundle.as_deref().unwrap_or("."), "--bundle")?;
     let cfg = config::load(&bundle)?;
@@ -67,71 +68,25 @@ fn create_in(entry: &Entry, c: &Create, log: &mut OciLog, run: bool) -> Result<i
     } else {
         Some(state::make_fifo(entry)?)
     };
-    let prepared = prepare(entry, c, cfg, fifo, log)?;
     let Prepared {
         launch,
         ids,
         cfg,
         cgroup,
-    } = prepared;
+    } = prepare(entry, c, cfg, fifo, log)?;
     let quiet = Log::new("nslaunch", false);
-    let own_pid_ns = cfg.new_namespaces & libc::CLONE_NEWPID != 0;
+    let mut saved = saved_state(
+        &entry.id,
+        &bundle,
+        &cfg,
+        cgroup.as_deref(),
+        nix::unistd::geteuid().as_raw(),
+        state::now_rfc3339(),
+    );
     let hooks = cfg.hooks.clone();
-    let mut saved = Saved {
-        oci_version: state::OCI_VERSION.into(),
-        id: entry.id.clone(),
-        pid: 0,
-        bundle: bundle.to_string_lossy().into_owned(),
-        rootfs: cfg.rootfs.to_string_lossy().into_owned(),
-        created: state::now_rfc3339(),
-        annotations: cfg.annotations.clone(),
-        owner: nix::unistd::geteuid().as_raw(),
-        start_time: 0,
-        own_pid_ns,
-        hooks: Some(hooks.clone()),
-        cgroup: cgroup.as_ref().map(|p| p.to_string_lossy().into_owned()),
-    };
-    let mut on_hooks = |pid: i32| -> Result<(), Error> {
-        let mut s = saved.clone();
-        s.pid = pid;
-        let state = creating_state(&s);
-        hooks::run(
-            "prestart",
-            hooks.prestart().as_deref().unwrap_or(&[]),
-            &state,
-            None,
-        )?;
-        hooks::run(
-            "createRuntime",
-            hooks.create_runtime().as_deref().unwrap_or(&[]),
-            &state,
-            None,
-        )?;
-        hooks::run(
-            "createContainer",
-            hooks.create_container().as_deref().unwrap_or(&[]),
-            &state,
-            Some(pid),
-        )
-    };
+    let mut on_hooks = |pid: i32| create_hooks(&hooks, &saved, pid);
     let created = container::create(launch, ids.as_ref(), &quiet, &mut on_hooks)?;
-    let pid = created.pid;
-    saved.pid = pid;
-    saved.start_time = match state::proc_start(pid) {
-        Some((t, false)) => t,
-        _ => {
-            created.kill();
-            return Err(Error::Usage(
-                "the container's process died during create".into(),
-            ));
-        }
-    };
-    let recorded = entry.write(&saved).and_then(|()| {
-        c.pid_file
-            .as_deref()
-            .map_or(Ok(()), |f| write_pid_file(f, pid))
-    });
-    if let Err(e) = recorded {
+    if let Err(e) = record(entry, c, &mut saved, created.pid) {
         created.kill();
         return Err(e);
     }
@@ -142,6 +97,77 @@ fn create_in(entry: &Entry, c: &Create, log: &mut OciLog, run: bool) -> Result<i
     }
     created.detach()?;
     Ok(0)
+}
+
+/// The state of the container `id` about to be created (no pid yet),
+/// made by `owner` at `created`.
+fn saved_state(
+    id: &str,
+    bundle: &Path,
+    cfg: &Config,
+    cgroup: Option<&Path>,
+    owner: u32,
+    created: String,
+) -> Saved {
+    Saved {
+        oci_version: state::OCI_VERSION.into(),
+        id: id.to_string(),
+        pid: 0,
+        bundle: bundle.to_string_lossy().into_owned(),
+        rootfs: cfg.rootfs.to_string_lossy().into_owned(),
+        created,
+        annotations: cfg.annotations.clone(),
+        owner,
+        start_time: 0,
+        own_pid_ns: cfg.new_namespaces & libc::CLONE_NEWPID != 0,
+        hooks: Some(cfg.hooks.clone()),
+        cgroup: cgroup.map(|p| p.to_string_lossy().into_owned()),
+    }
+}
+
+/// The prestart, createRuntime and createContainer hooks, once the
+/// container's process `pid` exists (the last in its namespaces).
+fn create_hooks(hooks: &oci_spec::runtime::Hooks, saved: &Saved, pid: i32) -> Result<(), Error> {
+    let mut s = saved.clone();
+    s.pid = pid;
+    let state = creating_state(&s);
+    hooks::run(
+        "prestart",
+        hooks.prestart().as_deref().unwrap_or(&[]),
+        &state,
+        None,
+    )?;
+    hooks::run(
+        "createRuntime",
+        hooks.create_runtime().as_deref().unwrap_or(&[]),
+        &state,
+        None,
+    )?;
+    hooks::run(
+        "createContainer",
+        hooks.create_container().as_deref().unwrap_or(&[]),
+        &state,
+        Some(pid),
+    )
+}
+
+/// Record the created container's process `pid` and its start time in
+/// `saved` and the state entry, and in `--pid-file`; an error when it
+/// died already or either cannot be written (the caller then kills it).
+fn record(entry: &Entry, c: &Create, saved: &mut Saved, pid: i32) -> Result<(), Error> {
+    saved.pid = pid;
+    saved.start_time = match state::proc_start(pid) {
+        Some((t, false)) => t,
+        _ => {
+            return Err(Error::Usage(
+                "the container's process died during create".into(),
+            ))
+        }
+    };
+    entry.write(saved)?;
+    c.pid_file
+        .as_deref()
+        .map_or(Ok(()), |f| write_pid_file(f, pid))
 }
 
 /// The hooks' state while the container is being created.
@@ -160,23 +186,8 @@ fn prepare(
     log: &mut OciLog,
 ) -> Result<Prepared, Error> {
     let p = &cfg.process;
-    if p.terminal && c.console_socket.is_none() && fifo.is_some() {
-        return Err(Error::Usage(
-            "process.terminal is true: give --console-socket to receive the terminal".into(),
-        ));
-    }
-    if !p.terminal && c.console_socket.is_some() {
-        return Err(Error::Usage(
-            "--console-socket given but process.terminal is false".into(),
-        ));
-    }
-    let init_path = crate::find_init(None)?;
-    let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
-    let init_cpath = std::fs::canonicalize(&init_path)
-        .ok()
-        .and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
-        .ok_or_else(|| Error::Usage(format!("{}: cannot resolve its path", init_path.display())))?;
+    check_terminal(p.terminal, c.console_socket.is_some(), fifo.is_some())?;
+    let (init, init_path, init_cpath) = open_init()?;
     let (report_r, report_w) = container::pipe()?;
     let release = container::pipe()?;
     let seccomp = seccomp_pipe(cfg.seccomp.as_ref(), log)?;
@@ -197,49 +208,23 @@ fn prepare(
         None
     };
     let cgroup = cgroup::prepare(&cfg, log)?;
-    let mut joins = Vec::new();
-    for j in &cfg.join {
-        let fd = nix::fcntl::open(&j.path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| {
-                Error::Usage(format!(
-                    "config.json: linux.namespaces: {}: {}",
-                    j.path.display(),
-                    e.desc()
-                ))
-            })?;
-        joins.push((j.flag, fd));
-    }
-    let spec = init_args(
-        &cfg,
-        &entry.id,
-        Fds {
-            preserve: c.preserve_fds,
-            report: report_w.as_raw_fd(),
-            sync: release.0.as_raw_fd(),
-            fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
-            console: console
-                .as_ref()
-                .map(|f| f.as_raw_fd())
-                .or(relayed.as_ref().map(|r| r.theirs_raw())),
-            seccomp: seccomp.as_ref().map(|f| f.as_raw_fd()),
-        },
-    );
-    let argv = CStringArray::new(
-        std::iter::once(std::ffi::OsString::from("nsinit"))
-            .chain(spec.render())
-            .map(std::os::unix::ffi::OsStringExt::into_vec),
-    )
-    .map_err(|a| {
-        Error::Usage(format!(
-            "config.json: process.args: an argument contains a NUL byte: {a}"
-        ))
-    })?;
-    let envp = CStringArray::new(p.env.iter().map(String::as_str))
-        .map_err(|e| Error::Usage(format!("config.json: process.env: a NUL byte in {e}")))?;
+    let joins = open_joins(&cfg.join)?;
+    let fds = Fds {
+        preserve: c.preserve_fds,
+        report: report_w.as_raw_fd(),
+        sync: release.0.as_raw_fd(),
+        fifo: fifo.as_ref().map(|f| f.as_raw_fd()),
+        console: console
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .or(relayed.as_ref().map(|r| r.theirs_raw())),
+        seccomp: seccomp.as_ref().map(|f| f.as_raw_fd()),
+    };
+    let (argv, envp) = command_line(&init_args(&cfg, &entry.id, fds), p)?;
     let deferred = libc::CLONE_NEWTIME | libc::CLONE_NEWCGROUP;
     let launch = Launch {
         init,
-        init_path: init_path.display().to_string(),
+        init_path,
         init_cpath,
         argv,
         envp,
@@ -273,7 +258,70 @@ fn prepare(
     })
 }
 
-/// nsinit's command line for the bundle.
+/// `process.terminal` and `--console-socket` must go together, but for
+/// `run` (no start FIFO), where a terminal with no socket comes to us.
+fn check_terminal(terminal: bool, console_socket: bool, created: bool) -> Result<(), Error> {
+    if terminal && !console_socket && created {
+        return Err(Error::Usage(
+            "process.terminal is true: give --console-socket to receive the terminal".into(),
+        ));
+    }
+    if !terminal && console_socket {
+        return Err(Error::Usage(
+            "--console-socket given but process.terminal is false".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// nsinit, open `O_PATH`; its path as found, for messages; its real path,
+/// for the child's read-only mount of it.
+fn open_init() -> Result<(OwnedFd, String, CString), Error> {
+    let init_path = crate::find_init(None)?;
+    let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
+    let init_cpath = std::fs::canonicalize(&init_path)
+        .ok()
+        .and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
+        .ok_or_else(|| Error::Usage(format!("{}: cannot resolve its path", init_path.display())))?;
+    Ok((init, init_path.display().to_string(), init_cpath))
+}
+
+/// The namespaces of `linux.namespaces` given by path, open, to join.
+fn open_joins(join: &[config::Join]) -> Result<Vec<(libc::c_int, OwnedFd)>, Error> {
+    let mut joins = Vec::new();
+    for j in join {
+        let fd = nix::fcntl::open(&j.path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "config.json: linux.namespaces: {}: {}",
+                    j.path.display(),
+                    e.desc()
+                ))
+            })?;
+        joins.push((j.flag, fd));
+    }
+    Ok(joins)
+}
+
+/// nsinit's argv (`spec` rendered) and the process's environment, as C
+/// strings for the child.
+fn command_line(spec: &InitArgs, p: &config::Proc) -> Result<(CStringArray, CStringArray), Error> {
+    let argv = CStringArray::new(
+        std::iter::once(std::ffi::OsString::from("nsinit"))
+            .chain(spec.render())
+            .map(std::os::unix::ffi::OsStringExt::into_vec),
+    )
+    .map_err(|a| {
+        Error::Usage(format!(
+            "config.json: process.args: an argument contains a NUL byte: {a}"
+        ))
+    })?;
+    let envp = CStringArray::new(p.env.iter().map(String::as_str))
+        .map_err(|e| Error::Usage(format!("config.json: process.env: a NUL byte in {e}")))?;
+    Ok((argv, envp))
+}
+
 /// The descriptors nsinit gets by number, and `--preserve-fds`.
 struct Fds {
     preserve: u32,
@@ -284,6 +332,7 @@ struct Fds {
     seccomp: Option<i32>,
 }
 
+/// nsinit's command line for the bundle.
 fn init_args(cfg: &Config, id: &str, fds: Fds) -> InitArgs {
     let p = &cfg.process;
     let mut devices = config::default_devices();
@@ -473,4 +522,76 @@ pub fn start(store: &Store, id: &str, log: &mut OciLog) -> Result<i32, Error> {
     }
     run_poststart(&saved, log);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::config::tests::load_podman_like;
+
+    #[test]
+    fn a_terminal_needs_a_console_socket_but_for_run() {
+        let usage = |r: Result<(), Error>| r.unwrap_err().to_string();
+        assert!(usage(check_terminal(true, false, true)).contains("give --console-socket"));
+        assert!(check_terminal(true, false, false).is_ok(), "run relays it");
+        assert!(check_terminal(true, true, true).is_ok());
+        for created in [true, false] {
+            assert!(usage(check_terminal(false, true, created))
+                .contains("--console-socket given but process.terminal is false"));
+            assert!(check_terminal(false, false, created).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_state_before_the_process_exists() {
+        let cfg = load_podman_like("saved");
+        let s = saved_state(
+            "c1",
+            Path::new("/b"),
+            &cfg,
+            Some(Path::new("/sys/fs/cgroup/x")),
+            1000,
+            "2025-01-31T14:05:00Z".into(),
+        );
+        assert_eq!((s.id.as_str(), s.pid, s.start_time), ("c1", 0, 0));
+        assert_eq!(s.bundle, "/b");
+        assert_eq!(s.rootfs, cfg.rootfs.to_string_lossy());
+        assert_eq!(
+            (s.owner, s.created.as_str()),
+            (1000, "2025-01-31T14:05:00Z")
+        );
+        assert!(s.own_pid_ns, "podman_like has a PID namespace");
+        assert!(s.hooks.is_some());
+        assert_eq!(s.cgroup.as_deref(), Some("/sys/fs/cgroup/x"));
+        let mut shared_pid = cfg.clone();
+        shared_pid.new_namespaces &= !libc::CLONE_NEWPID;
+        let s = saved_state("c2", Path::new("/b"), &shared_pid, None, 0, String::new());
+        assert!(!s.own_pid_ns);
+        assert_eq!(s.cgroup, None);
+        let state: serde_json::Value = serde_json::from_str(&creating_state(&s)).unwrap();
+        assert_eq!(state["status"], "creating");
+        assert_eq!(state["id"], "c2");
+    }
+
+    #[test]
+    fn a_nul_byte_in_the_command_line_names_its_field() {
+        let cfg = load_podman_like("cmdline");
+        let spec = |arg: &str| InitArgs {
+            command: vec![arg.into()],
+            ..Default::default()
+        };
+        assert!(command_line(&spec("sh"), &cfg.process).is_ok());
+        let e = command_line(&spec("s\0h"), &cfg.process)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("process.args: an argument contains a NUL byte: s\\0h"),
+            "{e}"
+        );
+        let mut p = cfg.process.clone();
+        p.env.push("BAD=a\0b".into());
+        let e = command_line(&spec("sh"), &p).err().unwrap().to_string();
+        assert!(e.contains("process.env: a NUL byte in BAD=a\\0b"), "{e}");
+    }
 }

@@ -20,6 +20,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sys::signalfd::SignalFd;
 use nix::sys::stat::Mode;
 use shared::spec::InitArgs;
 use shared::sys::{self, CStringArray};
@@ -40,6 +41,8 @@ const CHILD_JOINS: [(&str, libc::c_int); 5] = [
     ("mnt", libc::CLONE_NEWNS),
 ];
 
+/// `exec`: run `e`'s process in the running container, detached or in
+/// the foreground (then its exit status is ours).
 pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
     let entry = store.lock(&e.id)?;
     let saved = entry.read()?;
@@ -56,68 +59,8 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
         ));
     }
     let ns = Namespaces::open(&saved)?;
-    let init_path = crate::find_init(None)?;
-    let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|err| Error::sys(format!("open the init {}", init_path.display()), err))?;
-    let (report_r, report_w) = crate::container::pipe()?;
-    // A terminal goes to the caller's console socket; without one (a
-    // foreground exec, as CRI-O's), to us, and we relay it to our stdio
-    // as runc does.
-    let mut own_console = None;
-    let console = match &e.console_socket {
-        Some(path) if process.terminal => Some(
-            std::os::unix::net::UnixStream::connect(path)
-                .map(OwnedFd::from)
-                .map_err(|err| {
-                    Error::Usage(format!(
-                        "--console-socket {path}: {}",
-                        crate::error::io_why(&err)
-                    ))
-                })?,
-        ),
-        None if process.terminal => {
-            let pair = crate::tty::ConsoleSocket::new()?;
-            own_console = Some(pair.ours);
-            Some(pair.theirs)
-        }
-        _ => None,
-    };
-    // The container's filter holds for what is exec'd into it too.
-    let profile = config::load(std::path::Path::new(&saved.bundle))
-        .ok()
-        .and_then(|c| c.seccomp);
-    let seccomp = super::create::seccomp_pipe(profile.as_ref(), log)?;
-    let mut spec = init_args(
-        &process,
-        e.preserve_fds,
-        report_w.as_raw_fd(),
-        console.as_ref(),
-    );
-    spec.seccomp_fd = seccomp.as_ref().map(|f| f.as_raw_fd());
-    let argv = CStringArray::new(
-        std::iter::once(std::ffi::OsString::from("nsinit"))
-            .chain(spec.render())
-            .map(std::os::unix::ffi::OsStringExt::into_vec),
-    )
-    .map_err(|a| Error::Usage(format!("process.args: a NUL byte in {a}")))?;
-    let envp = CStringArray::new(process.env.iter().map(String::as_str))
-        .map_err(|v| Error::Usage(format!("process.env: a NUL byte in {v}")))?;
-    let cgroup = saved
-        .cgroup
-        .as_ref()
-        .and_then(|d| CString::new(format!("{d}/cgroup.procs")).ok());
-    let child = Child {
-        init: &init,
-        argv: &argv,
-        envp: &envp,
-        report_w: &report_w,
-        console: console.as_ref(),
-        seccomp: seccomp.as_ref(),
-        preserve_fds: e.preserve_fds,
-        rlimits: &process.rlimits,
-        ns: &ns,
-        cgroup: cgroup.as_deref(),
-    };
+    let prepared = Prepared::new(e, &saved, &process, log)?;
+    let child = prepared.child(&process, &ns, e.preserve_fds);
     // Signals to relay, blocked before the fork (nsinit blocks all anyway).
     let sfd = if e.detach {
         None
@@ -132,21 +75,46 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
         Ok(None) => child.run(),
         Err(errno) => return Err(Error::sys("fork the exec'd process", errno)),
     };
+    // The rest of what was prepared stays open until we return.
+    let Prepared {
+        report_r,
+        report_w,
+        console,
+        own_console,
+        ..
+    } = prepared;
     drop(report_w);
     drop(console);
     drop(entry);
-    let Some(sfd) = sfd else {
-        // Detached: once the process runs (the report pipe's end of
-        // file), its pid is the caller's to wait for.
-        if let Some(r) = read_report(&report_r) {
-            let _ = sys::raw_waitpid(pid, 0);
-            return Err(Error::Report(r));
-        }
-        if let Some(f) = &e.pid_file {
-            super::create::write_pid_file(f, pid)?;
-        }
-        return Ok(0);
-    };
+    match sfd {
+        None => finish_detached(pid, &report_r, e),
+        Some(sfd) => wait_foreground(pid, &sfd, report_r, own_console, e, log),
+    }
+}
+
+/// Detached: once the process runs (the report pipe's end of file), its
+/// pid is the caller's to wait for; a failure is reported instead.
+fn finish_detached(pid: i32, report_r: &OwnedFd, e: &Exec) -> Result<i32, Error> {
+    if let Some(r) = read_report(report_r) {
+        let _ = sys::raw_waitpid(pid, 0);
+        return Err(Error::Report(r));
+    }
+    if let Some(f) = &e.pid_file {
+        super::create::write_pid_file(f, pid)?;
+    }
+    Ok(0)
+}
+
+/// In the foreground: relay signals (and the terminal, when it came to
+/// us as `own_console`) until the process exits; its status.
+fn wait_foreground(
+    pid: i32,
+    sfd: &SignalFd,
+    report_r: OwnedFd,
+    own_console: Option<OwnedFd>,
+    e: &Exec,
+    log: &mut OciLog,
+) -> Result<i32, Error> {
     if let Some(f) = &e.pid_file {
         super::create::write_pid_file(f, pid)?;
     }
@@ -162,7 +130,112 @@ pub fn exec(store: &Store, e: &Exec, log: &mut OciLog) -> Result<i32, Error> {
         Some(ours) => Some(crate::tty::Relay::new(ours, mode)?),
         None => None,
     };
-    crate::container::relay_and_wait(pid, &sfd, report_r, None, relay.as_mut())
+    crate::container::relay_and_wait(pid, sfd, report_r, None, relay.as_mut())
+}
+
+/// What the exec needs before the fork: nsinit, its command line and
+/// environment, and the descriptors it gets.
+struct Prepared {
+    init: OwnedFd,
+    argv: CStringArray,
+    envp: CStringArray,
+    report_r: OwnedFd,
+    report_w: OwnedFd,
+    /// The terminal's socket, passed to nsinit.
+    console: Option<OwnedFd>,
+    /// Our end of it, when the terminal comes to us.
+    own_console: Option<OwnedFd>,
+    seccomp: Option<OwnedFd>,
+    /// The container's `cgroup.procs`, to join.
+    cgroup: Option<CString>,
+}
+
+impl Prepared {
+    fn new(e: &Exec, saved: &Saved, process: &Proc, log: &mut OciLog) -> Result<Prepared, Error> {
+        let init_path = crate::find_init(None)?;
+        let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|err| Error::sys(format!("open the init {}", init_path.display()), err))?;
+        let (report_r, report_w) = crate::container::pipe()?;
+        let (console, own_console) = console_for(e, process)?;
+        // The container's filter holds for what is exec'd into it too.
+        let profile = config::load(std::path::Path::new(&saved.bundle))
+            .ok()
+            .and_then(|c| c.seccomp);
+        let seccomp = super::create::seccomp_pipe(profile.as_ref(), log)?;
+        let mut spec = init_args(
+            process,
+            e.preserve_fds,
+            report_w.as_raw_fd(),
+            console.as_ref(),
+        );
+        spec.seccomp_fd = seccomp.as_ref().map(|f| f.as_raw_fd());
+        let argv = CStringArray::new(
+            std::iter::once(std::ffi::OsString::from("nsinit"))
+                .chain(spec.render())
+                .map(std::os::unix::ffi::OsStringExt::into_vec),
+        )
+        .map_err(|a| Error::Usage(format!("process.args: a NUL byte in {a}")))?;
+        let envp = CStringArray::new(process.env.iter().map(String::as_str))
+            .map_err(|v| Error::Usage(format!("process.env: a NUL byte in {v}")))?;
+        let cgroup = saved
+            .cgroup
+            .as_ref()
+            .and_then(|d| CString::new(format!("{d}/cgroup.procs")).ok());
+        Ok(Prepared {
+            init,
+            argv,
+            envp,
+            report_r,
+            report_w,
+            console,
+            own_console,
+            seccomp,
+            cgroup,
+        })
+    }
+
+    /// What the forked child works from, borrowed from `self`.
+    fn child<'a>(&'a self, process: &'a Proc, ns: &'a Namespaces, preserve_fds: u32) -> Child<'a> {
+        Child {
+            init: &self.init,
+            argv: &self.argv,
+            envp: &self.envp,
+            report_w: &self.report_w,
+            console: self.console.as_ref(),
+            seccomp: self.seccomp.as_ref(),
+            preserve_fds,
+            rlimits: &process.rlimits,
+            ns,
+            cgroup: self.cgroup.as_deref(),
+        }
+    }
+}
+
+/// The terminal's socket for nsinit, and our end when we are to relay
+/// it: a terminal goes to the caller's console socket; without one (a
+/// foreground exec, as CRI-O's), to us, and we relay it to our stdio as
+/// runc does.
+fn console_for(e: &Exec, process: &Proc) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
+    Ok(match &e.console_socket {
+        Some(path) if process.terminal => (
+            Some(
+                std::os::unix::net::UnixStream::connect(path)
+                    .map(OwnedFd::from)
+                    .map_err(|err| {
+                        Error::Usage(format!(
+                            "--console-socket {path}: {}",
+                            crate::error::io_why(&err)
+                        ))
+                    })?,
+            ),
+            None,
+        ),
+        None if process.terminal => {
+            let pair = crate::tty::ConsoleSocket::new()?;
+            (Some(pair.theirs), Some(pair.ours))
+        }
+        _ => (None, None),
+    })
 }
 
 /// The process to run: `--process FILE`, or the container's own process

@@ -11,7 +11,7 @@
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::Hook;
@@ -37,25 +37,14 @@ pub fn run_logged(name: &str, hooks: &[Hook], state: &str, log: &mut super::log:
     }
 }
 
+/// Run one hook to its end (or its timeout); `Err` says why it failed:
+/// its status and the first line of output it left.
 fn run_one(hook: &Hook, state: &str, setns_into: Option<i32>) -> Result<(), String> {
-    let mut cmd = Command::new(hook.path());
-    let args = hook.args().clone().unwrap_or_default();
-    if let Some((first, rest)) = args.split_first() {
-        cmd.arg0(first).args(rest);
-    }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
-        }
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     let ns_files = match setns_into {
         Some(pid) => namespace_files(pid)?,
         None => Vec::new(),
     };
+    let mut cmd = command(hook);
     // SAFETY: between fork and exec the closure only calls setns and
     // sigprocmask on descriptors and memory prepared before the fork.
     unsafe {
@@ -76,9 +65,43 @@ fn run_one(hook: &Hook, state: &str, setns_into: Option<i32>) -> Result<(), Stri
         // A hook that does not read its stdin must not fail us (EPIPE).
         let _ = stdin.write_all(state.as_bytes());
     }
-    // Read its output as it comes, so a chatty hook never blocks on a
-    // full pipe.
-    let readers: Vec<_> = [
+    let readers = read_output(&mut child);
+    let status = wait_until(&mut child, hook.timeout())?;
+    let output: Vec<String> = readers
+        .into_iter()
+        .map(|t| {
+            String::from_utf8_lossy(&t.join().unwrap_or_default())
+                .trim()
+                .to_string()
+        })
+        .collect();
+    outcome(status, output)
+}
+
+/// The hook's command: its `path`, `args` (argv\[0\] included) and `env`
+/// alone, its stdio piped.
+fn command(hook: &Hook) -> Command {
+    let mut cmd = Command::new(hook.path());
+    let args = hook.args().clone().unwrap_or_default();
+    if let Some((first, rest)) = args.split_first() {
+        cmd.arg0(first).args(rest);
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Read the child's stderr and stdout as they come, each in a thread, so
+/// a chatty hook never blocks on a full pipe; stderr first.
+fn read_output(child: &mut Child) -> Vec<std::thread::JoinHandle<Vec<u8>>> {
+    [
         child
             .stderr
             .take()
@@ -97,44 +120,44 @@ fn run_one(hook: &Hook, state: &str, setns_into: Option<i32>) -> Result<(), Stri
             buf
         })
     })
-    .collect();
-    let deadline = hook
-        .timeout()
+    .collect()
+}
+
+/// Wait for the child; with a `timeout` (seconds, 0: none), kill it
+/// when it runs longer.
+fn wait_until(child: &mut Child, timeout: Option<i64>) -> Result<ExitStatus, String> {
+    let deadline = timeout
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
-    let status = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(s)) => break s,
+            Ok(Some(s)) => return Ok(s),
             Ok(None) => {}
             Err(e) => return Err(crate::error::io_why(&e)),
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("timed out after {} s", hook.timeout().unwrap_or(0)));
+            return Err(format!("timed out after {} s", timeout.unwrap_or(0)));
         }
         std::thread::sleep(Duration::from_millis(2));
-    };
-    let output: Vec<String> = readers
-        .into_iter()
-        .map(|t| {
-            String::from_utf8_lossy(&t.join().unwrap_or_default())
-                .trim()
-                .to_string()
-        })
-        .collect();
-    if status.success() {
-        Ok(())
-    } else {
-        let text = output
-            .into_iter()
-            .find(|t| !t.is_empty())
-            .unwrap_or_default();
-        Err(format!(
-            "{status}{}{text}",
-            if text.is_empty() { "" } else { ": " }
-        ))
     }
+}
+
+/// A hook succeeded, or why not: its status and the first of its
+/// outputs (trimmed stderr, then stdout) that is not empty.
+fn outcome(status: ExitStatus, output: Vec<String>) -> Result<(), String> {
+    if status.success() {
+        return Ok(());
+    }
+    let text = output
+        .into_iter()
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
+    Err(format!(
+        "{status}{}{text}",
+        if text.is_empty() { "" } else { ": " }
+    ))
 }
 
 /// The namespace files of `pid` to join, user first (so that the others
@@ -153,4 +176,57 @@ fn namespace_files(pid: i32) -> Result<Vec<(std::fs::File, &'static str)>, Strin
         out.push((f, name));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn a_hook_runs_with_its_own_argv0_and_only_its_env() {
+        let hook: Hook = serde_json::from_value(serde_json::json!({
+            "path": "/usr/bin/env",
+            "args": ["env-name", "-0", "x"],
+            "env": ["A=1", "B=two=2", "broken"]
+        }))
+        .unwrap();
+        let cmd = command(&hook);
+        assert_eq!(cmd.get_program(), "/usr/bin/env");
+        let args: Vec<&OsStr> = cmd.get_args().collect();
+        assert_eq!(args, ["-0", "x"], "args[0] is argv[0], not an argument");
+        let env: Vec<(&OsStr, Option<&OsStr>)> = cmd.get_envs().collect();
+        assert_eq!(
+            env,
+            [
+                (OsStr::new("A"), Some(OsStr::new("1"))),
+                (OsStr::new("B"), Some(OsStr::new("two=2")))
+            ]
+        );
+        let bare: Hook = serde_json::from_value(serde_json::json!({"path": "/bin/true"})).unwrap();
+        assert_eq!(command(&bare).get_args().count(), 0);
+    }
+
+    #[test]
+    fn a_failure_says_the_status_and_the_first_output() {
+        let exited = |code: i32| ExitStatus::from_raw(code << 8);
+        assert_eq!(outcome(exited(0), vec!["noise".into()]), Ok(()));
+        assert_eq!(
+            outcome(exited(3), vec![String::new(), "on stdout".into()]),
+            Err("exit status: 3: on stdout".into())
+        );
+        assert_eq!(
+            outcome(exited(1), vec!["on stderr".into(), "on stdout".into()]),
+            Err("exit status: 1: on stderr".into())
+        );
+        assert_eq!(
+            outcome(exited(2), vec![String::new(), String::new()]),
+            Err("exit status: 2".into())
+        );
+        assert_eq!(
+            outcome(ExitStatus::from_raw(libc::SIGKILL), Vec::new()),
+            Err("signal: 9 (SIGKILL)".into())
+        );
+    }
 }
