@@ -184,26 +184,29 @@ fn read_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<MountSpec>, Error> {
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let options = m.options().clone().unwrap_or_default();
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| s.to_string_lossy().into_owned());
+        // runc resolves a relative source against the bundle (its cwd).
+        let source = m.source().as_ref().map(|s| {
+            let is_bind = m.typ().as_deref() == Some("bind")
+                || options.iter().any(|o| o == "bind" || o == "rbind");
+            if is_bind && !s.is_absolute() && !s.as_os_str().is_empty() {
+                bundle.join(s).to_string_lossy().into_owned()
+            } else {
+                s.to_string_lossy().into_owned()
+            }
+        });
         if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
             return Err(bad(
                 &format!("mounts[{i}].uidMappings"),
                 "idmapped mounts are not supported",
             ));
         }
-        let mut mount = MountSpec::from_oci(
+        let mount = MountSpec::from_oci(
             &m.destination().to_string_lossy(),
             m.typ().as_deref(),
             source.as_deref(),
             &options,
         )
         .map_err(|why| Error::Usage(format!("config.json: {why}")))?;
-        if mount.is_bind() && !Path::new(&mount.source).is_absolute() {
-            mount.source = bundle.join(&mount.source).to_string_lossy().into_owned();
-        }
         check_fstype(&mount.fstype).map_err(|why| bad(&format!("mounts[{i}].type"), why))?;
         mounts.push(mount);
     }
