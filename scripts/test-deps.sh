@@ -2,7 +2,8 @@
 # Make this machine ready for the demo or the tests.
 #
 #   scripts/test-deps.sh busybox   a static busybox (for the demo rootfs)
-#   scripts/test-deps.sh all       that, uidmap, groff, and the unprivileged test users
+#   scripts/test-deps.sh all       that, uidmap, groff, passt, slirp4netns, and the
+#                                  unprivileged test users
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get and
 # creates the user $NSLAUNCH_TEST_USER (default nslaunch-test) with
@@ -42,6 +43,9 @@ if [ "$what" = all ]; then
     command -v groff >/dev/null 2>&1 || missing="$missing groff-base"
     # A cache test widens a race window with strace's delay injection.
     command -v strace >/dev/null 2>&1 || missing="$missing strace"
+    # The network tests start pasta (Debian: passt) and slirp4netns.
+    command -v pasta >/dev/null 2>&1 || missing="$missing passt"
+    command -v slirp4netns >/dev/null 2>&1 || missing="$missing slirp4netns"
 fi
 
 if [ -n "$missing" ]; then

@@ -151,6 +151,7 @@ pub fn build_root(
         tmpfs: args.tmpfs.clone(),
         read_only: args.read_only,
         workdir: args.workdir.clone(),
+        files: net_files(args)?,
     };
     let mut root: Option<OwnedFd> = None;
     let mut root_at: Option<CString> = None;
@@ -182,6 +183,26 @@ pub fn build_root(
         })?;
     }
     Ok(())
+}
+
+/// The generated /etc/resolv.conf and /etc/hosts (`--dns`, `--add-host`),
+/// checked; none where a volume of the user's is the file.
+fn net_files(args: &InitArgs) -> Result<Vec<(String, String)>, Error> {
+    use shared::netconf;
+    for ip in &args.dns {
+        netconf::parse_dns(ip).map_err(|why| Error::Usage(format!("--dns {ip}: {why}")))?;
+    }
+    for entry in &args.add_host {
+        netconf::parse_host_entry(entry)
+            .map_err(|why| Error::Usage(format!("--add-host {entry}: {why}")))?;
+    }
+    let taken: Vec<&str> = args.volume.iter().map(|v| v.dst.as_str()).collect();
+    Ok(netconf::files(
+        &args.dns,
+        &args.dns_search,
+        &args.add_host,
+        &taken,
+    ))
 }
 
 /// Bind the command's terminal (`--console-socket`) on /dev/console, as
@@ -425,6 +446,7 @@ fn apply(
         SetupOp::MountPoint { target, kind } => {
             let dir = match kind {
                 PointKind::Dir => true,
+                PointKind::File => false,
                 PointKind::LikeSource(Source::Path(p)) => std::fs::metadata(p)
                     .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
                     .is_dir(),
@@ -443,6 +465,7 @@ fn apply(
             }
         }
         SetupOp::ReadOnlyRoot => make_read_only(root_fd(root)?)?,
+        SetupOp::File { target, content } => generated_file(root_fd(root)?, target, content)?,
         SetupOp::Sysfs => {
             let dir = ensure_dir(root_fd(root)?, "/sys")?;
             let flags = MsFlags::MS_RDONLY | mount_flags(Flags::ALL);
@@ -809,6 +832,43 @@ pub(crate) fn ensure_file(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step>
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `SetupOp::File`: write `content` to a new file on the container's own
+/// /dev (a tmpfs of the plan's), bind it on `target` (made if missing, an
+/// empty file) and unlink it from /dev: the bind keeps it alive, the
+/// rootfs's own file is hidden and never written, and nothing is on the
+/// host.
+fn generated_file(root: &OwnedFd, target: &str, content: &str) -> Result<(), Step> {
+    use std::io::Write;
+    let at = ensure_file(root, target)?;
+    let dev = open_in_root(root, "/dev", libc::O_PATH | libc::O_DIRECTORY)?;
+    let name = c".nslaunch-file";
+    let file = nix::fcntl::openat(
+        &dev,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    let mut file = std::fs::File::from(file);
+    let bound = file
+        .write_all(content.as_bytes())
+        .map_err(|e| Step::Errno(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+        .and_then(|()| {
+            let from: &OwnedFd = &file.into();
+            mount(
+                Some(fd_path(from).as_str()),
+                fd_path(&at).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(Step::Errno)
+        });
+    let unlinked = nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    bound?;
+    unlinked?;
+    Ok(())
 }
 
 /// A name that resolved to nothing and yet exists: a symlink whose target

@@ -13,6 +13,7 @@ mod error;
 mod help;
 mod idmapped;
 mod isolation;
+mod network;
 mod oci;
 mod overlay;
 mod tty;
@@ -150,7 +151,10 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
     let real_root = nix::unistd::geteuid().is_root();
     let volumes = volumes::validate(&args.volume, real_root, ids.is_some())?;
-    let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
+    let mut iso = isolation::plan(&args, ids.is_none(), &volumes)?;
+    let mut net = network::plan(&args, ids.is_none(), args.verbose || log_from_env())?;
+    iso.namespaces = (iso.namespaces & !libc::CLONE_NEWNET) | net.clone_flag;
+    iso.net = net.loopback;
     if let Some(user) = &args.user {
         if user.is_empty() {
             return Err(Error::Usage("--user: empty (give USER[:GROUP])".into()));
@@ -220,6 +224,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
                 overlay: args.overlay || overlay_dir.is_some() || archive.is_some(),
                 overlay_dir,
                 mode,
+                net: &net,
             },
         );
     }
@@ -308,6 +313,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
             overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
             mode,
+            net: &net,
         },
     );
     let argv = CStringArray::new(
@@ -339,9 +345,17 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some())
                 | iso.namespaces,
             unshare_after_release: if iso.time { libc::CLONE_NEWTIME } else { 0 },
-            joins: Vec::new(),
+            joins: net
+                .join
+                .take()
+                .map(|fd| (libc::CLONE_NEWNET, fd))
+                .into_iter()
+                .collect(),
             release,
-            before_release: container::BeforeRelease::default(),
+            before_release: container::BeforeRelease {
+                network: net.helper.take(),
+                ..Default::default()
+            },
             preserve_fds,
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
@@ -410,6 +424,7 @@ struct Setup<'a> {
     overlay: bool,
     overlay_dir: Option<String>,
     mode: tty::Mode,
+    net: &'a network::Network,
 }
 
 /// nsinit's command line: the container spec (shared by the real run and
@@ -441,6 +456,9 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         console_socket: fds.console,
         console_size: fds.console.and_then(|_| tty::initial_size()),
         null_stdin: setup.mode.pty && !setup.mode.stdin,
+        dns: setup.net.dns.clone(),
+        dns_search: setup.net.dns_search.clone(),
+        add_host: setup.net.add_host.clone(),
         process_group: setup.mode.group_signals,
         verbose: args.verbose || log_from_env(),
         command: args.command.clone(),
@@ -486,6 +504,7 @@ fn dry_run(
     };
     let volumes = setup.volumes.clone();
     let (ids, iso, mode) = (setup.ids, setup.iso, setup.mode);
+    let network = network::dry_run_lines(setup.net);
     let overlay = (setup.overlay).then(|| shared::plan::Overlay {
         upper: match &setup.overlay_dir {
             Some(path) => shared::plan::Upper::Dir {
@@ -513,6 +532,7 @@ fn dry_run(
         tty: mode,
         env,
         spec: &spec,
+        network,
     };
     use std::io::Write;
     let mut out = std::io::stdout().lock();
