@@ -110,7 +110,8 @@ Network:
                         make the container's port reachable on the host at
                         IP (default: every address) and HOST_PORT, as
                         docker does; needs --network pasta or slirp4netns;
-                        a host port in use is refused (+)
+                        a host port in use is refused; UDP through pasta,
+                        under its own number (5353:5353/udp) (+)
   --dns IP              the container's name server: a generated
                         /etc/resolv.conf is bound over the rootfs's own,
                         which is never written (+; default: the helper's

@@ -382,6 +382,7 @@ fn check_publish(publish: &[Publish], kind: Option<Kind>) -> Result<(), Error> {
                 p.spec
             )));
         }
+        udp_limits(p, kind)?;
         let clash = publish[..i].iter().any(|q| {
             q.proto == p.proto
                 && q.host_port == p.host_port
@@ -398,6 +399,28 @@ fn check_publish(publish: &[Publish], kind: Option<Kind>) -> Result<(), Error> {
         port_free(p)?;
     }
     Ok(())
+}
+
+/// What the helpers of Debian 12 cannot do with UDP (measured): replies
+/// would be lost, so the forward would only seem to work.
+fn udp_limits(p: &Publish, kind: Option<Kind>) -> Result<(), Error> {
+    if p.proto != Proto::Udp {
+        return Ok(());
+    }
+    let why = match kind {
+        // Its replies go to 10.0.2.2, the host's loopback, which
+        // --disable-host-loopback closes to the container.
+        Some(Kind::Slirp4netns) => {
+            "slirp4netns drops the replies of a published UDP port while the host's \
+             loopback is closed to the container: use --network pasta"
+        }
+        Some(Kind::Pasta) if p.host_port != p.container_port => {
+            "pasta (0.0~git20230309) drops the replies of a UDP port published under \
+             another number: publish it under its own (HOST_PORT = CONTAINER_PORT)"
+        }
+        _ => return Ok(()),
+    };
+    Err(Error::Usage(format!("--publish {}: {why}", p.spec)))
 }
 
 /// Bind the host address and port as the helper will, and let go.
@@ -967,6 +990,17 @@ mod tests {
             "{\"execute\":\"add_hostfwd\",\"arguments\":{\"proto\":\"udp\",\"host_addr\":\
              \"127.0.0.1\",\"host_port\":8080,\"guest_addr\":\"10.0.2.100\",\"guest_port\":80}}"
         );
+    }
+
+    #[test]
+    fn udp_publishing_that_would_lose_replies_is_refused() {
+        let p = |s: &str| Publish::parse(s).unwrap();
+        assert!(udp_limits(&p("5353:5353/udp"), Some(Kind::Pasta)).is_ok());
+        assert!(udp_limits(&p("5353:53"), Some(Kind::Slirp4netns)).is_ok());
+        let e = udp_limits(&p("5353:53/udp"), Some(Kind::Pasta)).unwrap_err();
+        assert!(e.to_string().contains("under its own"), "{e}");
+        let e = udp_limits(&p("53:53/udp"), Some(Kind::Slirp4netns)).unwrap_err();
+        assert!(e.to_string().contains("use --network pasta"), "{e}");
     }
 
     #[test]
