@@ -169,6 +169,7 @@ done
 chmod -R a+rX "$BIN"
 "$TOP/scripts/mkrootfs.sh" "$ROOTFS" >/dev/null
 mkdir -p "$ROOTFS/old_root" # the recipe pivots into it; nothing else uses it
+cp "$BIN/tcpbench" "$ROOTFS/bin/" # the network section's server (and podman's image)
 
 # Run a command as root or as the test user, with the same clean
 # environment, inside $LWRAP (see crun below).
@@ -630,10 +631,11 @@ declare -A NSKIP=() NPID=() NCID=()
 net_port() { # a free port on the host's loopback
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-net_wait_ready() { # FILE: until it says ready (60 s at most)
+net_wait_ready() { # FILE PID: until it says ready (60 s at most), or PID exits
     local i
     for ((i = 0; i < 6000; i++)); do
         grep -q '^ready' "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || return 1
         sleep 0.01
     done
     return 1
@@ -643,16 +645,16 @@ net_start() { # NAME PORT
     : >"$out"
     chmod 666 "$out"
     case $n in
-    host) cmd=("$BIN/nslaunch" --rootfs "$ROOTFS" -v "$BIN:/b:ro" -- /b/tcpbench serve "$port") ;;
+    host) cmd=("$BIN/nslaunch" --rootfs "$ROOTFS" -- /bin/tcpbench serve "$port") ;;
     pasta | slirp4netns) cmd=("$BIN/nslaunch" --rootfs "$ROOTFS" --network "$n" -p "127.0.0.1:$port:5000"
-        -v "$BIN:/b:ro" -- /b/tcpbench serve 5000) ;;
+        -- /bin/tcpbench serve 5000) ;;
     podman)
         if ! in_podman rootless runc; then
             NSKIP[$n]="rootless podman ${PSKIP[rootless]:-does not run}"
             return 1
         fi
         NCID[$n]=$(pod rootless podman --runtime "$RUNC" run -d --network slirp4netns \
-            -p "127.0.0.1:$port:5000" -v "$BIN:/b:ro" "$PODMAN_IMG" /b/tcpbench serve 5000 2>"$out.err") || {
+            -p "127.0.0.1:$port:5000" "$PODMAN_IMG" /bin/tcpbench serve 5000 2>"$out.err") || {
             NSKIP[$n]="podman run fails: $(oneline "$out.err")"
             return 1
         }
@@ -668,7 +670,7 @@ net_start() { # NAME PORT
     as rootless "${cmd[@]}" >"$out" 2>&1 &
     NPID[$n]=$!
     BG_PIDS="$BG_PIDS $!"
-    net_wait_ready "$out" || {
+    net_wait_ready "$out" "${NPID[$n]}" || {
         NSKIP[$n]="never ready: $(oneline "$out")"
         return 1
     }

@@ -94,6 +94,8 @@ Set by nslaunch:
   --dns IP              generate /etc/resolv.conf with this name server and
                         bind it over the rootfs's own, never written (+)
   --dns-search DOMAIN   a search domain for that resolv.conf (+)
+  --dns-best-effort     leave that resolv.conf out, rather than fail, where
+                        the rootfs has none and none may be created
   --add-host NAME:IP    generate /etc/hosts with a line for NAME at IP, in
                         order, and bind it over the rootfs's own (+)
 

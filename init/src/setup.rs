@@ -170,10 +170,16 @@ pub fn build_root(
         if op == SetupOp::PivotRoot {
             before_pivot()?;
         }
-        log.step(&op, || {
+        let applied = log.step(&op, || {
             apply(&op, rootfs, &mut root, &mut root_at, &mut fds)
-        })
-        .map_err(|e| match e {
+        });
+        if args.dns_best_effort && may_skip(&op, &applied) {
+            log.info(format_args!(
+                "no mount point for the default /etc/resolv.conf: the rootfs's own stays"
+            ));
+            continue;
+        }
+        applied.map_err(|e| match e {
             Step::Errno(errno) => Error::Sys {
                 hint: hint_for(&op, errno),
                 op: op.to_string(),
@@ -183,6 +189,25 @@ pub fn build_root(
         })?;
     }
     Ok(())
+}
+
+/// `--dns-best-effort`: the default resolv.conf of a network mode is
+/// left out, not an error, where the rootfs has no /etc/resolv.conf and
+/// none may be made (a rootfs the container may not write).
+fn may_skip(op: &SetupOp, applied: &Result<(), Step>) -> bool {
+    let resolv = match op {
+        SetupOp::File { target, .. } => target == shared::netconf::RESOLV_CONF,
+        SetupOp::MountPoint {
+            target,
+            kind: PointKind::File,
+        } => target == shared::netconf::RESOLV_CONF,
+        _ => false,
+    };
+    resolv
+        && matches!(
+            applied,
+            Err(Step::Errno(Errno::EACCES | Errno::EPERM | Errno::EROFS))
+        )
 }
 
 /// The generated /etc/resolv.conf and /etc/hosts (`--dns`, `--add-host`),
@@ -460,6 +485,8 @@ fn apply(
             let root = root_fd(root)?;
             if dir {
                 ensure_dir(root, target)?;
+            } else if *kind == PointKind::File {
+                file_target(root, target)?;
             } else {
                 ensure_file(root, target)?;
             }
@@ -841,7 +868,7 @@ pub(crate) fn ensure_file(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step>
 /// host.
 fn generated_file(root: &OwnedFd, target: &str, content: &str) -> Result<(), Step> {
     use std::io::Write;
-    let at = ensure_file(root, target)?;
+    let at = file_target(root, target)?;
     let dev = open_in_root(root, "/dev", libc::O_PATH | libc::O_DIRECTORY)?;
     let name = c".nslaunch-file";
     let file = nix::fcntl::openat(
@@ -869,6 +896,25 @@ fn generated_file(root: &OwnedFd, target: &str, content: &str) -> Result<(), Ste
     bound?;
     unlinked?;
     Ok(())
+}
+
+/// The mount point of a generated file: `target`, or, where `target` is a
+/// dangling symlink (/etc/resolv.conf to systemd-resolved's file, in many
+/// images), what it points to, resolved inside the rootfs; created empty
+/// if missing, as for a volume.
+fn file_target(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
+    if existing(root, target)?.is_none() {
+        let (parent, name) = parent_of(root, target)?;
+        if let Ok(link) = nix::fcntl::readlinkat(&parent, name.as_c_str()) {
+            let dir = Path::new(target)
+                .parent()
+                .and_then(Path::to_str)
+                .unwrap_or("/");
+            let to = shared::netconf::link_target(dir, &link.to_string_lossy());
+            return ensure_file(root, &to);
+        }
+    }
+    ensure_file(root, target)
 }
 
 /// A name that resolved to nothing and yet exists: a symlink whose target

@@ -171,7 +171,8 @@ Subcommands:
   Only as the first word: nslaunch --rootfs R check runs a CMD named check.
   nslaunch check        inspect this machine (alias: doctor): user namespaces
                         and their sysctls, /etc/subuid and /etc/subgid,
-                        newuidmap, overlayfs, cgroup v2; each OK, WARN or
+                        newuidmap, overlayfs, cgroup v2, the network
+                        helpers and /dev/net/tun; each OK, WARN or
                         FAIL with the fix; exit 0 when a default container
                         can run
   nslaunch cache ls     list the root filesystems unpacked from tarballs

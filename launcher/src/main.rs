@@ -96,8 +96,9 @@ fn subcommand() -> Option<i32> {
                 "Usage: nslaunch check\n\n\
                  Inspect this machine: user namespaces and the sysctls that allow them, the\n\
                  namespace kinds, /etc/subuid and /etc/subgid ranges, newuidmap/newgidmap,\n\
-                 overlayfs in a user namespace, cgroup v2 delegation, nsinit; then run a real\n\
-                 default container. Each line is OK, WARN or FAIL, with the fix.\n\n\
+                 overlayfs in a user namespace, cgroup v2 delegation, the network helpers\n\
+                 (pasta, slirp4netns) and /dev/net/tun, nsinit; then run a real default\n\
+                 container. Each line is OK, WARN or FAIL, with the fix.\n\n\
                  Exit status: 0 when a default container can run here, 1 when it cannot."
             );
             return Some(0);
@@ -457,6 +458,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         console_size: fds.console.and_then(|_| tty::initial_size()),
         null_stdin: setup.mode.pty && !setup.mode.stdin,
         dns: setup.net.dns.clone(),
+        dns_best_effort: setup.net.dns_default,
         dns_search: setup.net.dns_search.clone(),
         add_host: setup.net.add_host.clone(),
         process_group: setup.mode.group_signals,

@@ -226,6 +226,9 @@ pub struct Network {
     pub helper: Option<Helper>,
     /// For nsinit's `--dns`, `--dns-search`, `--add-host`.
     pub dns: Vec<String>,
+    /// `dns` is the mode's default, not `--dns`: nsinit may leave it out
+    /// where the rootfs has no resolv.conf and none may be made.
+    pub dns_default: bool,
     pub dns_search: Vec<String>,
     pub add_host: Vec<String>,
 }
@@ -303,6 +306,7 @@ pub fn plan(args: &LaunchArgs, host_userns: bool, verbose: bool) -> Result<Netwo
     };
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let (dns, dns_search) = resolver(&args.dns, kind, &host_resolv);
+    let dns_default = args.dns.is_empty() && !dns.is_empty();
     let add_host = if args.add_host.is_empty() {
         Vec::new()
     } else {
@@ -318,6 +322,7 @@ pub fn plan(args: &LaunchArgs, host_userns: bool, verbose: bool) -> Result<Netwo
         join,
         helper,
         dns,
+        dns_default,
         dns_search,
         add_host,
     })

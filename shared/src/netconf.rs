@@ -102,6 +102,25 @@ pub fn nameservers(resolv: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a symlink at `dir`/NAME pointing to `link` leads, resolved
+/// lexically inside the container's root (`..` stops at `/`), as an
+/// absolute container path: /etc/resolv.conf is often a link to a file
+/// that exists only on a running system (systemd-resolved's).
+pub fn link_target(dir: &str, link: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let start = if link.starts_with('/') { "" } else { dir };
+    for c in start.split('/').chain(link.split('/')) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// The files nsinit generates, (target, content): resolv.conf when it is
 /// given name servers, hosts when it is given entries; never one that a
 /// volume of the user's (`taken`) already provides.
@@ -168,6 +187,17 @@ mod tests {
                     nameserver fd00::1 # y\noptions ndots:2\n";
         assert_eq!(nameservers(text), ["10.0.0.1", "fd00::1"]);
         assert_eq!(search_domains(text), ["b.example", "c.example"]);
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root() {
+        assert_eq!(
+            link_target("/etc", "../run/systemd/resolve/stub-resolv.conf"),
+            "/run/systemd/resolve/stub-resolv.conf"
+        );
+        assert_eq!(link_target("/etc", "/run/x"), "/run/x");
+        assert_eq!(link_target("/etc", "../../../x"), "/x");
+        assert_eq!(link_target("/etc", "./resolv.real"), "/etc/resolv.real");
     }
 
     #[test]

@@ -199,6 +199,12 @@ pub struct InitArgs {
     #[argh(option, arg_name = "DOMAIN")]
     pub dns_search: Vec<String>,
 
+    /// leave the generated /etc/resolv.conf out, rather than fail, where
+    /// the rootfs has none and none may be created (nslaunch passes it for
+    /// a network mode's default, not for --dns)
+    #[argh(switch)]
+    pub dns_best_effort: bool,
+
     /// generate /etc/hosts with a line for NAME at IP and bind it over the
     /// rootfs's own (repeatable, in order; needs --rootfs)
     #[argh(option, arg_name = "NAME:IP")]
@@ -385,6 +391,7 @@ impl InitArgs {
         if self.null_stdin {
             argv.push("--null-stdin".to_string());
         }
+        flag_on(&mut argv, self.dns_best_effort, "--dns-best-effort");
         for (name, values) in [
             ("--dns", &self.dns),
             ("--dns-search", &self.dns_search),
@@ -643,6 +650,7 @@ mod tests {
                 preserve_fds: Some(2),
                 dns: strings(&["169.254.1.1", "fd00::1"]),
                 dns_search: strings(&["example.org"]),
+                dns_best_effort: true,
                 add_host: strings(&["localhost:127.0.0.1", "localhost:::1"]),
                 command: words(&["sh"]),
                 ..Default::default()

@@ -333,8 +333,12 @@ fn dns_and_hosts_are_generated_and_the_rootfs_is_untouched() {
         let rootfs = f.own_rootfs(who, "dns");
         let hosts = rootfs.join("etc/hosts");
         write_as(who, &hosts, "10.9.9.9 from-the-rootfs\n");
+        // As in many images: a link to systemd-resolved's file, which
+        // exists only on a running system.
         let resolv = rootfs.join("etc/resolv.conf");
         let _ = fs::remove_file(&resolv);
+        std::os::unix::fs::symlink("../run/resolve/stub-resolv.conf", &resolv).unwrap();
+        std::os::unix::fs::lchown(&resolv, Some(who.uid()), Some(who.gid())).unwrap();
         let dev_before = fs::read_dir(rootfs.join("dev")).map(|d| d.count()).ok();
         let r = run(
             f.nslaunch_on(
@@ -360,17 +364,47 @@ fn dns_and_hosts_are_generated_and_the_rootfs_is_untouched() {
         assert!(r.stdout.contains("127.0.0.1\tlocalhost\n"), "{}", r.stdout);
         assert!(!r.stdout.contains("from-the-rootfs"), "{}", r.stdout);
         assert!(!r.stdout.contains(".nslaunch-file"), "{}", r.stdout);
-        // The rootfs keeps its own file; the missing one is only an empty
-        // mount point, as for a volume.
+        // The rootfs keeps its own file; the missing one (where the link
+        // leads, inside the rootfs) is only an empty mount point, as for a
+        // volume.
         assert_eq!(
             fs::read_to_string(&hosts).unwrap(),
             "10.9.9.9 from-the-rootfs\n"
         );
-        assert_eq!(fs::read_to_string(&resolv).unwrap_or_default(), "");
+        assert_eq!(fs::read_to_string(&resolv).unwrap(), "");
+        assert!(fs::symlink_metadata(&resolv).unwrap().is_symlink());
         assert_eq!(
             fs::read_dir(rootfs.join("dev")).map(|d| d.count()).ok(),
             dev_before
         );
+    });
+}
+
+#[test]
+fn a_rootfs_that_cannot_take_a_resolv_conf_keeps_its_own() {
+    if !nix::unistd::geteuid().is_root() {
+        return skip("a rootfs of root's needs root");
+    }
+    each(|f, who| {
+        // root's rootfs, without /etc/resolv.conf: container root of an
+        // ordinary user may not write there, real root's (idmapped) may.
+        let rootfs = f.own_rootfs(&Who::Root, &format!("no-resolv-{}", who.uid()));
+        let resolv = rootfs.join("etc/resolv.conf");
+        let _ = fs::remove_file(&resolv);
+        let r = run(
+            f.nslaunch_on(who, &rootfs, &["--network", "slirp4netns", "echo", "ran"]),
+            None,
+        );
+        assert_eq!((r.code(), r.stdout.as_str()), (0, "ran\n"), "{r:?}");
+        assert_eq!(resolv.exists(), who.is_root(), "{r:?}");
+        if !who.is_root() {
+            // Asked for, it is an error.
+            let r = run(
+                f.nslaunch_on(who, &rootfs, &["--dns", "192.0.2.53", "echo", "ran"]),
+                None,
+            );
+            assert_refused(&r, "--dns", "/etc/resolv.conf", &rootfs);
+        }
     });
 }
 
