@@ -47,6 +47,7 @@ if [ "$QUICK" = 1 ]; then
     TAR_MB=64 TAR_RUNS=5
     OCI_ROUNDS=2 OCI_RUNS=5 POD_ROUNDS=2 POD_RUNS=2
     SEC_ROUNDS=2 SEC_RUNS=5 SYS_ROUNDS=2 SYS_BATCHES=10 SYS_N=20000 SECBUILD_RUNS=3
+    NET_ROUNDS=1 NET_MIB=64 NET_CONNS=200 NET_LAUNCH_RUNS=5
 else
     LAT_ROUNDS=12 LAT_RUNS=5 WARMUP=2
     SEQ_N=200 PAR_N=50 BURST_REPS=3
@@ -59,6 +60,7 @@ else
     TAR_MB=256 TAR_RUNS=20
     OCI_ROUNDS=12 OCI_RUNS=5 POD_ROUNDS=6 POD_RUNS=5
     SEC_ROUNDS=20 SEC_RUNS=10 SYS_ROUNDS=20 SYS_BATCHES=40 SYS_N=20000 SECBUILD_RUNS=20
+    NET_ROUNDS=5 NET_MIB=512 NET_CONNS=2000 NET_LAUNCH_RUNS=30
 fi
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -167,13 +169,14 @@ mkdir -p "$BIN" "$UHOME" "$TMP/res"
 chown "$U_UID:$U_GID" "$UHOME"
 cp "$NSLAUNCH_SRC" "$NSINIT_SRC" "$BIN/"
 cp "$HERE/recipe.sh" "$BIN/recipe.sh"
-for h in burst orphans sigping memtree traceexec ocicycle syscost; do
+for h in burst orphans sigping memtree traceexec ocicycle syscost tcpbench; do
     gcc -O2 -Wall -Wextra -static -o "$BIN/$h" "$HERE/$h.c" || die "cannot build bench/$h.c"
 done
 chmod -R a+rX "$BIN"
 "$TOP/scripts/mkrootfs.sh" "$ROOTFS" >/dev/null
 mkdir -p "$ROOTFS/old_root" # the recipe pivots into it; nothing else uses it
 cp "$BIN/syscost" "$ROOTFS/bin/syscost" # run in the container by the seccomp section
+cp "$BIN/tcpbench" "$ROOTFS/bin/" # the network section's server (and podman's image)
 
 # Run a command as root or as the test user, with the same clean
 # environment, inside $LWRAP (see crun below).
@@ -634,6 +637,110 @@ bench_podman() { # MODE
     done
 }
 
+# --- networking: a published port ----------------------------------------------
+
+# Rootless, as $TEST_USER: bench/tcpbench.c serves in the container on its
+# port 5000, published at 127.0.0.1:PORT, and the host measures through
+# it: throughput (NET_MIB MiB over one connection) and connection rate
+# (NET_CONNS connections, each until the server closed it). Contenders:
+# nslaunch --network pasta and slirp4netns, rootless podman with
+# slirp4netns (its default port handler), and nslaunch --network host (no
+# helper: the ceiling). Each is started, measured NET_ROUNDS times
+# alternating with the others, and stopped.
+NETS=(host pasta slirp4netns podman)
+declare -A NSKIP=() NPID=() NCID=()
+net_port() { # a free port on the host's loopback
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+net_wait_ready() { # FILE PID: until it says ready (60 s at most), or PID exits
+    local i
+    for ((i = 0; i < 6000; i++)); do
+        grep -q '^ready' "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
+}
+net_start() { # NAME PORT
+    local n=$1 port=$2 out=$RES/net-$1.out cmd=()
+    : >"$out"
+    chmod 666 "$out"
+    case $n in
+    host) cmd=("$BIN/nslaunch" --rootfs "$ROOTFS" -- /bin/tcpbench serve "$port") ;;
+    pasta | slirp4netns) cmd=("$BIN/nslaunch" --rootfs "$ROOTFS" --network "$n" -p "127.0.0.1:$port:5000"
+        -- /bin/tcpbench serve 5000) ;;
+    podman)
+        if ! in_podman rootless runc; then
+            NSKIP[$n]="rootless podman ${PSKIP[rootless]:-does not run}"
+            return 1
+        fi
+        NCID[$n]=$(pod rootless podman --runtime "$RUNC" run -d --network slirp4netns \
+            -p "127.0.0.1:$port:5000" "$PODMAN_IMG" /bin/tcpbench serve 5000 2>"$out.err") || {
+            NSKIP[$n]="podman run fails: $(oneline "$out.err")"
+            return 1
+        }
+        local i
+        for ((i = 0; i < 6000; i++)); do
+            pod rootless podman logs "${NCID[$n]}" 2>/dev/null | grep -q '^ready' && return 0
+            sleep 0.01
+        done
+        NSKIP[$n]="podman's container never said ready"
+        return 1
+        ;;
+    esac
+    as rootless "${cmd[@]}" >"$out" 2>&1 &
+    NPID[$n]=$!
+    BG_PIDS="$BG_PIDS $!"
+    net_wait_ready "$out" "${NPID[$n]}" || {
+        NSKIP[$n]="never ready: $(oneline "$out")"
+        return 1
+    }
+}
+net_stop() { # NAME
+    local n=$1
+    if [ -n "${NPID[$n]:-}" ]; then
+        kill -TERM "${NPID[$n]}" 2>/dev/null || true
+        wait "${NPID[$n]}" 2>/dev/null || true
+        NPID[$n]=""
+    fi
+    if [ -n "${NCID[$n]:-}" ]; then
+        pod rootless podman rm -f -t 0 "${NCID[$n]}" >/dev/null 2>&1 || say "could not remove podman container ${NCID[$n]}"
+        NCID[$n]=""
+    fi
+}
+bench_network() {
+    local r n port line
+    declare -A NPORT=()
+    for n in "${NETS[@]}"; do
+        port=$(net_port)
+        NPORT[$n]=$port
+        net_start "$n" "$port" || { say "network: skipping $n: ${NSKIP[$n]}"; net_stop "$n"; }
+    done
+    for ((r = 0; r < NET_ROUNDS; r++)); do
+        while read -r n; do
+            [ -n "${NSKIP[$n]:-}" ] && continue
+            line=$(as rootless "$BIN/tcpbench" send "${NPORT[$n]}" "$NET_MIB" 2>&1 || true)
+            echo "$line" | sed -n 's/^mib_s=//p' >>"$RES/net-tput-$n"
+            line=$(as rootless "$BIN/tcpbench" conns "${NPORT[$n]}" "$NET_CONNS" 2>&1 || true)
+            echo "$line" | sed -n 's/^conns_s=\([0-9.]*\).*/\1/p' >>"$RES/net-conns-$n"
+            echo "$line" | sed -n 's/.*failures=\([0-9]*\).*/\1/p' >>"$RES/net-fail-$n"
+        done < <(rotate "$r" "${NETS[@]}")
+    done
+    for n in "${NETS[@]}"; do net_stop "$n"; done
+    # What the helper adds to a launch: /bin/true with each network.
+    local args=()
+    for n in none pasta slirp4netns; do
+        args+=(-n "$n" "$BIN/nslaunch --rootfs $ROOTFS --network $n /bin/true")
+    done
+    as rootless hyperfine -N --style none --warmup 2 --runs "$NET_LAUNCH_RUNS" \
+        --export-json "$RES/net-launch.json" "${args[@]}" >/dev/null 2>"$RES/net-launch.err" ||
+        say "network: launch times failed: $(oneline "$RES/net-launch.err")"
+    if [ -f "$RES/net-launch.json" ]; then
+        jq -r '.results[] | .command as $c | .times[] | "\($c) \(. * 1000)"' "$RES/net-launch.json" |
+            while read -r n t; do echo "$t" >>"$RES/net-launch-$n"; done
+    fi
+}
+
 # --- the inits ------------------------------------------------------------------
 
 INITS=(nsinit tini catatonit dumb-init)
@@ -927,6 +1034,9 @@ for mode in rootless root; do
         bench_podman "$mode"
     fi
 done
+wait_quiet "network"
+say "network, rootless: a published port (${NETS[*]}), and the helper's launch time"
+bench_network
 podman_cleanup
 LOAD_MID=$(cut -d' ' -f1-3 /proc/loadavg)
 wait_quiet "init"
@@ -1466,11 +1576,50 @@ for mode in rootless root; do
     fi
 done
 
-exec 4>&- 5>&- 6>&- 7>&- 8>&-
+# Networking.
+NBODY=$TMP/net.md
+exec 9>"$NBODY"
+nb() { printf '%s\n' "$*" >&9; }
+nb "Rootless (as $TEST_USER). \`bench/tcpbench.c\` serves in the container on port 5000, published at 127.0.0.1:PORT; on the host, \`tcpbench send\` writes $NET_MIB MiB over one connection and waits for the server's close (throughput), and \`tcpbench conns\` opens $NET_CONNS connections one after the other, each until the server closed it (rate). $NET_ROUNDS rounds, contenders alternating. **host** is \`nslaunch --network host\` (no helper, the server on the host's port: the ceiling); **podman** is rootless \`podman run --network slirp4netns -p\` (runc; its default port handler, rootlesskit)."
+nb ""
+nb "| network | MiB/s (median) | connections/s (median) | failed connections | pasta ÷ this (MiB/s) | pasta ÷ this (conn/s) |"
+nb "| --- | ---: | ---: | ---: | ---: | ---: |"
+pt=$(median "$RES/net-tput-pasta")
+pc=$(median "$RES/net-conns-pasta")
+for n in "${NETS[@]}"; do
+    if [ -n "${NSKIP[$n]:-}" ]; then
+        nb "| $n | n/a: ${NSKIP[$n]} | | | | |"
+        continue
+    fi
+    nb "| $n | $(fmt "$(median "$RES/net-tput-$n")" 0) | $(fmt "$(median "$RES/net-conns-$n")" 0) | $(awk '{ s += $1 } END { print s + 0 }' "$RES/net-fail-$n" 2>/dev/null || echo 0) | $(ratio "$pt" "$(median "$RES/net-tput-$n")") | $(ratio "$pc" "$(median "$RES/net-conns-$n")") |"
+done
+nb ""
+nb "The helper's cost at launch: \`nslaunch --network MODE --rootfs R /bin/true\`, hyperfine -N, $NET_LAUNCH_RUNS runs after 2 warm-ups."
+nb ""
+nb "| --network | median ms | p90 ms | added to none (ms) |"
+nb "| --- | ---: | ---: | ---: |"
+nm=$(median "$RES/net-launch-none")
+for n in none pasta slirp4netns; do
+    m=$(median "$RES/net-launch-$n")
+    nb "| $n | $(fmt "$m" 1) | $(fmt "$(p90 "$RES/net-launch-$n")" 1) | $(awk -v a="$m" -v b="$nm" 'BEGIN { if (a == "nan" || b == "nan") print "n/a"; else printf "%.1f", a - b }') |"
+done
+nb ""
+for what in tput conns; do
+    if [ "$what" = tput ]; then label="throughput"; else label="connection rate"; fi
+    target="network rootless, $label through a published port: nslaunch --network pasta no worse than podman with slirp4netns"
+    if [ -n "${NSKIP[pasta]:-}" ] || [ -n "${NSKIP[podman]:-}" ]; then
+        srow "| $target | n/a: ${NSKIP[pasta]:-${NSKIP[podman]}} | n/a |"
+    else
+        a=$(median "$RES/net-$what-pasta")
+        b=$(median "$RES/net-$what-podman")
+        srow "| $target | $(fmt "$a" 0) vs $(fmt "$b" 0) (ratio $(ratio "$a" "$b")) | $(verdict le "$b" "$a") |"
+    fi
+done
+exec 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 
 w "## Targets"
 w ""
-w "Every target the project set itself (launch speed and memory against the peers, the OCI runtime against runc and crun, the seccomp filter's cost), with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
+w "Every target the project set itself (launch speed and memory against the peers, the OCI runtime against runc and crun, the seccomp filter's cost, networking against podman), with nslaunch/nsinit's value against the peer's. A miss is a miss: the benchmark is not tuned to hide it."
 w ""
 w "| target | measured | verdict |"
 w "| --- | --- | --- |"
@@ -1516,6 +1665,10 @@ w ""
 w "nslaunch as an OCI runtime, with runc's command line, against runc and crun, and under podman."
 w ""
 cat "$OBODY" >&3
+w "## Networking"
+w ""
+cat "$NBODY" >&3
+w ""
 w "## Init"
 w ""
 w "Each init runs as PID 1 of a fresh PID namespace, as root: \`unshare --pid --fork --mount-proc INIT CMD\` with INIT one of \`nsinit --\`, \`tini-static --\`, \`dumb-init\`, \`catatonit --\`."
@@ -1525,7 +1678,7 @@ w "## How to read this"
 w ""
 w "- Times are wall-clock medians of pooled samples; ratios are nslaunch's (or nsinit's) median divided by the peer's: below 1.00 is faster/smaller."
 w "- The machine is shared and noisy (the load average is above); contenders alternate within every measurement so that noise hits them alike, but differences of a few percent are within the noise."
-w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`, \`ocicycle.c\`, \`syscost.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
+w "- The helpers are C, in \`bench/\` (\`burst.c\`, \`orphans.c\`, \`sigping.c\`, \`memtree.c\`, \`traceexec.c\`, \`ocicycle.c\`, \`syscost.c\`, \`tcpbench.c\`), built static by the script; \`bench/phases.awk\` reads the traces."
 w ""
 if [ -f "$HERE/FINDINGS.md" ]; then
     cat "$HERE/FINDINGS.md" >&3

@@ -3,6 +3,7 @@
 #
 #   scripts/test-deps.sh busybox   a static busybox (for the demo rootfs)
 #   scripts/test-deps.sh all       that, uidmap, groff, systemd's tools, a C compiler,
+#                                  passt, slirp4netns,
 #                                  and the unprivileged test users
 #
 # As root on Debian/Ubuntu it installs what is missing with apt-get and
@@ -52,6 +53,9 @@ if [ "$what" = all ]; then
     static_libc=false
     for a in /usr/lib/*/libc.a /usr/lib/libc.a; do [ -f "$a" ] && static_libc=true; done
     $static_libc || missing="$missing libc6-dev"
+    # The network tests start pasta (Debian: passt) and slirp4netns.
+    command -v pasta >/dev/null 2>&1 || missing="$missing passt"
+    command -v slirp4netns >/dev/null 2>&1 || missing="$missing slirp4netns"
 fi
 
 if [ -n "$missing" ]; then

@@ -108,6 +108,13 @@ Set by nslaunch:
                         the initial window size of that terminal
   --null-stdin          give CMD /dev/null as its stdin (with
                         --console-socket: docker's -t without -i)
+  --dns IP              generate /etc/resolv.conf with this name server and
+                        bind it over the rootfs's own, never written (+)
+  --dns-search DOMAIN   a search domain for that resolv.conf (+)
+  --dns-best-effort     leave that resolv.conf out, rather than fail, where
+                        the rootfs has none and none may be created
+  --add-host NAME:IP    generate /etc/hosts with a line for NAME at IP, in
+                        order, and bind it over the rootfs's own (+)
 
 Set by nslaunch for the lifecycle and for OCI bundles (nslaunch create):
   --sync-fd FD          once set up, say so on --report-fd and wait for the

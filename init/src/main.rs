@@ -161,10 +161,14 @@ fn run(
             || !args.tree.is_empty()
             || !args.tmpfs.is_empty()
             || args.read_only
-            || overlay.is_some() =>
+            || overlay.is_some()
+            || !args.dns.is_empty()
+            || !args.add_host.is_empty() =>
         {
             return Err(Error::Usage(
-                "--volume, --tree, --tmpfs, --read-only and --overlay need --rootfs".into(),
+                "--volume, --tree, --tmpfs, --read-only, --overlay, --dns and --add-host need \
+                 --rootfs"
+                    .into(),
             ))
         }
         None => {}

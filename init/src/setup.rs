@@ -151,6 +151,7 @@ pub fn build_root(
         tmpfs: args.tmpfs.clone(),
         read_only: args.read_only,
         workdir: args.workdir.clone(),
+        files: net_files(args)?,
     };
     let mut root: Option<OwnedFd> = None;
     let mut root_at: Option<CString> = None;
@@ -169,10 +170,16 @@ pub fn build_root(
         if op == SetupOp::PivotRoot {
             before_pivot()?;
         }
-        log.step(&op, || {
+        let applied = log.step(&op, || {
             apply(&op, rootfs, &mut root, &mut root_at, &mut fds)
-        })
-        .map_err(|e| match e {
+        });
+        if args.dns_best_effort && may_skip(&op, &applied) {
+            log.info(format_args!(
+                "no mount point for the default /etc/resolv.conf: the rootfs's own stays"
+            ));
+            continue;
+        }
+        applied.map_err(|e| match e {
             Step::Errno(errno) => Error::Sys {
                 hint: hint_for(&op, errno),
                 op: op.to_string(),
@@ -182,6 +189,45 @@ pub fn build_root(
         })?;
     }
     Ok(())
+}
+
+/// `--dns-best-effort`: the default resolv.conf of a network mode is
+/// left out, not an error, where the rootfs has no /etc/resolv.conf and
+/// none may be made (a rootfs the container may not write).
+fn may_skip(op: &SetupOp, applied: &Result<(), Step>) -> bool {
+    let resolv = match op {
+        SetupOp::File { target, .. } => target == shared::netconf::RESOLV_CONF,
+        SetupOp::MountPoint {
+            target,
+            kind: PointKind::File,
+        } => target == shared::netconf::RESOLV_CONF,
+        _ => false,
+    };
+    resolv
+        && matches!(
+            applied,
+            Err(Step::Errno(Errno::EACCES | Errno::EPERM | Errno::EROFS))
+        )
+}
+
+/// The generated /etc/resolv.conf and /etc/hosts (`--dns`, `--add-host`),
+/// checked; none where a volume of the user's is the file.
+fn net_files(args: &InitArgs) -> Result<Vec<(String, String)>, Error> {
+    use shared::netconf;
+    for ip in &args.dns {
+        netconf::parse_dns(ip).map_err(|why| Error::Usage(format!("--dns {ip}: {why}")))?;
+    }
+    for entry in &args.add_host {
+        netconf::parse_host_entry(entry)
+            .map_err(|why| Error::Usage(format!("--add-host {entry}: {why}")))?;
+    }
+    let taken: Vec<&str> = args.volume.iter().map(|v| v.dst.as_str()).collect();
+    Ok(netconf::files(
+        &args.dns,
+        &args.dns_search,
+        &args.add_host,
+        &taken,
+    ))
 }
 
 /// Bind the command's terminal (`--console-socket`) on /dev/console, as
@@ -425,6 +471,7 @@ fn apply(
         SetupOp::MountPoint { target, kind } => {
             let dir = match kind {
                 PointKind::Dir => true,
+                PointKind::File => false,
                 PointKind::LikeSource(Source::Path(p)) => std::fs::metadata(p)
                     .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
                     .is_dir(),
@@ -438,11 +485,14 @@ fn apply(
             let root = root_fd(root)?;
             if dir {
                 ensure_dir(root, target)?;
+            } else if *kind == PointKind::File {
+                file_target(root, target)?;
             } else {
                 ensure_file(root, target)?;
             }
         }
         SetupOp::ReadOnlyRoot => make_read_only(root_fd(root)?)?,
+        SetupOp::File { target, content } => generated_file(root_fd(root)?, target, content)?,
         SetupOp::Sysfs => {
             let dir = ensure_dir(root_fd(root)?, "/sys")?;
             let flags = MsFlags::MS_RDONLY | mount_flags(Flags::ALL);
@@ -809,6 +859,62 @@ pub(crate) fn ensure_file(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step>
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `SetupOp::File`: write `content` to a new file on the container's own
+/// /dev (a tmpfs of the plan's), bind it on `target` (made if missing, an
+/// empty file) and unlink it from /dev: the bind keeps it alive, the
+/// rootfs's own file is hidden and never written, and nothing is on the
+/// host.
+fn generated_file(root: &OwnedFd, target: &str, content: &str) -> Result<(), Step> {
+    use std::io::Write;
+    let at = file_target(root, target)?;
+    let dev = open_in_root(root, "/dev", libc::O_PATH | libc::O_DIRECTORY)?;
+    let name = c".nslaunch-file";
+    let file = nix::fcntl::openat(
+        &dev,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    let mut file = std::fs::File::from(file);
+    let bound = file
+        .write_all(content.as_bytes())
+        .map_err(|e| Step::Errno(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+        .and_then(|()| {
+            let from: &OwnedFd = &file.into();
+            mount(
+                Some(fd_path(from).as_str()),
+                fd_path(&at).as_str(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(Step::Errno)
+        });
+    let unlinked = nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    bound?;
+    unlinked?;
+    Ok(())
+}
+
+/// The mount point of a generated file: `target`, or, where `target` is a
+/// dangling symlink (/etc/resolv.conf to systemd-resolved's file, in many
+/// images), what it points to, resolved inside the rootfs; created empty
+/// if missing, as for a volume.
+fn file_target(root: &OwnedFd, target: &str) -> Result<OwnedFd, Step> {
+    if existing(root, target)?.is_none() {
+        let (parent, name) = parent_of(root, target)?;
+        if let Ok(link) = nix::fcntl::readlinkat(&parent, name.as_c_str()) {
+            let dir = Path::new(target)
+                .parent()
+                .and_then(Path::to_str)
+                .unwrap_or("/");
+            let to = shared::netconf::link_target(dir, &link.to_string_lossy());
+            return ensure_file(root, &to);
+        }
+    }
+    ensure_file(root, target)
 }
 
 /// A name that resolved to nothing and yet exists: a symlink whose target

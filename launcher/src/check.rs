@@ -478,7 +478,10 @@ pub fn can_run(findings: &[Finding]) -> bool {
 /// can run here; 1: it cannot).
 pub fn run(nslaunch: &Path, nsinit: Result<PathBuf, String>) -> i32 {
     let facts = gather(nslaunch, nsinit);
-    let findings = evaluate(&facts);
+    let mut findings = evaluate(&facts);
+    // The network helpers, before the last two (nsinit, a real container).
+    let at = findings.len().saturating_sub(2);
+    findings.splice(at..at, crate::network::check_findings());
     println!(
         "nslaunch check, as {} (uid {})",
         facts.user.as_deref().unwrap_or("?"),

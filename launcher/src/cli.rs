@@ -97,6 +97,30 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "DIR")]
     pub overlay_dir: Option<String>,
 
+    // Networking.
+    /// the container's network: host (the default: the host's own), none
+    /// (only loopback), pasta or slirp4netns (a network of its own,
+    /// reaching out through that user-mode helper), ns:PATH (join the
+    /// network namespace at PATH, e.g. /run/netns/NAME)
+    #[argh(option, arg_name = "MODE")]
+    pub network: Option<String>,
+
+    /// publish a container port on the host, docker's way:
+    /// [IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp] (IP defaults to every
+    /// address; needs --network pasta or slirp4netns; repeatable)
+    #[argh(option, short = 'p', arg_name = "[IP:]HOST:CONTAINER[/PROTO]")]
+    pub publish: Vec<String>,
+
+    /// the container's name server: a generated /etc/resolv.conf is bound
+    /// over the rootfs's own, which is never written (repeatable)
+    #[argh(option, arg_name = "IP")]
+    pub dns: Vec<String>,
+
+    /// add a line NAME at IP to a generated /etc/hosts, bound over the
+    /// rootfs's own (repeatable)
+    #[argh(option, arg_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+
     // Isolation: namespaces, privileges, read-only mounts, fds.
     /// give the container a network namespace of its own, with only a
     /// loopback interface, up (no network beyond it)
@@ -348,6 +372,31 @@ mod tests {
         let a = parse(&["--sdnotify", "launcher", "--rootfs", "R", "sh"]).unwrap();
         assert_eq!(a.sdnotify.as_deref(), Some("launcher"));
         assert!(parse(&["--preserve-fds", "-1", "--rootfs", "R", "sh"]).is_err());
+    }
+
+    #[test]
+    fn network_flags() {
+        let a = parse(&[
+            "--network",
+            "pasta",
+            "-p",
+            "127.0.0.1:8080:80",
+            "--publish",
+            "5353:53/udp",
+            "--dns",
+            "9.9.9.9",
+            "--add-host",
+            "db:192.0.2.10",
+            "--rootfs",
+            "R",
+            "sh",
+            "-p",
+        ])
+        .unwrap();
+        assert_eq!(a.network.as_deref(), Some("pasta"));
+        assert_eq!(a.publish, ["127.0.0.1:8080:80", "5353:53/udp"]);
+        assert_eq!((a.dns.len(), a.add_host.len()), (1, 1));
+        assert_eq!(a.command, ["sh", "-p"]);
     }
 
     #[test]

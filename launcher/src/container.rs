@@ -94,6 +94,9 @@ pub struct BeforeRelease {
     pub oom_score_adj: Option<i32>,
     /// A cgroup directory whose `cgroup.procs` takes the child.
     pub cgroup: Option<std::path::PathBuf>,
+    /// The network helper to start for the child's network namespace;
+    /// nsinit is released once it is ready (`network.rs`).
+    pub network: Option<crate::network::Helper>,
 }
 
 /// The namespaces a container gets: mount and PID always, user unless
@@ -160,6 +163,9 @@ pub struct Created {
     job_r: Option<OwnedFd>,
     /// Restores the caller's terminal when dropped, on every way out.
     relay: Option<Relay>,
+    /// The network helper: killed and reaped when dropped, once the
+    /// container is over (or its creation failed).
+    helper: Option<crate::network::Running>,
 }
 
 /// Kill and reap the cloned child: a create that fails leaves nothing.
@@ -233,6 +239,13 @@ pub fn create(
             log.step("install the id maps", || userns::install(pid, plan))?;
         }
         apply_before_release(pid, &before_release)?;
+        let helper = match &before_release.network {
+            Some(h) => Some(log.step(
+                format!("start {} and wait until it is ready", h.kind.program()),
+                || h.start(pid, log),
+            )?),
+            None => None,
+        };
         // Release the child. If this fails, it sees end of file and exits.
         // The pipe stays open while the container runs (module notes).
         if write(&release_w, b"x") != Ok(1) {
@@ -240,12 +253,15 @@ pub fn create(
                 "could not release the container's init".into(),
             ));
         }
-        Ok(())
+        Ok(helper)
     })();
-    if let Err(e) = prepared {
-        abandon(pid);
-        return Err(e);
-    }
+    let helper = match prepared {
+        Ok(helper) => helper,
+        Err(e) => {
+            abandon(pid);
+            return Err(e);
+        }
+    };
     log.info(format_args!("id maps written; nsinit released"));
     let created = Created {
         pid,
@@ -254,6 +270,7 @@ pub fn create(
         sfd,
         job_r,
         relay,
+        helper,
     };
     match created.wait_created(on_hooks) {
         Ok(()) => {
@@ -435,8 +452,10 @@ impl Created {
             sfd,
             job_r,
             mut relay,
+            helper,
         } = self;
         let result = relay_and_notify(pid, &sfd, report_r, job_r, relay.as_mut(), notify, log);
+        drop(helper);
         match &result {
             Ok(status) => log.info(format_args!("the container ended: status {status}")),
             Err(e) => log.info(format_args!("the container failed: {e}")),

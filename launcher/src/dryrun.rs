@@ -48,6 +48,9 @@ pub struct Input<'a> {
     pub spec: &'a InitArgs,
     /// The seccomp filter's one-line summary; `None`: unconfined.
     pub seccomp: Option<String>,
+    /// What nslaunch does for the network beyond the plan (the helper's
+    /// command line), as comment lines.
+    pub network: Vec<String>,
 }
 
 /// A fd number stands for a detached idmapped tree in the plan.
@@ -84,6 +87,16 @@ pub fn container_plan(input: &Input, root_alone: bool) -> Vec<SetupOp> {
         tmpfs: input.iso.tmpfs.clone(),
         read_only: input.read_only,
         workdir: input.workdir.map(str::to_string),
+        files: shared::netconf::files(
+            &input.spec.dns,
+            &input.spec.dns_search,
+            &input.spec.add_host,
+            &input
+                .volumes
+                .iter()
+                .map(|v| v.dst.as_str())
+                .collect::<Vec<_>>(),
+        ),
     })
 }
 
@@ -261,6 +274,15 @@ pub fn script(input: &Input) -> Vec<u8> {
         &mut out,
         "# container as far as shell tools can (the comments say where not).",
     );
+    for l in &input.network {
+        // Words nslaunch made from parsed values, and the helper's path:
+        // no control character may end the comment.
+        let safe: String = l
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        text(&mut out, &format!("# {safe}"));
+    }
     text(&mut out, "set -e");
     let rootfs_word = match &input.rootfs {
         Rootfs::Dir(dir) => quote(dir),

@@ -81,7 +81,7 @@ Identity and environment:
 Namespaces:
   New user, mount and PID namespaces always (no user namespace: --userns host).
   --unshare-net         a network namespace of its own, with only a loopback
-                        interface, up (no network beyond it)
+                        interface, up (no network beyond it): --network none
   --unshare-ipc         an IPC namespace of its own (System V IPC and POSIX
                         message queues)
   --unshare-uts         a UTS namespace of its own, with the host's hostname
@@ -90,6 +90,35 @@ Namespaces:
   --unshare-time        a time namespace of its own (its own offsets for
                         CLOCK_MONOTONIC and CLOCK_BOOTTIME)
   --unshare-all         all five above
+
+Network:
+  The container shares the host's network unless told otherwise.
+  --network MODE        host     the host's own network (the default)
+                          none     only a loopback interface, up
+                          pasta    a network of its own, connected through
+                                   pasta (Debian: passt); the host's address,
+                                   name server 169.254.1.1 (forwarded to the
+                                   host's)
+                          slirp4netns
+                                   a network of its own through slirp4netns:
+                                   10.0.2.100/24, name server 10.0.2.3
+                          ns:PATH  join the network namespace at PATH (e.g.
+                                   /run/netns/NAME from ip netns add); an
+                                   ordinary user only one it owns
+                        the helper starts and ends with the container
+  -p, --publish [IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]
+                        make the container's port reachable on the host at
+                        IP (default: every address) and HOST_PORT, as
+                        docker does; needs --network pasta or slirp4netns;
+                        a host port in use is refused; UDP through pasta,
+                        under its own number (5353:5353/udp) (+)
+  --dns IP              the container's name server: a generated
+                        /etc/resolv.conf is bound over the rootfs's own,
+                        which is never written (+; default: the helper's
+                        forwarder with pasta and slirp4netns, else the
+                        rootfs's own file)
+  --add-host NAME:IP    a line for NAME in a generated /etc/hosts (with the
+                        localhost lines), bound over the rootfs's own (+)
 
 Security:
   Container root has docker's default capabilities (no SYS_ADMIN unless
@@ -169,7 +198,8 @@ Subcommands:
   Only as the first word: nslaunch --rootfs R check runs a CMD named check.
   nslaunch check        inspect this machine (alias: doctor): user namespaces
                         and their sysctls, /etc/subuid and /etc/subgid,
-                        newuidmap, overlayfs, cgroup v2; each OK, WARN or
+                        newuidmap, overlayfs, cgroup v2, the network
+                        helpers and /dev/net/tun; each OK, WARN or
                         FAIL with the fix; exit 0 when a default container
                         can run
   nslaunch cache ls     list the root filesystems unpacked from tarballs
@@ -218,6 +248,9 @@ Examples:
       print the unshare, mount and pivot_root script instead of running it
   nslaunch --sdnotify launcher --rootfs ./rootfs httpd -f -p 8080
       a systemd Type=notify service for a server that does not say READY=1
+  nslaunch --rootfs ./rootfs --network pasta -p 127.0.0.1:8080:80 \
+      httpd -f -p 80 -h /srv
+      a web server in a network of its own, at http://127.0.0.1:8080/
 
 Exit status:
   125    nslaunch or the container setup failed (bad option, rootfs missing,

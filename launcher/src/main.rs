@@ -14,6 +14,7 @@ mod error;
 mod help;
 mod idmapped;
 mod isolation;
+mod network;
 mod oci;
 mod overlay;
 mod sdnotify;
@@ -98,8 +99,9 @@ fn subcommand() -> Option<i32> {
                 "Usage: nslaunch check\n\n\
                  Inspect this machine: user namespaces and the sysctls that allow them, the\n\
                  namespace kinds, /etc/subuid and /etc/subgid ranges, newuidmap/newgidmap,\n\
-                 overlayfs in a user namespace, cgroup v2 delegation, nsinit; then run a real\n\
-                 default container. Each line is OK, WARN or FAIL, with the fix.\n\n\
+                 overlayfs in a user namespace, cgroup v2 delegation, the network helpers\n\
+                 (pasta, slirp4netns) and /dev/net/tun, nsinit; then run a real default\n\
+                 container. Each line is OK, WARN or FAIL, with the fix.\n\n\
                  Exit status: 0 when a default container can run here, 1 when it cannot."
             );
             return Some(0);
@@ -156,7 +158,10 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
     let ids = userns::plan(args.userns.as_deref(), &args.uid_map, &args.gid_map)?;
     let real_root = nix::unistd::geteuid().is_root();
     let mut volumes = volumes::validate(&args.volume, real_root, ids.is_some())?;
-    let iso = isolation::plan(&args, ids.is_none(), &volumes)?;
+    let mut iso = isolation::plan(&args, ids.is_none(), &volumes)?;
+    let mut net = network::plan(&args, ids.is_none(), args.verbose || log_from_env())?;
+    iso.namespaces = (iso.namespaces & !libc::CLONE_NEWNET) | net.clone_flag;
+    iso.net = net.loopback;
     let seccomp = log.step("build the seccomp filter", || {
         isolation::seccomp_filter(args.seccomp.as_deref(), iso.caps)
     })?;
@@ -245,6 +250,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
                 overlay: args.overlay || overlay_dir.is_some() || archive.is_some(),
                 overlay_dir,
                 mode,
+                net: &net,
             },
         );
     }
@@ -346,6 +352,7 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             overlay: args.overlay || overlay_dir.is_some() || entry.is_some(),
             overlay_dir: overlay_dir.as_ref().map(|d| d.path.clone()),
             mode,
+            net: &net,
         },
     );
     let argv = CStringArray::new(
@@ -378,9 +385,17 @@ fn launch(args: LaunchArgs, log: &shared::log::Log) -> Result<i32, Error> {
             namespaces: container::clone_flags(ids.is_some(), args.hostname.is_some())
                 | iso.namespaces,
             unshare_after_release: if iso.time { libc::CLONE_NEWTIME } else { 0 },
-            joins: Vec::new(),
+            joins: net
+                .join
+                .take()
+                .map(|fd| (libc::CLONE_NEWNET, fd))
+                .into_iter()
+                .collect(),
             release,
-            before_release: container::BeforeRelease::default(),
+            before_release: container::BeforeRelease {
+                network: net.helper.take(),
+                ..Default::default()
+            },
             preserve_fds,
             child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
         },
@@ -481,6 +496,7 @@ struct Setup<'a> {
     overlay: bool,
     overlay_dir: Option<String>,
     mode: tty::Mode,
+    net: &'a network::Network,
 }
 
 /// nsinit's command line: the container spec (shared by the real run and
@@ -514,6 +530,10 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         console_socket: fds.console,
         console_size: fds.console.and_then(|_| tty::initial_size()),
         null_stdin: setup.mode.pty && !setup.mode.stdin,
+        dns: setup.net.dns.clone(),
+        dns_best_effort: setup.net.dns_default,
+        dns_search: setup.net.dns_search.clone(),
+        add_host: setup.net.add_host.clone(),
         process_group: setup.mode.group_signals,
         verbose: args.verbose || log_from_env(),
         stop_delay: args.stop_delay.clone(),
@@ -563,6 +583,7 @@ fn dry_run(
     };
     let volumes = setup.volumes.clone();
     let (ids, iso, mode) = (setup.ids, setup.iso, setup.mode);
+    let network = network::dry_run_lines(setup.net);
     let overlay = (setup.overlay).then(|| shared::plan::Overlay {
         upper: match &setup.overlay_dir {
             Some(path) => shared::plan::Upper::Dir {
@@ -591,6 +612,7 @@ fn dry_run(
         env,
         spec: &spec,
         seccomp: seccomp.map(|f| f.summary.clone()),
+        network,
     };
     use std::io::Write;
     let mut out = std::io::stdout().lock();

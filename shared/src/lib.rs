@@ -18,6 +18,7 @@ pub mod hookspec;
 pub mod idmap;
 pub mod log;
 pub mod mountspec;
+pub mod netconf;
 pub mod passwd;
 pub mod plan;
 pub mod report;

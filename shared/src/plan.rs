@@ -139,12 +139,19 @@ pub enum SetupOp {
     /// OCI `root.readonly`: make the rootfs's own mount read-only, once
     /// everything is mounted on it.
     RemountRootReadOnly,
+    /// A generated file (`--dns`, `--add-host`): write `content` to a new
+    /// file on the container's /dev tmpfs, create `target` if missing (an
+    /// empty file), bind the new file there and unlink it from /dev. The
+    /// rootfs's own file is hidden, never written.
+    File { target: String, content: String },
 }
 
 /// What kind of mount point [`SetupOp::MountPoint`] makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PointKind {
     Dir,
+    /// An empty regular file (for [`SetupOp::File`]).
+    File,
     /// A directory if the volume's source is one, else an empty file.
     LikeSource(Source),
 }
@@ -258,12 +265,16 @@ pub struct RootOptions {
     /// `--workdir`, created before the rootfs is made read-only when it
     /// would be in the rootfs itself.
     pub workdir: Option<String>,
+    /// Generated files, (target, content) (`netconf::files`), among the
+    /// volumes by depth, after them at equal depth.
+    pub files: Vec<(String, String)>,
 }
 
 /// A mount the user asked for, volume or tmpfs.
 enum UserMount<'a> {
     Volume(&'a Volume, Option<i32>),
     Tmpfs(&'a Tmpfs),
+    File(&'a (String, String)),
 }
 
 impl UserMount<'_> {
@@ -271,6 +282,7 @@ impl UserMount<'_> {
         match self {
             UserMount::Volume(v, _) => &v.dst,
             UserMount::Tmpfs(t) => &t.dst,
+            UserMount::File((target, _)) => target,
         }
     }
 
@@ -278,6 +290,14 @@ impl UserMount<'_> {
         match self {
             UserMount::Volume(v, _) => v.depth(),
             UserMount::Tmpfs(t) => t.depth(),
+            UserMount::File((target, _)) => target.split('/').filter(|c| !c.is_empty()).count(),
+        }
+    }
+
+    fn point_kind(&self) -> PointKind {
+        match self {
+            UserMount::File(_) => PointKind::File,
+            m => m.source().map_or(PointKind::Dir, PointKind::LikeSource),
         }
     }
 
@@ -288,7 +308,7 @@ impl UserMount<'_> {
                 path: v.src.clone(),
             }),
             UserMount::Volume(v, None) => Some(Source::Path(v.src.clone())),
-            UserMount::Tmpfs(_) => None,
+            UserMount::Tmpfs(_) | UserMount::File(_) => None,
         }
     }
 
@@ -309,6 +329,10 @@ impl UserMount<'_> {
                     read_only: t.read_only,
                 },
                 data: t.data(),
+            },
+            UserMount::File((target, content)) => SetupOp::File {
+                target: target.clone(),
+                content: content.clone(),
             },
         }
     }
@@ -399,6 +423,7 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
         .iter()
         .map(|(v, tree)| UserMount::Volume(v, *tree))
         .chain(opts.tmpfs.iter().map(UserMount::Tmpfs))
+        .chain(opts.files.iter().map(UserMount::File))
         .collect();
     mounts.sort_by_key(UserMount::depth);
     plan.extend(mounts.iter().map(UserMount::op));
@@ -506,7 +531,7 @@ fn read_only_mount_points(mounts: &[UserMount], workdir: Option<&str>) -> Vec<Se
         if !on_another_mount(m.target()) {
             ops.push(SetupOp::MountPoint {
                 target: m.target().to_string(),
-                kind: m.source().map_or(PointKind::Dir, PointKind::LikeSource),
+                kind: m.point_kind(),
             });
         }
     }
@@ -646,6 +671,7 @@ impl SetupOp {
                 let t = under(rootfs, target);
                 match kind {
                     PointKind::Dir => format!("mkdir -p {t}"),
+                    PointKind::File => format!("mkdir -p \"$(dirname {t})\" && touch {t}"),
                     // No name in a comment: a newline in it would end
                     // the comment and run the rest.
                     PointKind::LikeSource(src) => {
@@ -713,6 +739,15 @@ impl SetupOp {
                 format!("touch {t} && mount --bind {} {t}", quote(&d.path))
             }
             SetupOp::RemountRootReadOnly => format!("mount -o remount,bind,ro {rootfs}"),
+            SetupOp::File { target, content } => {
+                let t = under(rootfs, target);
+                let d = under(rootfs, "/dev/.nslaunch-file");
+                format!(
+                    "printf %s {} > {d} && mkdir -p \"$(dirname {t})\" && {{ [ -e {t} ] || touch {t}; }} \
+                     && mount --bind {d} {t} && rm {d}",
+                    quote(content)
+                )
+            }
         }
     }
 }
@@ -753,6 +788,7 @@ impl fmt::Display for SetupOp {
             SetupOp::OciMount(m) => write!(f, "mount {} on {}", m.fstype, m.target),
             SetupOp::Device(d) => write!(f, "make the device {}", d.path),
             SetupOp::RemountRootReadOnly => write!(f, "make the rootfs read-only (root.readonly)"),
+            SetupOp::File { target, .. } => write!(f, "generate {target}"),
         }
     }
 }
@@ -1068,6 +1104,51 @@ mod tests {
             .to_string(),
             "mask /proc/kcore"
         );
+    }
+
+    #[test]
+    fn generated_files_come_after_the_volumes_and_get_mount_points() {
+        let file = |t: &str| (t.to_string(), "x\n".to_string());
+        let opts = RootOptions {
+            read_only: true,
+            volumes: vec![(vol("/h/etc", "/etc", false), None)],
+            files: vec![file("/etc/resolv.conf"), file("/etc/hosts")],
+            ..Default::default()
+        };
+        let plan = container_root(&opts);
+        let at = |want: &SetupOp| plan.iter().position(|op| op == want).unwrap();
+        let resolv = SetupOp::File {
+            target: "/etc/resolv.conf".into(),
+            content: "x\n".into(),
+        };
+        let volume = plan
+            .iter()
+            .position(|op| matches!(op, SetupOp::Volume { .. }))
+            .unwrap();
+        let first_mask = plan
+            .iter()
+            .position(|op| matches!(op, SetupOp::Mask { .. }))
+            .unwrap();
+        assert!(volume < at(&resolv) && at(&resolv) < first_mask);
+        // Below a volume: its mount point is made on the volume, later.
+        assert!(!plan.contains(&SetupOp::MountPoint {
+            target: "/etc/hosts".into(),
+            kind: PointKind::File
+        }));
+        let plan = container_root(&RootOptions {
+            read_only: true,
+            files: vec![file("/etc/hosts")],
+            ..Default::default()
+        });
+        let point = SetupOp::MountPoint {
+            target: "/etc/hosts".into(),
+            kind: PointKind::File,
+        };
+        let ro = plan.iter().position(|op| *op == SetupOp::ReadOnlyRoot);
+        assert!(plan.iter().position(|op| *op == point) < ro);
+        assert!(resolv
+            .shell("/r")
+            .contains("mount --bind /r/dev/.nslaunch-file /r/etc/resolv.conf"));
     }
 
     #[test]

@@ -204,6 +204,28 @@ pub struct InitArgs {
     #[argh(switch)]
     pub null_stdin: bool,
 
+    // Networking.
+    /// generate /etc/resolv.conf with this name server and bind it over
+    /// the rootfs's own, which is never written (repeatable; needs
+    /// --rootfs; nslaunch passes --dns and each network mode's default)
+    #[argh(option, arg_name = "IP")]
+    pub dns: Vec<String>,
+
+    /// a search domain for the generated /etc/resolv.conf (repeatable)
+    #[argh(option, arg_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+
+    /// leave the generated /etc/resolv.conf out, rather than fail, where
+    /// the rootfs has none and none may be created (nslaunch passes it for
+    /// a network mode's default, not for --dns)
+    #[argh(switch)]
+    pub dns_best_effort: bool,
+
+    /// generate /etc/hosts with a line for NAME at IP and bind it over the
+    /// rootfs's own (repeatable, in order; needs --rootfs)
+    #[argh(option, arg_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+
     // The lifecycle (create, start) and OCI bundles (nslaunch passes these).
     /// the launcher's end of the create/start handshake: once set up,
     /// nsinit says so on --report-fd and reads one byte from FD before it
@@ -398,6 +420,17 @@ impl InitArgs {
         }
         if self.null_stdin {
             argv.push("--null-stdin".to_string());
+        }
+        flag_on(&mut argv, self.dns_best_effort, "--dns-best-effort");
+        for (name, values) in [
+            ("--dns", &self.dns),
+            ("--dns-search", &self.dns_search),
+            ("--add-host", &self.add_host),
+        ] {
+            for v in values {
+                argv.push(name.to_string());
+                argv.push(v.clone());
+            }
         }
         if let Some(fd) = self.sync_fd {
             argv.push("--sync-fd".to_string());
@@ -652,6 +685,10 @@ mod tests {
                 no_new_privileges: true,
                 preserve_fds: Some(2),
                 listen_fds: Some(1),
+                dns: strings(&["169.254.1.1", "fd00::1"]),
+                dns_search: strings(&["example.org"]),
+                dns_best_effort: true,
+                add_host: strings(&["localhost:127.0.0.1", "localhost:::1"]),
                 command: words(&["sh"]),
                 ..Default::default()
             },

@@ -239,6 +239,7 @@ fn prepare(
             rlimits: p.rlimits.clone(),
             oom_score_adj: p.oom_score_adj,
             cgroup: cgroup.clone(),
+            network: None,
         },
         preserve_fds: c.preserve_fds,
         child_ids: ids.as_ref().map(|p| p.child_ids()).unwrap_or_default(),
