@@ -1436,7 +1436,14 @@ fn nslaunch_passes_its_grace_to_nsinit() {
     // A leftover that ignores SIGTERM outlives the command: nsinit's
     // grace decides how long the container waits for it before SIGKILL.
     each(|f, who| {
-        let cmd = ["sh", "-c", "(trap '' TERM; exec sleep 1000) & exit 7"];
+        // The command exits only once the leftover is sleep (its SIGTERM
+        // ignored), or the stop could catch it before its trap.
+        let cmd = [
+            "sh",
+            "-c",
+            "(trap '' TERM; exec sleep 1000) & \
+             until [ \"$(cat /proc/$!/comm)\" = sleep ]; do :; done; exit 7",
+        ];
         let started = std::time::Instant::now();
         let mut args = vec!["--grace", "0"];
         args.extend(cmd);
