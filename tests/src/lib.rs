@@ -98,7 +98,7 @@ pub fn map_lines(s: &str) -> Vec<String> {
 }
 
 /// nslaunch's subordinate block for real root when /etc/subuid has no
-/// line for root (README: "ID mapping").
+/// line for root (docs/USER-GUIDE.md, "ID mapping").
 pub const ROOT_BLOCK: u32 = 0x6fff_0000;
 
 /// Where `who`'s subordinate ids start in `file` (/etc/subuid or

@@ -95,7 +95,7 @@ fn id_is_root_and_the_maps_hold_the_single_mapping() {
         assert_eq!(l[0], "0");
         assert_eq!(l[1], "0");
         // Real root's default is --userns auto: 0..65535 are an
-        // unprivileged host block (README, "ID mapping").
+        // unprivileged host block (docs/USER-GUIDE.md, "ID mapping").
         let (uid_map, gid_map) = if who.is_root() {
             let start = |file| subid_start(who, file).unwrap();
             (

@@ -197,7 +197,7 @@ fn the_command_is_filtered_and_nsinit_never() {
 
 /// Rows where nslaunch's default differs from podman's profile
 /// (/usr/share/containers/seccomp.json, containers-common 0.50), on
-/// purpose (the README's Security section says why): keyrings are
+/// purpose (docs/SECURITY.md, "Seccomp", says why): keyrings are
 /// closed; mount, unshare and clone3 need SYS_ADMIN, as under docker.
 const DIFFERS_FROM_PODMAN: [&str; 5] = ["keyctl", "add_key", "unshare_newuser", "clone3", "mount"];
 

@@ -829,18 +829,22 @@ fn example_units() -> Vec<Unit> {
         .collect()
 }
 
-/// The units the README shows are docs/SERVICES.md's, which are tested.
+/// The units the README and the user guide show are docs/SERVICES.md's,
+/// which are tested.
 #[test]
-fn the_readmes_units_are_the_tested_ones() {
-    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let shown: Vec<&str> = readme
+fn the_guides_units_are_the_tested_ones() {
+    let docs: String = ["README.md", "docs/USER-GUIDE.md"]
+        .iter()
+        .map(|f| fs::read_to_string(repo_root().join(f)).unwrap())
+        .collect();
+    let shown: Vec<&str> = docs
         .split("```ini\n")
         .skip(1)
         .filter_map(|b| b.split("```").next())
         .collect();
     assert!(
         shown.len() >= 2,
-        "the README's services section shows no unit"
+        "the user guide's services section shows no unit"
     );
     let tested = example_units();
     for unit in shown {
