@@ -2,7 +2,7 @@
 //!
 //! The launcher validates what it can on the host, clones into new user,
 //! mount and PID namespaces, writes the id maps, and execs nsinit there;
-//! nsinit builds the container root and runs the command (see DESIGN.md).
+//! nsinit builds the container root and runs the command (see docs/DESIGN-NOTES.md).
 
 mod activation;
 mod cache;
