@@ -281,7 +281,7 @@ impl Relay {
             Err(Errno::EINTR | Errno::EAGAIN) => {}
             // End of file (or a hung-up terminal): we stop reading and
             // send nothing, as docker does; the command sees no end of
-            // file on a terminal (README: Terminals).
+            // file on a terminal (docs/USER-GUIDE.md: Terminals).
             _ => self.stdin_open = false,
         }
     }
