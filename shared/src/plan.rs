@@ -3,6 +3,18 @@
 //! Building the plan is pure and unit-tested here; only the executor touches
 //! the kernel.
 //!
+//! Policy lives here, not in the executor: where the kernel may refuse a
+//! step on some hosts and there is another way, the plan says so with a
+//! [`SetupOp::Fallback`] (a fresh sysfs, else the host's /sys; with
+//! `--dns-best-effort`, the default /etc/resolv.conf, else nothing); a
+//! sequence the kernel needs in a given order is spelled out step by step
+//! (the overlay's, in [`overlay`]). nsinit applies each op with one
+//! function of its own.
+//!
+//! [`SetupOp::shell`] and the `Display` of [`SetupOp`] are each one flat
+//! match with an arm per kind of step, and read best whole; the longer
+//! commands have a function of their own.
+//!
 //! Every `target` is a path *inside the container* (absolute, as the
 //! container will see it). The executor resolves it inside the rootfs with
 //! `openat2(RESOLVE_IN_ROOT)`, so a symlink or `..` in an untrusted rootfs
@@ -751,8 +763,6 @@ impl SetupOp {
     /// The shell command that does this step (as in the article), for
     /// `--dry-run` scripts. `rootfs` is the host path as a shell word,
     /// already quoted ([`quote`]) or a variable such as `"$ROOTFS"`.
-    /// A flat match, one line per kind of step; the longer commands have
-    /// a function of their own.
     pub fn shell(&self, rootfs: &str) -> String {
         let at = |target: &str| under(rootfs, target);
         match self {
@@ -793,12 +803,7 @@ impl SetupOp {
                 source,
                 target,
                 flags,
-            } => format!(
-                "mount --rbind {s} {t} && mount -o remount,bind,{o} {t}",
-                s = quote(source),
-                t = at(target),
-                o = flags.names().join(",")
-            ),
+            } => bind_host_shell(source, &at(target), *flags),
             SetupOp::HideOtherFs { target, .. } => format!(
                 "if mountpoint -q {t}; then mount -t tmpfs -o ro,size=0,mode=555 tmpfs {t}; fi",
                 t = at(target)
@@ -819,12 +824,10 @@ impl SetupOp {
                 target,
                 propagation,
                 recursive,
-            } => format!(
-                "mount --make-{}{} {}",
-                if *recursive { "r" } else { "" },
-                propagation.name(),
-                at(target)
-            ),
+            } => {
+                let r = if *recursive { "r" } else { "" };
+                format!("mount --make-{r}{} {}", propagation.name(), at(target))
+            }
             SetupOp::Device(d) => {
                 format!(
                     "touch {t} && mount --bind {} {t}",
@@ -859,6 +862,14 @@ fn overlay_shell(o: &Overlay, rootfs: &str) -> String {
     format!(
         "mount -t overlay -o lowerdir={rootfs},upperdir={dir}/upper,workdir={dir}/work{ux} \
          overlay {rootfs}"
+    )
+}
+
+fn bind_host_shell(source: &str, t: &str, flags: Flags) -> String {
+    format!(
+        "mount --rbind {s} {t} && mount -o remount,bind,{o} {t}",
+        s = quote(source),
+        o = flags.names().join(",")
     )
 }
 
