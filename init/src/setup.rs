@@ -9,6 +9,11 @@
 //! the host's /proc is still there to name the fds and to satisfy the
 //! kernel's "a proc is already fully visible" rule for mounting a new one.
 //!
+//! The executor holds no policy: [`build_root`] runs the plan's ops in
+//! order, each with a function of its own (`Exec::apply` is only the
+//! dispatch); a `SetupOp::Fallback` runs its alternative where the kernel
+//! refuses the first step with one of the errnos the plan names.
+//!
 //! The one exception, [`bind_console`], runs after pivot_root, when the
 //! command's terminal exists.
 //!
