@@ -24,7 +24,7 @@ mod supervise;
 mod supervision;
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::exit;
 
 use command::{Placement, Sink};
@@ -106,6 +106,9 @@ fn parse_args() -> Result<InitArgs, i32> {
         .map_err(|early| shared::cli::early_exit("nsinit", help::TEXT, early))
 }
 
+/// nsinit's phases: settle itself, build the container (with `--rootfs`),
+/// prepare the command, then hand over to an OCI bundle's process or
+/// start the command and supervise it.
 fn run(
     args: &InitArgs,
     cfg: &Supervision,
@@ -113,6 +116,20 @@ fn run(
     sink: Sink,
     listen: Option<u32>,
 ) -> Result<i32, Error> {
+    settle_self(args, cfg)?;
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let seccomp = identity::read_seccomp(args.seccomp_fd)?;
+    activation::command_env(&mut env, listen, !args.launched() && !args.oci);
+    // Taken (close-on-exec) before anything else can run.
+    let console_socket = args.console_socket.map(take_console_socket).transpose()?;
+    build_container(args, sink, log)?;
+    let ready = prepare(args, env, seccomp, console_socket, listen)?;
+    hand_over(args, sink, &ready)?;
+    supervise(args, cfg, log, sink, ready)
+}
+
+/// Checks and settings of nsinit's own, before it opens anything.
+fn settle_self(args: &InitArgs, cfg: &Supervision) -> Result<(), Error> {
     if args.command.is_empty() {
         return Err(Error::Usage(
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
@@ -128,23 +145,22 @@ fn run(
         nix::sys::prctl::set_child_subreaper(true)
             .map_err(|e| Error::sys("--subreaper (PR_SET_CHILD_SUBREAPER)", e))?;
     }
+    Ok(())
+}
 
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let seccomp = identity::read_seccomp(args.seccomp_fd)?;
-    activation::command_env(&mut env, listen, !args.launched() && !args.oci);
-    // Taken (close-on-exec) before anything else can run.
-    let console_socket = args
-        .console_socket
-        .map(|fd| {
-            // SAFETY: nothing of ours holds it yet, and fds::check_distinct
-            // made sure no other option names the same number.
-            unsafe { sys::take_inherited_fd(fd) }.map_err(|_| {
-                Error::Usage(format!(
-                    "--console-socket {fd}: not an open file descriptor"
-                ))
-            })
-        })
-        .transpose()?;
+fn take_console_socket(fd: RawFd) -> Result<OwnedFd, Error> {
+    // SAFETY: nothing of ours holds it yet, and fds::check_distinct made
+    // sure no other option names the same number.
+    unsafe { sys::take_inherited_fd(fd) }.map_err(|_| {
+        Error::Usage(format!(
+            "--console-socket {fd}: not an open file descriptor"
+        ))
+    })
+}
+
+/// The container around the command: its sysctls, its root (`--rootfs`),
+/// its names and its loopback.
+fn build_container(args: &InitArgs, sink: Sink, log: &Log) -> Result<(), Error> {
     // Through the host's /proc, before anything is mounted or masked: the
     // values are those of the namespaces we are in.
     lifecycle::sysctls(&args.sysctl)?;
@@ -187,6 +203,46 @@ fn run(
     if args.rootfs.is_some() {
         log.info(format_args!("container root ready"));
     }
+    Ok(())
+}
+
+/// Everything the command needs, made before it is started.
+struct Ready {
+    cmd: command::Prepared,
+    creds: identity::Credentials,
+    sfd: OwnedFd,
+    console: Option<console::Console>,
+    /// /dev/null, for `--null-stdin`.
+    null: Option<OwnedFd>,
+    /// The terminal whose foreground the command gets.
+    tty: Option<RawFd>,
+}
+
+impl Ready {
+    // The command always gets a process group of its own, as tini gives
+    // it: nsinit's own group is often orphaned (its parent is outside its
+    // session or PID namespace, as in a container or a CI job, or nsinit
+    // leads its session), and the kernel discards SIGTSTP, SIGTTIN and
+    // SIGTTOU sent to a process of an orphaned group whose action is to
+    // stop. The command's group has its parent, nsinit, in another group of
+    // the same session: not orphaned.
+    fn place(&self) -> Placement {
+        Placement {
+            foreground: self.tty,
+            stdio: self.console.as_ref().map(|c| c.fd()),
+            stdin: self.null.as_ref().map(|n| n.as_raw_fd()),
+        }
+    }
+}
+
+/// The command's identity, environment, terminal and stdin.
+fn prepare(
+    args: &InitArgs,
+    mut env: Vec<(OsString, OsString)>,
+    seccomp: Option<identity::Seccomp>,
+    console_socket: Option<OwnedFd>,
+    listen: Option<u32>,
+) -> Result<Ready, Error> {
     let who = identity::resolve(args)?;
     if let Some(dir) = &args.workdir {
         identity::make_workdir(dir)?;
@@ -223,25 +279,27 @@ fn run(
         Some(c) => Some(c.fd()),
         None => foreground_terminal(),
     };
-    // The command always gets a process group of its own, as tini gives
-    // it: nsinit's own group is often orphaned (its parent is outside its
-    // session or PID namespace, as in a container or a CI job, or nsinit
-    // leads its session), and the kernel discards SIGTSTP, SIGTTIN and
-    // SIGTTOU sent to a process of an orphaned group whose action is to
-    // stop. The command's group has its parent, nsinit, in another group of
-    // the same session: not orphaned.
-    let place = Placement {
-        foreground: tty,
-        stdio: console.as_ref().map(|c| c.fd()),
-        stdin: null.as_ref().map(|n| n.as_raw_fd()),
-    };
+    Ok(Ready {
+        cmd,
+        creds,
+        sfd,
+        console,
+        null,
+        tty,
+    })
+}
+
+/// An OCI container: wait for `start` (or detach from the runtime), then
+/// become the bundle's process; never returns `Ok` for one.
+fn hand_over(args: &InitArgs, sink: Sink, ready: &Ready) -> Result<(), Error> {
+    let (cmd, creds, place) = (&ready.cmd, &ready.creds, ready.place());
     if let Some(sync) = args.sync_fd {
         if lifecycle::created(sink, sync)? == lifecycle::Go::Detach {
             // From here on a failure is the container's own to tell (on
             // its stderr): the launcher is gone, and with it the report
             // pipe.
             let e = match lifecycle::detach(sink, sync, args.start_fifo_fd) {
-                Ok(()) => exec_oci(args, &cmd, &creds, place, Sink::Stderr),
+                Ok(()) => exec_oci(args, cmd, creds, place, Sink::Stderr),
                 Err(e) => e,
             };
             eprintln!("nsinit: {e}");
@@ -249,8 +307,20 @@ fn run(
         }
     }
     if args.oci {
-        return Err(exec_oci(args, &cmd, &creds, place, sink));
+        return Err(exec_oci(args, cmd, creds, place, sink));
     }
+    Ok(())
+}
+
+/// Start the command in its own process group and be its init until it
+/// ends: its status is ours.
+fn supervise(
+    args: &InitArgs,
+    cfg: &Supervision,
+    log: &Log,
+    sink: Sink,
+    ready: Ready,
+) -> Result<i32, Error> {
     // Warn only once everything is checked: a refused run says one line.
     let pid1 = sys::raw_getpid() == 1;
     if !pid1 && !cfg.subreaper {
@@ -259,14 +329,14 @@ fn run(
         ));
     }
     let gate = confine::Gate::prepare(args)?;
-    let child = command::spawn(&cmd, sink, &creds, place, gate)?;
+    let child = command::spawn(&ready.cmd, sink, &ready.creds, ready.place(), gate)?;
     // The command started where we were started; we need no directory,
     // so we do not keep the caller's busy (an unmountable filesystem).
     let _ = nix::unistd::chdir("/");
     log.info(format_args!(
         "started {:?} as pid {child} in its own process group{}",
         args.command[0],
-        if tty.is_some() {
+        if ready.tty.is_some() {
             ", in the terminal's foreground"
         } else {
             ""
@@ -279,6 +349,13 @@ fn run(
         // writes to it after this.
         unsafe { sys::raw_close(fd) };
     }
+    let Ready {
+        sfd,
+        console,
+        null,
+        tty,
+        ..
+    } = ready;
     drop(null);
     let command = supervise::Command {
         pid: child,

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstat, Mode, SFlag};
-use shared::mountspec::{DeviceSpec, MountSpec};
+use shared::mountspec::{DeviceSpec, MountSpec, Propagation};
 use shared::sys;
 
 use crate::setup::{ensure_dir, ensure_file, fd_path, file_type, parent_of, Step};
@@ -37,14 +37,23 @@ fn bind_attrs(flags: u64) -> u64 {
 pub fn mount_one(root: &OwnedFd, m: &MountSpec) -> Result<(), Step> {
     match m.fstype.as_str() {
         "bind" => bind(root, m),
+        // Where the kernel refuses, the plan has the host's /sys bound
+        // instead (`shared::plan::sysfs`).
         "sysfs" => {
             let dir = ensure_dir(root, &m.target)?;
-            crate::setup::mount_sysfs(root, &dir, MsFlags::from_bits_truncate(m.flags))
+            let flags = MsFlags::from_bits_truncate(m.flags);
+            mount(
+                Some("sysfs"),
+                fd_path(&dir).as_str(),
+                Some("sysfs"),
+                flags,
+                None::<&str>,
+            )?;
+            Ok(())
         }
         "cgroup" | "cgroup2" => cgroup(root, m),
         _ => new_filesystem(root, m),
-    }?;
-    propagate(root, m)
+    }
 }
 
 /// A bind of a host path: a clone of its mount tree (of its mount alone
@@ -267,12 +276,15 @@ fn cgroup(root: &OwnedFd, m: &MountSpec) -> Result<(), Step> {
     Ok(())
 }
 
-/// The propagation a mount's options ask for, on the mount just made.
-fn propagate(root: &OwnedFd, m: &MountSpec) -> Result<(), Step> {
-    let Some((p, recursive)) = m.propagation else {
-        return Ok(());
-    };
-    let at = crate::setup::existing(root, &m.target)?
+/// The propagation a mount's options ask for, on the mount just made at
+/// `target`.
+pub fn propagate(
+    root: &OwnedFd,
+    target: &str,
+    p: Propagation,
+    recursive: bool,
+) -> Result<(), Step> {
+    let at = crate::setup::existing(root, target)?
         .ok_or_else(|| Step::Refused("vanished after it was mounted".into()))?;
     let mut flags = MsFlags::from_bits_truncate(p.ms_flag());
     if recursive {

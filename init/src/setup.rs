@@ -9,6 +9,11 @@
 //! the host's /proc is still there to name the fds and to satisfy the
 //! kernel's "a proc is already fully visible" rule for mounting a new one.
 //!
+//! The executor holds no policy: [`build_root`] runs the plan's ops in
+//! order, each with a function of its own (`Exec::apply` is only the
+//! dispatch); a `SetupOp::Fallback` runs its alternative where the kernel
+//! refuses the first step with one of the errnos the plan names.
+//!
 //! The one exception, [`bind_console`], runs after pivot_root, when the
 //! command's terminal exists.
 //!
@@ -132,10 +137,30 @@ pub fn build_root(
     rootfs: &str,
     args: &InitArgs,
     overlay: Option<Overlay>,
-    mut fds: HashMap<i32, OwnedFd>,
+    fds: HashMap<i32, OwnedFd>,
     log: &Log,
     before_pivot: &mut dyn FnMut() -> Result<(), Error>,
 ) -> Result<(), Error> {
+    let ops = plan_for(args, overlay)?;
+    let mut exec = Exec {
+        rootfs,
+        root: None,
+        root_at: None,
+        trees: fds,
+        upper: None,
+        overlay: None,
+    };
+    for op in &ops {
+        if *op == SetupOp::PivotRoot {
+            before_pivot()?;
+        }
+        exec.run(op, log)?;
+    }
+    Ok(())
+}
+
+/// The plan `args` ask for: an OCI bundle's, or ours.
+fn plan_for(args: &InitArgs, overlay: Option<Overlay>) -> Result<Vec<SetupOp>, Error> {
     let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
     let tty_gid = idmap::maps_inside(&idmap::parse_map(&gid_map), 5).then_some(5);
     let tree_for = |dst: &str| args.tree.iter().find(|t| t.dst == dst).map(|t| t.fd);
@@ -152,62 +177,18 @@ pub fn build_root(
         read_only: args.read_only,
         workdir: args.workdir.clone(),
         files: net_files(args)?,
+        dns_best_effort: args.dns_best_effort,
     };
-    let mut root: Option<OwnedFd> = None;
-    let mut root_at: Option<CString> = None;
-    let ops = if args.oci {
-        plan::oci_root(&plan::OciRoot {
-            mounts: args.mount.clone(),
-            devices: args.device.clone(),
-            masked: args.mask.clone(),
-            readonly_paths: args.readonly_path.clone(),
-            read_only: args.read_only,
-        })
-    } else {
-        plan::container_root(&opts)
-    };
-    for op in ops {
-        if op == SetupOp::PivotRoot {
-            before_pivot()?;
-        }
-        let applied = log.step(&op, || {
-            apply(&op, rootfs, &mut root, &mut root_at, &mut fds)
-        });
-        if args.dns_best_effort && may_skip(&op, &applied) {
-            log.info(format_args!(
-                "no mount point for the default /etc/resolv.conf: the rootfs's own stays"
-            ));
-            continue;
-        }
-        applied.map_err(|e| match e {
-            Step::Errno(errno) => Error::Sys {
-                hint: hint_for(&op, errno),
-                op: op.to_string(),
-                errno,
-            },
-            Step::Refused(why) => Error::Usage(format!("{op}: {why}")),
-        })?;
+    if !args.oci {
+        return Ok(plan::container_root(&opts));
     }
-    Ok(())
-}
-
-/// `--dns-best-effort`: the default resolv.conf of a network mode is
-/// left out, not an error, where the rootfs has no /etc/resolv.conf and
-/// none may be made (a rootfs the container may not write).
-fn may_skip(op: &SetupOp, applied: &Result<(), Step>) -> bool {
-    let resolv = match op {
-        SetupOp::File { target, .. } => target == shared::netconf::RESOLV_CONF,
-        SetupOp::MountPoint {
-            target,
-            kind: PointKind::File,
-        } => target == shared::netconf::RESOLV_CONF,
-        _ => false,
-    };
-    resolv
-        && matches!(
-            applied,
-            Err(Step::Errno(Errno::EACCES | Errno::EPERM | Errno::EROFS))
-        )
+    Ok(plan::oci_root(&plan::OciRoot {
+        mounts: args.mount.clone(),
+        devices: args.device.clone(),
+        masked: args.mask.clone(),
+        readonly_paths: args.readonly_path.clone(),
+        read_only: args.read_only,
+    }))
 }
 
 /// The generated /etc/resolv.conf and /etc/hosts (`--dns`, `--add-host`),
@@ -282,7 +263,14 @@ fn hint_for(op: &SetupOp, errno: Errno) -> Option<&'static str> {
         (SetupOp::PivotRoot, Errno::EINVAL) => {
             Some("is the rootfs on a filesystem that allows pivot_root (not the initramfs)?")
         }
-        (SetupOp::Overlay(_), _) => Some(OVERLAY_HINT),
+        (
+            SetupOp::OverlayUpper(_)
+            | SetupOp::OverlayMount(_)
+            | SetupOp::DetachUpper
+            | SetupOp::DetachLower
+            | SetupOp::AttachOverlay,
+            _,
+        ) => Some(OVERLAY_HINT),
         (SetupOp::Volume { .. }, Errno::EACCES | Errno::EPERM) => {
             Some("can the invoking user reach the volume's source?")
         }
@@ -308,359 +296,478 @@ pub(crate) fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
-/// `root` is the container's root once bound (an fd on its mount);
-/// `root_at`, the host path that mount was attached on.
-fn apply(
-    op: &SetupOp,
-    rootfs: &str,
-    root: &mut Option<OwnedFd>,
-    root_at: &mut Option<CString>,
-    trees: &mut HashMap<i32, OwnedFd>,
-) -> Result<(), Step> {
-    match op {
-        SetupOp::MakeRootPrivate => {
-            mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )?;
+/// The executor's state from one step to the next.
+struct Exec<'a> {
+    /// The rootfs's host path.
+    rootfs: &'a str,
+    /// The container's root once bound: an fd on its mount.
+    root: Option<OwnedFd>,
+    /// The host path that mount was attached on.
+    root_at: Option<CString>,
+    /// The detached trees nslaunch passed, by number, each taken once.
+    trees: HashMap<i32, OwnedFd>,
+    /// The overlay's upper layer (the root of the filesystem that holds
+    /// `upper` and `work`), from [`SetupOp::OverlayUpper`] on.
+    upper: Option<OwnedFd>,
+    /// The overlay, made and not attached yet.
+    overlay: Option<OwnedFd>,
+}
+
+impl Exec<'_> {
+    /// Apply `op`, timed under `-v`; its failure becomes nsinit's error,
+    /// naming the step.
+    fn run(&mut self, op: &SetupOp, log: &Log) -> Result<(), Error> {
+        let SetupOp::Fallback(f) = op else {
+            return log
+                .step(op, || self.apply(op))
+                .map_err(|e| step_error(op, e));
+        };
+        match log.step(&f.first, || self.apply(&f.first)) {
+            Err(Step::Errno(errno)) if f.on.contains(&errno) => {
+                log.info(format_args!("{}: {}: {}", f.first, errno.desc(), f.why));
+                f.instead.iter().try_for_each(|op| self.run(op, log))
+            }
+            done => done.map_err(|e| step_error(&f.first, e)),
         }
-        SetupOp::BindRootfs { tree: Some(fd) } => {
-            // A tree nslaunch made (idmapped): attached on top of "/",
-            // which nsinit can always reach, unlike the rootfs's host path
-            // (under --userns auto nsinit runs as an unprivileged host id).
-            let tree = take(trees, *fd)?;
-            sys::move_mount_to(tree.as_raw_fd(), c"/")?;
-            *root = Some(tree);
-            *root_at = Some(c"/".into());
-        }
-        SetupOp::BindRootfs { tree: None } => {
-            let path = CString::new(rootfs)
-                .map_err(|_| Step::Refused("the rootfs path contains a NUL byte".into()))?;
-            // A recursive bind of the rootfs, attached on top of itself,
-            // known by fd from the start: a path lookup would miss a mount
-            // stacked on "/" (--rootfs /). Kernels before 5.2 lack
-            // open_tree; there the classic bind-then-open does the same
-            // for every rootfs but "/".
-            let fd = match sys::open_tree_clone(&path) {
-                Ok(tree) => {
-                    sys::move_mount_to(tree.as_raw_fd(), &path)?;
-                    tree
-                }
-                Err(Errno::ENOSYS) => {
-                    mount(
-                        Some(rootfs),
-                        rootfs,
-                        None::<&str>,
-                        MsFlags::MS_BIND | MsFlags::MS_REC,
-                        None::<&str>,
-                    )?;
-                    nix::fcntl::open(
-                        rootfs,
-                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                        Mode::empty(),
-                    )?
-                }
-                Err(e) => return Err(e.into()),
-            };
-            *root = Some(fd);
-            *root_at = Some(path);
-        }
-        SetupOp::Overlay(overlay) => {
-            let lower = root.take().ok_or_else(|| {
-                Step::Refused("the rootfs is not mounted yet (plan out of order)".into())
-            })?;
-            let at = root_at.as_deref().unwrap_or(c"/");
-            *root = Some(mount_overlay(lower, at, overlay, trees)?);
-        }
-        SetupOp::Mount {
-            fstype,
-            target,
-            flags,
-            data,
-        } => {
-            let dir = ensure_dir(root_fd(root)?, target)?;
-            let data = (!data.is_empty()).then_some(data.as_str());
-            mount(
-                Some(*fstype),
-                fd_path(&dir).as_str(),
-                Some(*fstype),
-                mount_flags(*flags),
+    }
+
+    /// One step: the executor itself is this dispatch, each kind of step
+    /// has a function of its own.
+    fn apply(&mut self, op: &SetupOp) -> Result<(), Step> {
+        match op {
+            SetupOp::MakeRootPrivate => make_root_private(),
+            SetupOp::BindRootfs { tree: Some(fd) } => self.attach_rootfs_tree(*fd),
+            SetupOp::BindRootfs { tree: None } => self.bind_rootfs(),
+            SetupOp::OverlayUpper(upper) => self.overlay_upper(upper),
+            SetupOp::OverlayMount(o) => self.overlay_mount(o),
+            SetupOp::DetachUpper => self.detach_upper(),
+            SetupOp::DetachLower => self.detach_lower(),
+            SetupOp::AttachOverlay => self.attach_overlay(),
+            SetupOp::Mount {
+                fstype,
+                target,
+                flags,
                 data,
-            )?;
-        }
-        SetupOp::BindDevice { host, target } => {
-            let file = ensure_file(root_fd(root)?, target)?;
-            mount(
-                Some(host.as_str()),
-                fd_path(&file).as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )?;
-        }
-        SetupOp::Mkdir { target, mode } => {
-            let (parent, name) = parent_of(root_fd(root)?, target)?;
-            match nix::sys::stat::mkdirat(&parent, name.as_c_str(), Mode::from_bits_truncate(*mode))
-            {
-                Ok(()) => {}
-                Err(Errno::EEXIST) => return Err(Step::Refused("already exists".into())),
-                Err(e) => return Err(e.into()),
+            } => new_mount(self.root()?, fstype, target, *flags, data),
+            SetupOp::BindDevice { host, target } => bind_device(self.root()?, host, target),
+            SetupOp::Mkdir { target, mode } => mkdir_exact(self.root()?, target, *mode),
+            SetupOp::Symlink { points_to, target } => {
+                let (parent, name) = parent_of(self.root()?, target)?;
+                nix::unistd::symlinkat(points_to.as_str(), &parent, name.as_c_str())?;
+                Ok(())
             }
-            // mkdir applies the umask; the plan's mode is exact.
-            fchmodat(
-                &parent,
-                name.as_c_str(),
-                Mode::from_bits_truncate(*mode),
-                FchmodatFlags::NoFollowSymlink,
-            )
-            .or_else(|e| match e {
-                // Older kernels refuse AT_SYMLINK_NOFOLLOW; the name is a
-                // directory we just made, so following is the same.
-                Errno::EOPNOTSUPP => fchmodat(
-                    &parent,
-                    name.as_c_str(),
-                    Mode::from_bits_truncate(*mode),
-                    FchmodatFlags::FollowSymlink,
-                ),
-                e => Err(e),
-            })?;
-        }
-        SetupOp::Symlink { points_to, target } => {
-            let (parent, name) = parent_of(root_fd(root)?, target)?;
-            nix::unistd::symlinkat(points_to.as_str(), &parent, name.as_c_str())?;
-        }
-        SetupOp::Volume {
-            source,
-            target,
-            read_only,
-        } => {
-            let tree = match source {
-                Source::Path(p) => {
-                    let p = CString::new(p.as_str())
-                        .map_err(|_| Step::Refused("the source contains a NUL byte".into()))?;
-                    sys::open_tree_clone(&p)?
+            SetupOp::Volume {
+                source,
+                target,
+                read_only,
+            } => self.volume(source, target, *read_only),
+            SetupOp::MountPoint { target, kind } => self.mount_point(target, kind),
+            SetupOp::ReadOnlyRoot => make_read_only(self.root()?),
+            SetupOp::File { target, content } => generated_file(self.root()?, target, content),
+            SetupOp::BindHost {
+                source,
+                target,
+                flags,
+            } => bind_host(self.root()?, source, target, *flags),
+            SetupOp::HideOtherFs { target, fs_of } => hide_other_fs(self.root()?, target, fs_of),
+            SetupOp::Fallback(f) => match self.apply(&f.first) {
+                Err(Step::Errno(errno)) if f.on.contains(&errno) => {
+                    f.instead.iter().try_for_each(|op| self.apply(op))
                 }
-                Source::Tree { fd, .. } => take(trees, *fd)?,
-            };
-            let is_dir = file_type(fstat(&tree)?.st_mode) == SFlag::S_IFDIR;
-            let root = root_fd(root)?;
-            let at = if is_dir {
-                ensure_dir(root, target)
-            } else {
-                ensure_file(root, target)
-            }
-            .map_err(|e| match e {
-                // Not the source's fault: the mount point could not be made.
-                Step::Errno(errno @ (Errno::EACCES | Errno::EPERM | Errno::EROFS)) => {
-                    Step::Refused(format!(
-                        "cannot create the mount point {target} in the rootfs ({}): create it \
-                         there first, or use a rootfs the invoking user may write",
-                        errno.desc()
-                    ))
-                }
-                e => e,
-            })?;
-            sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
-            if *read_only {
-                make_read_only(&tree)?;
-            }
+                done => done,
+            },
+            SetupOp::OciMount(m) => crate::oci_mounts::mount_one(self.root()?, m),
+            SetupOp::Propagate {
+                target,
+                propagation,
+                recursive,
+            } => crate::oci_mounts::propagate(self.root()?, target, *propagation, *recursive),
+            SetupOp::Device(d) => crate::oci_mounts::device(self.root()?, d),
+            SetupOp::RemountRootReadOnly => crate::oci_mounts::remount_root_read_only(self.root()?),
+            SetupOp::Mask { target } => mask(self.root()?, target),
+            SetupOp::ReadOnlyPath { target } => read_only_path(self.root()?, target),
+            SetupOp::PivotRoot => self.pivot_root(),
         }
-        SetupOp::MountPoint { target, kind } => {
-            let dir = match kind {
-                PointKind::Dir => true,
-                PointKind::File => false,
-                PointKind::LikeSource(Source::Path(p)) => std::fs::metadata(p)
-                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
-                    .is_dir(),
-                PointKind::LikeSource(Source::Tree { fd, .. }) => {
-                    let tree = trees
-                        .get(fd)
-                        .ok_or_else(|| Step::Refused(format!("no --tree gives fd {fd}")))?;
-                    file_type(fstat(tree)?.st_mode) == SFlag::S_IFDIR
-                }
-            };
-            let root = root_fd(root)?;
-            if dir {
-                ensure_dir(root, target)?;
-            } else if *kind == PointKind::File {
-                file_target(root, target)?;
-            } else {
-                ensure_file(root, target)?;
+    }
+
+    fn root(&self) -> Result<&OwnedFd, Step> {
+        root_fd(&self.root)
+    }
+
+    /// A tree nslaunch made (idmapped): attached on top of "/", which
+    /// nsinit can always reach, unlike the rootfs's host path (under
+    /// --userns auto nsinit runs as an unprivileged host id).
+    fn attach_rootfs_tree(&mut self, fd: i32) -> Result<(), Step> {
+        let tree = take(&mut self.trees, fd)?;
+        sys::move_mount_to(tree.as_raw_fd(), c"/")?;
+        self.root = Some(tree);
+        self.root_at = Some(c"/".into());
+        Ok(())
+    }
+
+    /// A recursive bind of the rootfs, attached on top of itself, known by
+    /// fd from the start: a path lookup would miss a mount stacked on "/"
+    /// (--rootfs /). Kernels before 5.2 lack open_tree; there the classic
+    /// bind-then-open does the same for every rootfs but "/".
+    fn bind_rootfs(&mut self) -> Result<(), Step> {
+        let rootfs = self.rootfs;
+        let path = CString::new(rootfs)
+            .map_err(|_| Step::Refused("the rootfs path contains a NUL byte".into()))?;
+        let fd = match sys::open_tree_clone(&path) {
+            Ok(tree) => {
+                sys::move_mount_to(tree.as_raw_fd(), &path)?;
+                tree
             }
-        }
-        SetupOp::ReadOnlyRoot => make_read_only(root_fd(root)?)?,
-        SetupOp::File { target, content } => generated_file(root_fd(root)?, target, content)?,
-        SetupOp::Sysfs => {
-            let dir = ensure_dir(root_fd(root)?, "/sys")?;
-            let flags = MsFlags::MS_RDONLY | mount_flags(Flags::ALL);
-            mount_sysfs(root_fd(root)?, &dir, flags)?;
-        }
-        SetupOp::OciMount(m) => crate::oci_mounts::mount_one(root_fd(root)?, m)?,
-        SetupOp::Device(d) => crate::oci_mounts::device(root_fd(root)?, d)?,
-        SetupOp::RemountRootReadOnly => crate::oci_mounts::remount_root_read_only(root_fd(root)?)?,
-        SetupOp::Mask { target } => {
-            let Some(at) = existing(root_fd(root)?, target)? else {
-                return Ok(());
-            };
-            if file_type(fstat(&at)?.st_mode) == SFlag::S_IFDIR {
-                mask_dir(&at)?;
-            } else {
+            Err(Errno::ENOSYS) => {
                 mount(
-                    Some("/dev/null"),
-                    fd_path(&at).as_str(),
+                    Some(rootfs),
+                    rootfs,
                     None::<&str>,
-                    MsFlags::MS_BIND,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
                     None::<&str>,
                 )?;
+                nix::fcntl::open(
+                    rootfs,
+                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?
             }
+            Err(e) => return Err(e.into()),
+        };
+        self.root = Some(fd);
+        self.root_at = Some(path);
+        Ok(())
+    }
+
+    /// A volume: a clone of the source's mount tree (or the tree nslaunch
+    /// made), attached on a mount point of its kind, read-only if asked.
+    fn volume(&mut self, source: &Source, target: &str, read_only: bool) -> Result<(), Step> {
+        let tree = match source {
+            Source::Path(p) => {
+                let p = CString::new(p.as_str())
+                    .map_err(|_| Step::Refused("the source contains a NUL byte".into()))?;
+                sys::open_tree_clone(&p)?
+            }
+            Source::Tree { fd, .. } => take(&mut self.trees, *fd)?,
+        };
+        let is_dir = file_type(fstat(&tree)?.st_mode) == SFlag::S_IFDIR;
+        let root = self.root()?;
+        let at = if is_dir {
+            ensure_dir(root, target)
+        } else {
+            ensure_file(root, target)
         }
-        SetupOp::ReadOnlyPath { target } => {
-            let Some(at) = existing(root_fd(root)?, target)? else {
-                return Ok(());
-            };
-            let tree = sys::raw_open_tree_fd(at.as_raw_fd(), true)?;
-            let attrs = libc::MOUNT_ATTR_RDONLY
-                | libc::MOUNT_ATTR_NOSUID
-                | libc::MOUNT_ATTR_NODEV
-                | libc::MOUNT_ATTR_NOEXEC;
-            sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
-            sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
+        .map_err(|e| match e {
+            // Not the source's fault: the mount point could not be made.
+            Step::Errno(errno @ (Errno::EACCES | Errno::EPERM | Errno::EROFS)) => {
+                Step::Refused(format!(
+                    "cannot create the mount point {target} in the rootfs ({}): create it \
+                     there first, or use a rootfs the invoking user may write",
+                    errno.desc()
+                ))
+            }
+            e => e,
+        })?;
+        sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
+        if read_only {
+            make_read_only(&tree)?;
         }
-        SetupOp::PivotRoot => {
-            fchdir(root_fd(root)?)?;
-            // pivot_root(".", "."): the old root ends up mounted on top of
-            // the new one, where a lazy unmount detaches it. No directory
-            // for the old root is ever made in the rootfs.
-            pivot_root(".", ".")?;
-            umount2(".", MntFlags::MNT_DETACH)?;
-            chdir("/")?;
-            *root = None;
+        Ok(())
+    }
+
+    /// `--read-only`: a mount point made before the rootfs is read-only.
+    fn mount_point(&self, target: &str, kind: &PointKind) -> Result<(), Step> {
+        let dir = match kind {
+            PointKind::Dir => true,
+            PointKind::File => false,
+            PointKind::LikeSource(Source::Path(p)) => std::fs::metadata(p)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+                .is_dir(),
+            PointKind::LikeSource(Source::Tree { fd, .. }) => {
+                let tree = self
+                    .trees
+                    .get(fd)
+                    .ok_or_else(|| Step::Refused(format!("no --tree gives fd {fd}")))?;
+                file_type(fstat(tree)?.st_mode) == SFlag::S_IFDIR
+            }
+        };
+        let root = self.root()?;
+        if dir {
+            ensure_dir(root, target)?;
+        } else if *kind == PointKind::File {
+            file_target(root, target)?;
+        } else {
+            ensure_file(root, target)?;
         }
+        Ok(())
+    }
+
+    /// pivot_root(".", "."): the old root ends up mounted on top of the
+    /// new one, where a lazy unmount detaches it. No directory for the old
+    /// root is ever made in the rootfs.
+    fn pivot_root(&mut self) -> Result<(), Step> {
+        fchdir(self.root()?)?;
+        pivot_root(".", ".")?;
+        umount2(".", MntFlags::MNT_DETACH)?;
+        chdir("/")?;
+        self.root = None;
+        Ok(())
+    }
+
+    /// The overlay's upper layer. A new tmpfs, or the tree nslaunch made
+    /// of `--overlay-dir`, is attached on top of the rootfs mount, so that
+    /// it belongs to our mount namespace (before Linux 6.15 overlayfs
+    /// takes no layer from a detached mount); a `--overlay-dir` nsinit may
+    /// reach itself is opened by path.
+    fn overlay_upper(&mut self, upper: &Upper) -> Result<(), Step> {
+        let lower = root_fd(&self.root)?;
+        let layers = match upper {
+            Upper::Tmpfs => tmpfs_upper(lower)?,
+            Upper::Dir { tree: Some(fd), .. } => {
+                let tree = take(&mut self.trees, *fd)?;
+                sys::move_mount_onto_fd(tree.as_raw_fd(), lower.as_raw_fd())?;
+                tree
+            }
+            Upper::Dir { path, tree: None } => nix::fcntl::open(
+                path.as_str(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?,
+        };
+        self.upper = Some(layers);
+        Ok(())
+    }
+
+    /// The overlay of the bound rootfs and the upper layer, detached. The
+    /// layers are named through `/proc/self/fd/N`, which reaches exactly
+    /// the mount open on N, whatever its path holds.
+    fn overlay_mount(&mut self, overlay: &Overlay) -> Result<(), Step> {
+        let layers = self.upper.as_ref().ok_or_else(out_of_order)?;
+        let cstring = |s: String| {
+            CString::new(s).map_err(|_| Step::Refused("a path contains a NUL byte".into()))
+        };
+        let lowerdir = cstring(fd_path(self.root()?))?;
+        let upperdir = cstring(format!("{}/upper", fd_path(layers)))?;
+        let workdir = cstring(format!("{}/work", fd_path(layers)))?;
+        let mut params: Vec<(&CStr, Option<&CStr>)> = vec![
+            (c"lowerdir", Some(&lowerdir)),
+            (c"upperdir", Some(&upperdir)),
+            (c"workdir", Some(&workdir)),
+        ];
+        if overlay.userxattr {
+            params.push((c"userxattr", None));
+        }
+        self.overlay = Some(new_fs(c"overlay", &params)?);
+        Ok(())
+    }
+
+    fn detach_upper(&mut self) -> Result<(), Step> {
+        let layers = self.upper.take().ok_or_else(out_of_order)?;
+        umount2(fd_path(&layers).as_str(), MntFlags::MNT_DETACH)?;
+        Ok(())
+    }
+
+    fn detach_lower(&mut self) -> Result<(), Step> {
+        let lower = self.root.take().ok_or_else(out_of_order)?;
+        umount2(fd_path(&lower).as_str(), MntFlags::MNT_DETACH)?;
+        Ok(())
+    }
+
+    /// The overlay, attached where the rootfs was, is the root from now on.
+    fn attach_overlay(&mut self) -> Result<(), Step> {
+        let merged = self.overlay.take().ok_or_else(out_of_order)?;
+        let at = self.root_at.as_deref().unwrap_or(c"/");
+        sys::move_mount_to(merged.as_raw_fd(), at)?;
+        self.root = Some(merged);
+        self.upper = None;
+        Ok(())
+    }
+}
+
+fn out_of_order() -> Step {
+    Step::Refused("the plan is out of order".into())
+}
+
+fn step_error(op: &SetupOp, e: Step) -> Error {
+    match e {
+        Step::Errno(errno) => Error::Sys {
+            hint: hint_for(op, errno),
+            op: op.to_string(),
+            errno,
+        },
+        Step::Refused(why) => Error::Usage(format!("{op}: {why}")),
+    }
+}
+
+/// `mount --make-rprivate /`.
+fn make_root_private() -> Result<(), Step> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )?;
+    Ok(())
+}
+
+/// A new filesystem on the directory `target`, made if missing.
+fn new_mount(
+    root: &OwnedFd,
+    fstype: &str,
+    target: &str,
+    flags: Flags,
+    data: &str,
+) -> Result<(), Step> {
+    let dir = ensure_dir(root, target)?;
+    let data = (!data.is_empty()).then_some(data);
+    mount(
+        Some(fstype),
+        fd_path(&dir).as_str(),
+        Some(fstype),
+        mount_flags(flags),
+        data,
+    )?;
+    Ok(())
+}
+
+/// The host's device node `host` bound on `target`, an empty file made
+/// if missing.
+fn bind_device(root: &OwnedFd, host: &str, target: &str) -> Result<(), Step> {
+    let file = ensure_file(root, target)?;
+    mount(
+        Some(host),
+        fd_path(&file).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )?;
+    Ok(())
+}
+
+/// A new directory with exactly `mode`; one already there is refused.
+fn mkdir_exact(root: &OwnedFd, target: &str, mode: u32) -> Result<(), Step> {
+    let (parent, name) = parent_of(root, target)?;
+    let mode = Mode::from_bits_truncate(mode);
+    match nix::sys::stat::mkdirat(&parent, name.as_c_str(), mode) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => return Err(Step::Refused("already exists".into())),
+        Err(e) => return Err(e.into()),
+    }
+    // mkdir applies the umask; the plan's mode is exact.
+    fchmodat(
+        &parent,
+        name.as_c_str(),
+        mode,
+        FchmodatFlags::NoFollowSymlink,
+    )
+    .or_else(|e| match e {
+        // Older kernels refuse AT_SYMLINK_NOFOLLOW; the name is a
+        // directory we just made, so following is the same.
+        Errno::EOPNOTSUPP => fchmodat(&parent, name.as_c_str(), mode, FchmodatFlags::FollowSymlink),
+        e => Err(e),
+    })?;
+    Ok(())
+}
+
+/// The `MOUNT_ATTR_*` flags of `f`.
+fn mount_attrs(f: Flags) -> u64 {
+    [
+        (f.read_only, libc::MOUNT_ATTR_RDONLY),
+        (f.nosuid, libc::MOUNT_ATTR_NOSUID),
+        (f.nodev, libc::MOUNT_ATTR_NODEV),
+        (f.noexec, libc::MOUNT_ATTR_NOEXEC),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, attr)| acc | attr)
+}
+
+/// A recursive clone of the host's `source`, `flags` set on every mount
+/// of it, attached on the directory `target`.
+fn bind_host(root: &OwnedFd, source: &str, target: &str, flags: Flags) -> Result<(), Step> {
+    let dir = ensure_dir(root, target)?;
+    let source =
+        CString::new(source).map_err(|_| Step::Refused("the source contains a NUL byte".into()))?;
+    let tree = sys::open_tree_clone(&source)?;
+    sys::mount_setattr(tree.as_raw_fd(), true, mount_attrs(flags), 0, None)?;
+    sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
+    Ok(())
+}
+
+/// Hide `target` when another filesystem than `fs_of`'s is mounted there
+/// (debugfs, tracefs, securityfs ... in the host's /sys).
+fn hide_other_fs(root: &OwnedFd, target: &str, fs_of: &str) -> Result<(), Step> {
+    let Some(at) = existing(root, target)? else {
+        return Ok(());
+    };
+    let of = existing(root, fs_of)?.ok_or_else(|| Step::Refused(format!("no {fs_of}")))?;
+    if fstat(&at)?.st_dev != fstat(&of)?.st_dev {
+        mask_dir(&at)?;
     }
     Ok(())
 }
 
-/// A new sysfs on the directory open on `dir`, with `flags`. A user
-/// namespace may mount a sysfs only in a network namespace it owns
-/// (EPERM), and a sysfs cannot go on top of the same sysfs (EBUSY: the
-/// host's, already there with --rootfs /): then the host's /sys is bound
-/// there, read-only, its other filesystems (debugfs, tracefs ...) hidden.
-pub(crate) fn mount_sysfs(root: &OwnedFd, dir: &OwnedFd, flags: MsFlags) -> Result<(), Step> {
-    match mount(
-        Some("sysfs"),
-        fd_path(dir).as_str(),
-        Some("sysfs"),
-        flags,
-        None::<&str>,
-    ) {
-        Ok(()) => Ok(()),
-        Err(Errno::EPERM | Errno::EBUSY) => {
-            let tree = sys::open_tree_clone(c"/sys")?;
-            let attrs = libc::MOUNT_ATTR_RDONLY
-                | libc::MOUNT_ATTR_NOSUID
-                | libc::MOUNT_ATTR_NODEV
-                | libc::MOUNT_ATTR_NOEXEC;
-            sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
-            sys::move_mount_onto_fd(tree.as_raw_fd(), dir.as_raw_fd())?;
-            let sysfs = fstat(&tree)?.st_dev;
-            for path in plan::HOST_SYS_HIDDEN {
-                if let Some(at) = existing(root, path)? {
-                    // Another filesystem mounted there (debugfs,
-                    // tracefs, securityfs ...): hide it.
-                    if fstat(&at)?.st_dev != sysfs {
-                        mask_dir(&at)?;
-                    }
-                }
-            }
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
+/// Hide `target` when it exists: an empty read-only tmpfs over a
+/// directory, /dev/null over anything else.
+fn mask(root: &OwnedFd, target: &str) -> Result<(), Step> {
+    let Some(at) = existing(root, target)? else {
+        return Ok(());
+    };
+    if file_type(fstat(&at)?.st_mode) == SFlag::S_IFDIR {
+        return mask_dir(&at);
     }
+    mount(
+        Some("/dev/null"),
+        fd_path(&at).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )?;
+    Ok(())
+}
+
+/// Make `target` and everything under it read-only when it exists.
+fn read_only_path(root: &OwnedFd, target: &str) -> Result<(), Step> {
+    let Some(at) = existing(root, target)? else {
+        return Ok(());
+    };
+    let tree = sys::raw_open_tree_fd(at.as_raw_fd(), true)?;
+    let attrs = mount_attrs(Flags::READ_ONLY_ALL);
+    sys::mount_setattr(tree.as_raw_fd(), true, attrs, 0, None)?;
+    sys::move_mount_onto_fd(tree.as_raw_fd(), at.as_raw_fd())?;
+    Ok(())
 }
 
 const OVERLAY_HINT: &str = "overlayfs in a user namespace needs Linux 5.11+, over an idmapped \
      rootfs (--userns auto) 5.19+, and an upper layer on a filesystem with user xattrs \
      (tmpfs: Linux 6.6+)";
 
-/// The overlay of `lower` (the bound rootfs, attached on the host path
-/// `at`), attached in its place and returned open, to be the root from now
-/// on. The upper layer's filesystem is attached first, on top of the
-/// rootfs mount, so that both belong to our mount namespace (before Linux
-/// 6.15 overlayfs takes no layer from a detached mount). Once the overlay
-/// exists (it holds private clones of its layers), both are detached
-/// again and the overlay is attached where the rootfs was: nothing is
-/// left stacked under it, so the old root's detach after `pivot_root`
-/// takes everything. The layers are named through `/proc/self/fd/N`,
-/// which reaches exactly the mount open on N, whatever its path holds.
-fn mount_overlay(
-    lower: OwnedFd,
-    at: &CStr,
-    overlay: &Overlay,
-    trees: &mut HashMap<i32, OwnedFd>,
-) -> Result<OwnedFd, Step> {
-    let (layers, attached) = match &overlay.upper {
-        Upper::Tmpfs => {
-            let tmpfs = new_fs(c"tmpfs", &[(c"mode", Some(c"0700"))])?;
-            sys::move_mount_onto_fd(tmpfs.as_raw_fd(), lower.as_raw_fd())?;
-            // The overlay's root directory shows the upper one's owner and
-            // mode: make them the rootfs's.
-            let st = fstat(&lower)?;
-            for (name, mode) in [(c"upper", st.st_mode & 0o7777), (c"work", 0o700)] {
-                nix::sys::stat::mkdirat(&tmpfs, name, Mode::from_bits_truncate(mode))?;
-                fchmodat(
-                    &tmpfs,
-                    name,
-                    Mode::from_bits_truncate(mode),
-                    FchmodatFlags::FollowSymlink,
-                )?;
-            }
-            // An owner this namespace cannot name (nobody) stays ours.
-            let _ = nix::unistd::fchownat(
-                &tmpfs,
-                c"upper",
-                Some(nix::unistd::Uid::from_raw(st.st_uid)),
-                Some(nix::unistd::Gid::from_raw(st.st_gid)),
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            );
-            (tmpfs, true)
-        }
-        Upper::Dir { tree: Some(fd), .. } => {
-            let tree = take(trees, *fd)?;
-            sys::move_mount_onto_fd(tree.as_raw_fd(), lower.as_raw_fd())?;
-            (tree, true)
-        }
-        Upper::Dir { path, tree: None } => {
-            let dir = nix::fcntl::open(
-                path.as_str(),
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )?;
-            (dir, false)
-        }
-    };
-    let cstring =
-        |s: String| CString::new(s).map_err(|_| Step::Refused("a path contains a NUL byte".into()));
-    let lowerdir = cstring(fd_path(&lower))?;
-    let upperdir = cstring(format!("{}/upper", fd_path(&layers)))?;
-    let workdir = cstring(format!("{}/work", fd_path(&layers)))?;
-    let mut params: Vec<(&CStr, Option<&CStr>)> = vec![
-        (c"lowerdir", Some(&lowerdir)),
-        (c"upperdir", Some(&upperdir)),
-        (c"workdir", Some(&workdir)),
-    ];
-    if overlay.userxattr {
-        params.push((c"userxattr", None));
+/// A new tmpfs attached on top of the rootfs mount `lower`, with `upper`
+/// (the rootfs's owner and mode: the overlay's root directory shows the
+/// upper one's) and `work`.
+fn tmpfs_upper(lower: &OwnedFd) -> Result<OwnedFd, Step> {
+    let tmpfs = new_fs(c"tmpfs", &[(c"mode", Some(c"0700"))])?;
+    sys::move_mount_onto_fd(tmpfs.as_raw_fd(), lower.as_raw_fd())?;
+    let st = fstat(lower)?;
+    for (name, mode) in [(c"upper", st.st_mode & 0o7777), (c"work", 0o700)] {
+        nix::sys::stat::mkdirat(&tmpfs, name, Mode::from_bits_truncate(mode))?;
+        fchmodat(
+            &tmpfs,
+            name,
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::FollowSymlink,
+        )?;
     }
-    let merged = new_fs(c"overlay", &params)?;
-    if attached {
-        umount2(fd_path(&layers).as_str(), MntFlags::MNT_DETACH)?;
-    }
-    umount2(fd_path(&lower).as_str(), MntFlags::MNT_DETACH)?;
-    sys::move_mount_to(merged.as_raw_fd(), at)?;
-    Ok(merged)
+    // An owner this namespace cannot name (nobody) stays ours.
+    let _ = nix::unistd::fchownat(
+        &tmpfs,
+        c"upper",
+        Some(nix::unistd::Uid::from_raw(st.st_uid)),
+        Some(nix::unistd::Gid::from_raw(st.st_gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    Ok(tmpfs)
 }
 
 /// [`sys::new_fs_mount`], its failure told with the kernel's own words.

@@ -97,6 +97,7 @@ pub fn container_plan(input: &Input, root_alone: bool) -> Vec<SetupOp> {
                 .map(|v| v.dst.as_str())
                 .collect::<Vec<_>>(),
         ),
+        dns_best_effort: input.spec.dns_best_effort,
     })
 }
 

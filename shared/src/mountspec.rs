@@ -33,6 +33,16 @@ impl Propagation {
         }
     }
 
+    /// mount(8)'s name for it (`--make-shared`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Propagation::Private => "private",
+            Propagation::Slave => "slave",
+            Propagation::Shared => "shared",
+            Propagation::Unbindable => "unbindable",
+        }
+    }
+
     fn code(self) -> char {
         match self {
             Propagation::Private => 'p',

@@ -3,6 +3,18 @@
 //! Building the plan is pure and unit-tested here; only the executor touches
 //! the kernel.
 //!
+//! Policy lives here, not in the executor: where the kernel may refuse a
+//! step on some hosts and there is another way, the plan says so with a
+//! [`SetupOp::Fallback`] (a fresh sysfs, else the host's /sys; with
+//! `--dns-best-effort`, the default /etc/resolv.conf, else nothing); a
+//! sequence the kernel needs in a given order is spelled out step by step
+//! (the overlay's, in [`overlay`]). nsinit applies each op with one
+//! function of its own.
+//!
+//! [`SetupOp::shell`] and the `Display` of [`SetupOp`] are each one flat
+//! match with an arm per kind of step, and read best whole; the longer
+//! commands have a function of their own.
+//!
 //! Every `target` is a path *inside the container* (absolute, as the
 //! container will see it). The executor resolves it inside the rootfs with
 //! `openat2(RESOLVE_IN_ROOT)`, so a symlink or `..` in an untrusted rootfs
@@ -10,7 +22,9 @@
 
 use std::fmt;
 
-use crate::mountspec::{DeviceSpec, MountSpec};
+use nix::errno::Errno;
+
+use crate::mountspec::{DeviceSpec, MountSpec, Propagation};
 use crate::tmpfs::Tmpfs;
 use crate::volume::Volume;
 
@@ -49,6 +63,11 @@ impl Flags {
         noexec: false,
         read_only: false,
     };
+    /// Read-only, nosuid, nodev, noexec.
+    pub const READ_ONLY_ALL: Flags = Flags {
+        read_only: true,
+        ..Flags::ALL
+    };
 
     fn names(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
@@ -79,10 +98,25 @@ pub enum SetupOp {
     /// that fd (made by nslaunch, e.g. idmapped) is attached instead, on
     /// top of `/`, where nsinit can always reach it.
     BindRootfs { tree: Option<i32> },
-    /// Make the bound rootfs the lower layer of an overlay filesystem and
-    /// use that as the container's root from here on: the container may
-    /// write anywhere, and the rootfs itself is never changed.
-    Overlay(Overlay),
+    /// The first step of an overlay of the rootfs (see [`overlay`]): its
+    /// upper layer's filesystem, a new tmpfs or the `--overlay-dir`, with
+    /// the `upper` and `work` directories. A tmpfs, or a tree nslaunch
+    /// made, is attached on top of the rootfs mount, so that it belongs to
+    /// our mount namespace (before Linux 6.15 overlayfs takes no layer
+    /// from a detached mount).
+    OverlayUpper(Upper),
+    /// Make the overlay filesystem (detached): the bound rootfs below, the
+    /// upper layer above. It holds private clones of both.
+    OverlayMount(Overlay),
+    /// Detach the upper layer's filesystem from on top of the rootfs: the
+    /// overlay holds its own clone.
+    DetachUpper,
+    /// Detach the bound rootfs: the overlay holds its own clone.
+    DetachLower,
+    /// Attach the overlay where the rootfs was and make it the container's
+    /// root from here on. Nothing is left stacked under it, so the old
+    /// root's detach after `pivot_root` takes everything.
+    AttachOverlay,
     /// Create the directory `target` if missing, then mount a new
     /// filesystem on it.
     Mount {
@@ -114,11 +148,28 @@ pub enum SetupOp {
     /// `--read-only`: make the rootfs, and every mount it brought from the
     /// host, read-only, before anything of ours is mounted on it.
     ReadOnlyRoot,
-    /// The container's /sys, read-only, nosuid, nodev, noexec: a new sysfs
-    /// where the kernel allows one (the container has a network namespace
-    /// of its own, or no user namespace), else a recursive bind of the
-    /// host's /sys.
-    Sysfs,
+    /// A recursive bind of the host's `source`, with `flags` on every
+    /// mount of it, on the directory `target` (the host's /sys where a
+    /// new sysfs is refused).
+    BindHost {
+        source: String,
+        target: String,
+        flags: Flags,
+    },
+    /// Hide `target` (an empty read-only tmpfs on top) when it is the
+    /// root of a filesystem other than the one at `fs_of`: debugfs,
+    /// tracefs ... mounted in the host's /sys.
+    HideOtherFs { target: String, fs_of: String },
+    /// Do `first`; where the kernel refuses it with one of `on`, do
+    /// `instead` in its place (nothing, when it is empty).
+    Fallback(Box<Fallback>),
+    /// An OCI mount's propagation (shared, slave ...), on the mount just
+    /// made at `target`; `recursive` for the whole tree.
+    Propagate {
+        target: String,
+        propagation: Propagation,
+        recursive: bool,
+    },
     /// Hide `target` when it exists: an empty read-only tmpfs over a
     /// directory, /dev/null over anything else (runc's masked paths).
     Mask { target: String },
@@ -144,6 +195,17 @@ pub enum SetupOp {
     /// empty file), bind the new file there and unlink it from /dev. The
     /// rootfs's own file is hidden, never written.
     File { target: String, content: String },
+}
+
+/// An alternative decided when the plan is built: what to do when the
+/// kernel refuses a step for a reason known to happen on some hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    pub first: SetupOp,
+    pub on: &'static [Errno],
+    pub instead: Vec<SetupOp>,
+    /// Why `instead` is good enough, for `-v` and scripts.
+    pub why: &'static str,
 }
 
 /// What kind of mount point [`SetupOp::MountPoint`] makes.
@@ -268,6 +330,8 @@ pub struct RootOptions {
     /// Generated files, (target, content) (`netconf::files`), among the
     /// volumes by depth, after them at equal depth.
     pub files: Vec<(String, String)>,
+    /// `--dns-best-effort`: see [`dns_best_effort`].
+    pub dns_best_effort: bool,
 }
 
 /// A mount the user asked for, volume or tmpfs.
@@ -356,65 +420,20 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
             tree: opts.rootfs_tree,
         },
     ];
-    if let Some(overlay) = &opts.overlay {
-        plan.push(SetupOp::Overlay(overlay.clone()));
+    if let Some(o) = &opts.overlay {
+        plan.extend(overlay(o));
     }
-    plan.extend([
-        SetupOp::Mount {
-            fstype: "proc",
-            target: "/proc".into(),
-            flags: Flags::ALL,
-            data: String::new(),
-        },
-        SetupOp::Mount {
-            fstype: "tmpfs",
-            target: "/dev".into(),
-            flags: Flags::NOSUID,
-            data: "mode=755,size=65536k".into(),
-        },
-    ]);
-    for dev in DEVICES {
-        plan.push(SetupOp::BindDevice {
-            host: format!("/dev/{dev}"),
-            target: format!("/dev/{dev}"),
-        });
-    }
-    let mut pts = String::from("newinstance,ptmxmode=0666,mode=0620");
-    if let Some(gid) = opts.tty_gid {
-        pts.push_str(&format!(",gid={gid}"));
-    }
+    // With --overlay the mount points go in the upper layer, never in the
+    // rootfs, and the overlay is what becomes read-only.
+    let read_only_at = plan.len();
     plan.push(SetupOp::Mount {
-        fstype: "devpts",
-        target: "/dev/pts".into(),
-        flags: Flags::NOSUID_NOEXEC,
-        data: pts,
-    });
-    plan.push(SetupOp::Symlink {
-        points_to: "pts/ptmx".into(),
-        target: "/dev/ptmx".into(),
-    });
-    plan.push(SetupOp::Mkdir {
-        target: "/dev/shm".into(),
-        mode: 0o1777,
-    });
-    plan.push(SetupOp::Mount {
-        fstype: "tmpfs",
-        target: "/dev/shm".into(),
+        fstype: "proc",
+        target: "/proc".into(),
         flags: Flags::ALL,
-        data: "mode=1777,size=65536k".into(),
+        data: String::new(),
     });
-    for (link, to) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        plan.push(SetupOp::Symlink {
-            points_to: to.into(),
-            target: format!("/dev/{link}"),
-        });
-    }
-    plan.push(SetupOp::Sysfs);
+    plan.extend(dev(opts.tty_gid));
+    plan.push(sysfs("/sys"));
     // Volumes and tmpfs after /dev, so one on /dev/x lands on the
     // container's /dev; by depth, so /a is mounted before /a/b (a stable
     // sort keeps the given order otherwise).
@@ -426,29 +445,163 @@ pub fn container_root(opts: &RootOptions) -> Vec<SetupOp> {
         .chain(opts.files.iter().map(UserMount::File))
         .collect();
     mounts.sort_by_key(UserMount::depth);
-    plan.extend(mounts.iter().map(UserMount::op));
-    // Masks last: nothing mounted before can uncover what they hide.
-    for target in MASKED {
-        plan.push(SetupOp::Mask {
-            target: target.into(),
-        });
-    }
-    for target in READ_ONLY {
-        plan.push(SetupOp::ReadOnlyPath {
-            target: target.into(),
-        });
-    }
+    let best_effort = |op| dns_best_effort(op, opts.dns_best_effort);
+    plan.extend(mounts.iter().map(UserMount::op).map(best_effort));
+    plan.extend(kernel_paths());
     plan.push(SetupOp::PivotRoot);
     if opts.read_only {
-        // After MakeRootPrivate, BindRootfs and the overlay if any: with
-        // --overlay the mount points go in the upper layer, never in the
-        // rootfs, and the overlay is what becomes read-only.
-        let at = 2 + usize::from(opts.overlay.is_some());
         let mut first = read_only_mount_points(&mounts, opts.workdir.as_deref());
         first.push(SetupOp::ReadOnlyRoot);
-        plan.splice(at..at, first);
+        let first = first.into_iter().map(best_effort);
+        plan.splice(read_only_at..read_only_at, first);
     }
     plan
+}
+
+/// The overlay of the bound rootfs, in the order the kernel needs: the
+/// upper layer, the overlay made of both, the layers detached again (the
+/// overlay holds clones of them), the overlay attached in their place.
+pub fn overlay(o: &Overlay) -> Vec<SetupOp> {
+    let mut ops = vec![
+        SetupOp::OverlayUpper(o.upper.clone()),
+        SetupOp::OverlayMount(o.clone()),
+    ];
+    // A `--overlay-dir` nsinit opens by path is not a mount of ours.
+    let attached = !matches!(o.upper, Upper::Dir { tree: None, .. });
+    if attached {
+        ops.push(SetupOp::DetachUpper);
+    }
+    ops.extend([SetupOp::DetachLower, SetupOp::AttachOverlay]);
+    ops
+}
+
+/// A minimal /dev: a tmpfs, the host's device nodes bound in, a devpts of
+/// the container's own (its gid `tty_gid` when mapped), /dev/shm and the
+/// links to /proc/self/fd.
+fn dev(tty_gid: Option<u32>) -> Vec<SetupOp> {
+    let mut ops = vec![SetupOp::Mount {
+        fstype: "tmpfs",
+        target: "/dev".into(),
+        flags: Flags::NOSUID,
+        data: "mode=755,size=65536k".into(),
+    }];
+    ops.extend(DEVICES.iter().map(|dev| SetupOp::BindDevice {
+        host: format!("/dev/{dev}"),
+        target: format!("/dev/{dev}"),
+    }));
+    let mut pts = String::from("newinstance,ptmxmode=0666,mode=0620");
+    if let Some(gid) = tty_gid {
+        pts.push_str(&format!(",gid={gid}"));
+    }
+    ops.extend([
+        SetupOp::Mount {
+            fstype: "devpts",
+            target: "/dev/pts".into(),
+            flags: Flags::NOSUID_NOEXEC,
+            data: pts,
+        },
+        SetupOp::Symlink {
+            points_to: "pts/ptmx".into(),
+            target: "/dev/ptmx".into(),
+        },
+        SetupOp::Mkdir {
+            target: "/dev/shm".into(),
+            mode: 0o1777,
+        },
+        SetupOp::Mount {
+            fstype: "tmpfs",
+            target: "/dev/shm".into(),
+            flags: Flags::ALL,
+            data: "mode=1777,size=65536k".into(),
+        },
+    ]);
+    ops.extend(fd_links());
+    ops
+}
+
+/// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr.
+fn fd_links() -> impl Iterator<Item = SetupOp> {
+    [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ]
+    .into_iter()
+    .map(|(link, to)| SetupOp::Symlink {
+        points_to: to.into(),
+        target: format!("/dev/{link}"),
+    })
+}
+
+/// A read-only /sys on `target`: a new sysfs where the kernel allows one,
+/// else the host's, bound read-only, with the other filesystems mounted
+/// in it hidden. A user namespace may mount a sysfs only in a network
+/// namespace it owns (EPERM), and a sysfs cannot go on top of the same
+/// sysfs (EBUSY: the host's, already there with --rootfs /).
+pub fn sysfs(target: &str) -> SetupOp {
+    let fresh = SetupOp::Mount {
+        fstype: "sysfs",
+        target: target.into(),
+        flags: Flags::READ_ONLY_ALL,
+        data: String::new(),
+    };
+    or_host_sys(fresh, target)
+}
+
+/// `first`, a new sysfs on `target`, or the host's /sys where the kernel
+/// refuses it (see [`sysfs`]).
+fn or_host_sys(first: SetupOp, target: &str) -> SetupOp {
+    let mut instead = vec![SetupOp::BindHost {
+        source: "/sys".into(),
+        target: target.into(),
+        flags: Flags::READ_ONLY_ALL,
+    }];
+    instead.extend(HOST_SYS_HIDDEN.iter().map(|d| SetupOp::HideOtherFs {
+        target: format!("{target}{}", d.trim_start_matches("/sys")),
+        fs_of: target.into(),
+    }));
+    SetupOp::Fallback(Box::new(Fallback {
+        first,
+        on: &[Errno::EPERM, Errno::EBUSY],
+        instead,
+        why: "no new sysfs here: the host's /sys, read-only, its other filesystems hidden",
+    }))
+}
+
+/// `--dns-best-effort`: the default /etc/resolv.conf of a network mode,
+/// and its mount point, are left out where the rootfs has none and none
+/// may be made (a rootfs the container may not write).
+fn dns_best_effort(op: SetupOp, best_effort: bool) -> SetupOp {
+    let resolv = match &op {
+        SetupOp::File { target, .. }
+        | SetupOp::MountPoint {
+            target,
+            kind: PointKind::File,
+        } => target == crate::netconf::RESOLV_CONF,
+        _ => false,
+    };
+    if !(best_effort && resolv) {
+        return op;
+    }
+    SetupOp::Fallback(Box::new(Fallback {
+        first: op,
+        on: &[Errno::EACCES, Errno::EPERM, Errno::EROFS],
+        instead: Vec::new(),
+        why: "no mount point for the default /etc/resolv.conf: the rootfs's own stays",
+    }))
+}
+
+/// The masked and read-only kernel paths: after every other mount, so
+/// that nothing mounted later can uncover what they hide.
+fn kernel_paths() -> impl Iterator<Item = SetupOp> {
+    let masked = MASKED.iter().map(|t| SetupOp::Mask {
+        target: t.to_string(),
+    });
+    let read_only = READ_ONLY.iter().map(|t| SetupOp::ReadOnlyPath {
+        target: t.to_string(),
+    });
+    masked.chain(read_only)
 }
 
 /// What an OCI bundle asks of its root (see [`oci_root`]).
@@ -467,7 +620,16 @@ pub struct OciRoot {
 /// the masked and read-only paths, the read-only root, then pivot_root.
 pub fn oci_root(opts: &OciRoot) -> Vec<SetupOp> {
     let mut plan = vec![SetupOp::MakeRootPrivate, SetupOp::BindRootfs { tree: None }];
-    plan.extend(opts.mounts.iter().cloned().map(SetupOp::OciMount));
+    for m in &opts.mounts {
+        plan.push(oci_mount(m));
+        if let Some((propagation, recursive)) = m.propagation {
+            plan.push(SetupOp::Propagate {
+                target: m.target.clone(),
+                propagation,
+                recursive,
+            });
+        }
+    }
     let own_dev = opts
         .mounts
         .iter()
@@ -507,6 +669,17 @@ pub fn oci_root(opts: &OciRoot) -> Vec<SetupOp> {
     }
     plan.push(SetupOp::PivotRoot);
     plan
+}
+
+/// One mount of a bundle; a sysfs falls back on the host's /sys as ours
+/// does ([`sysfs`]).
+fn oci_mount(m: &MountSpec) -> SetupOp {
+    let op = SetupOp::OciMount(m.clone());
+    if m.fstype == "sysfs" {
+        or_host_sys(op, &m.target)
+    } else {
+        op
+    }
 }
 
 /// For `--read-only`: the mount points (and workdir) that will be in the
@@ -591,6 +764,7 @@ impl SetupOp {
     /// `--dry-run` scripts. `rootfs` is the host path as a shell word,
     /// already quoted ([`quote`]) or a variable such as `"$ROOTFS"`.
     pub fn shell(&self, rootfs: &str) -> String {
+        let at = |target: &str| under(rootfs, target);
         match self {
             SetupOp::MakeRootPrivate => "mount --make-rprivate /".into(),
             SetupOp::BindRootfs { tree: None } => format!("mount --rbind {rootfs} {rootfs}"),
@@ -598,158 +772,190 @@ impl SetupOp {
                 "mount --rbind {rootfs} {rootfs} # nslaunch attaches an idmapped copy \
                  (mount_setattr MOUNT_ATTR_IDMAP), which mount(8) here cannot make"
             ),
-            SetupOp::Overlay(Overlay { upper, userxattr }) => {
-                let (dir, scratch) = match upper {
-                    Upper::Tmpfs => (
-                        "$T".to_string(),
-                        "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && ".to_string(),
-                    ),
-                    Upper::Dir { path, .. } => (quote(path), String::new()),
-                };
-                let ux = if *userxattr { ",userxattr" } else { "" };
-                format!(
-                    "{scratch}mkdir -p {dir}/upper {dir}/work && mount -t overlay \
-                     -o lowerdir={rootfs},upperdir={dir}/upper,workdir={dir}/work{ux} overlay {rootfs}"
-                )
+            SetupOp::OverlayUpper(upper) => overlay_upper_shell(upper),
+            SetupOp::OverlayMount(o) => overlay_shell(o, rootfs),
+            SetupOp::DetachUpper | SetupOp::DetachLower | SetupOp::AttachOverlay => {
+                format!("# nsinit: {self} (mount -t overlay above needs no such step)")
             }
             SetupOp::Mount {
                 fstype,
                 target,
                 flags,
                 data,
-            } => {
-                let mut opts = flags.names();
-                if !data.is_empty() {
-                    opts.push(data);
-                }
-                let o = if opts.is_empty() {
-                    String::new()
-                } else {
-                    format!(" -o {}", opts.join(","))
-                };
-                format!(
-                    "mkdir -p {t} && mount -t {fstype}{o} {fstype} {t}",
-                    t = under(rootfs, target)
-                )
-            }
+            } => mount_shell(fstype, &at(target), *flags, data),
             SetupOp::BindDevice { host, target } => {
-                let t = under(rootfs, target);
-                format!("touch {t} && mount --bind {host} {t}")
+                format!("touch {t} && mount --bind {host} {t}", t = at(target))
             }
-            SetupOp::Mkdir { target, mode } => {
-                format!("mkdir -m {mode:o} {}", under(rootfs, target))
-            }
+            SetupOp::Mkdir { target, mode } => format!("mkdir -m {mode:o} {}", at(target)),
             SetupOp::Symlink { points_to, target } => {
-                format!("ln -s {points_to} {}", under(rootfs, target))
+                format!("ln -s {points_to} {}", at(target))
             }
             SetupOp::Volume {
                 source,
                 target,
                 read_only,
-            } => {
-                let t = under(rootfs, target);
-                let from = match source {
-                    Source::Path(p) => quote(p),
-                    Source::Tree { path, .. } => quote(path),
-                };
-                let ro = if *read_only {
-                    format!(" && mount -o remount,bind,ro {t}")
-                } else {
-                    String::new()
-                };
-                let idmapped = if matches!(source, Source::Tree { .. }) {
-                    " # nslaunch attaches an idmapped copy (mount_setattr MOUNT_ATTR_IDMAP)"
-                } else {
-                    ""
-                };
-                format!(
-                    "if [ -d {from} ]; then mkdir -p {t}; else mkdir -p \"$(dirname {t})\" && \
-                     touch {t}; fi && mount --rbind {from} {t}{ro}{idmapped}"
-                )
+            } => volume_shell(source, &at(target), *read_only),
+            SetupOp::MountPoint { target, kind } => mount_point_shell(kind, &at(target)),
+            SetupOp::ReadOnlyRoot | SetupOp::RemountRootReadOnly => {
+                format!("mount -o remount,bind,ro {rootfs}")
             }
-            SetupOp::MountPoint { target, kind } => {
-                let t = under(rootfs, target);
-                match kind {
-                    PointKind::Dir => format!("mkdir -p {t}"),
-                    PointKind::File => format!("mkdir -p \"$(dirname {t})\" && touch {t}"),
-                    // No name in a comment: a newline in it would end
-                    // the comment and run the rest.
-                    PointKind::LikeSource(src) => {
-                        let from = quote(src.path());
-                        format!(
-                            "if [ -d {from} ]; then mkdir -p {t}; else mkdir -p \"$(dirname {t})\" \
-                             && touch {t}; fi"
-                        )
-                    }
-                }
-            }
-            SetupOp::ReadOnlyRoot => format!("mount -o remount,bind,ro {rootfs}"),
-            SetupOp::Sysfs => {
-                let t = under(rootfs, "/sys");
-                // The host's /sys, when a fresh sysfs is refused, with the
-                // other filesystems mounted in it (debugfs ...) hidden.
-                let hide: Vec<String> = HOST_SYS_HIDDEN
-                    .iter()
-                    .map(|d| {
-                        let h = under(rootfs, d);
-                        format!(
-                            "if mountpoint -q {h}; then mount -t tmpfs -o ro,size=0,mode=555 \
-                             tmpfs {h}; fi"
-                        )
-                    })
-                    .collect();
-                format!(
-                    "mount -t sysfs -o ro,nosuid,nodev,noexec sysfs {t} \
-                     || {{ mount --rbind /sys {t} && mount -o remount,bind,ro {t}; {}; }}",
-                    hide.join("; ")
-                )
-            }
-            SetupOp::Mask { target } => {
-                let t = under(rootfs, target);
-                format!(
-                    "if [ -d {t} ]; then mount -t tmpfs -o ro tmpfs {t}; \
-                     elif [ -e {t} ]; then mount --bind /dev/null {t}; fi"
-                )
-            }
-            SetupOp::ReadOnlyPath { target } => {
-                let t = under(rootfs, target);
-                format!("[ -e {t} ] && mount --rbind {t} {t} && mount -o remount,bind,ro {t}")
-            }
+            SetupOp::BindHost {
+                source,
+                target,
+                flags,
+            } => bind_host_shell(source, &at(target), *flags),
+            SetupOp::HideOtherFs { target, .. } => format!(
+                "if mountpoint -q {t}; then mount -t tmpfs -o ro,size=0,mode=555 tmpfs {t}; fi",
+                t = at(target)
+            ),
+            SetupOp::Fallback(f) => fallback_shell(f, rootfs),
+            SetupOp::Mask { target } => format!(
+                "if [ -d {t} ]; then mount -t tmpfs -o ro tmpfs {t}; \
+                 elif [ -e {t} ]; then mount --bind /dev/null {t}; fi",
+                t = at(target)
+            ),
+            SetupOp::ReadOnlyPath { target } => format!(
+                "[ -e {t} ] && mount --rbind {t} {t} && mount -o remount,bind,ro {t}",
+                t = at(target)
+            ),
             SetupOp::PivotRoot => format!("cd {rootfs} && pivot_root . . && umount -l . && cd /"),
-            SetupOp::OciMount(m) => {
-                let t = under(rootfs, &m.target);
-                if m.is_bind() {
-                    let r = if m.recursive { "--rbind" } else { "--bind" };
-                    format!("mkdir -p {t} && mount {r} {} {t}", quote(&m.source))
-                } else {
-                    let o = if m.data.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" -o {}", quote(&m.data))
-                    };
-                    format!(
-                        "mkdir -p {t} && mount -t {}{o} {} {t}",
-                        quote(&m.fstype),
-                        quote(&m.source)
-                    )
-                }
+            SetupOp::OciMount(m) => oci_mount_shell(m, &at(&m.target)),
+            SetupOp::Propagate {
+                target,
+                propagation,
+                recursive,
+            } => {
+                let r = if *recursive { "r" } else { "" };
+                format!("mount --make-{r}{} {}", propagation.name(), at(target))
             }
             SetupOp::Device(d) => {
-                let t = under(rootfs, &d.path);
-                format!("touch {t} && mount --bind {} {t}", quote(&d.path))
-            }
-            SetupOp::RemountRootReadOnly => format!("mount -o remount,bind,ro {rootfs}"),
-            SetupOp::File { target, content } => {
-                let t = under(rootfs, target);
-                let d = under(rootfs, "/dev/.nslaunch-file");
                 format!(
-                    "printf %s {} > {d} && mkdir -p \"$(dirname {t})\" && {{ [ -e {t} ] || touch {t}; }} \
-                     && mount --bind {d} {t} && rm {d}",
-                    quote(content)
+                    "touch {t} && mount --bind {} {t}",
+                    quote(&d.path),
+                    t = at(&d.path)
                 )
             }
+            SetupOp::File { target, content } => file_shell(content, &at(target), &at(FILE_TMP)),
         }
     }
+}
+
+/// Where a generated file is written before it is bound in place (on the
+/// container's /dev tmpfs).
+pub const FILE_TMP: &str = "/dev/.nslaunch-file";
+
+fn overlay_upper_shell(upper: &Upper) -> String {
+    match upper {
+        Upper::Tmpfs => "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && \
+                         mkdir -p $T/upper $T/work"
+            .into(),
+        Upper::Dir { path, .. } => format!("mkdir -p {d}/upper {d}/work", d = quote(path)),
+    }
+}
+
+fn overlay_shell(o: &Overlay, rootfs: &str) -> String {
+    let dir = match &o.upper {
+        Upper::Tmpfs => "$T".to_string(),
+        Upper::Dir { path, .. } => quote(path),
+    };
+    let ux = if o.userxattr { ",userxattr" } else { "" };
+    format!(
+        "mount -t overlay -o lowerdir={rootfs},upperdir={dir}/upper,workdir={dir}/work{ux} \
+         overlay {rootfs}"
+    )
+}
+
+fn bind_host_shell(source: &str, t: &str, flags: Flags) -> String {
+    format!(
+        "mount --rbind {s} {t} && mount -o remount,bind,{o} {t}",
+        s = quote(source),
+        o = flags.names().join(",")
+    )
+}
+
+fn mount_shell(fstype: &str, t: &str, flags: Flags, data: &str) -> String {
+    let mut opts = flags.names();
+    if !data.is_empty() {
+        opts.push(data);
+    }
+    let o = if opts.is_empty() {
+        String::new()
+    } else {
+        format!(" -o {}", opts.join(","))
+    };
+    format!("mkdir -p {t} && mount -t {fstype}{o} {fstype} {t}")
+}
+
+/// A directory for a directory, an empty file otherwise, then the bind.
+fn volume_shell(source: &Source, t: &str, read_only: bool) -> String {
+    let from = quote(source.path());
+    let ro = if read_only {
+        format!(" && mount -o remount,bind,ro {t}")
+    } else {
+        String::new()
+    };
+    let idmapped = if matches!(source, Source::Tree { .. }) {
+        " # nslaunch attaches an idmapped copy (mount_setattr MOUNT_ATTR_IDMAP)"
+    } else {
+        ""
+    };
+    format!(
+        "if [ -d {from} ]; then mkdir -p {t}; else mkdir -p \"$(dirname {t})\" && \
+         touch {t}; fi && mount --rbind {from} {t}{ro}{idmapped}"
+    )
+}
+
+fn mount_point_shell(kind: &PointKind, t: &str) -> String {
+    match kind {
+        PointKind::Dir => format!("mkdir -p {t}"),
+        PointKind::File => format!("mkdir -p \"$(dirname {t})\" && touch {t}"),
+        // No name in a comment: a newline in it would end the comment and
+        // run the rest.
+        PointKind::LikeSource(src) => {
+            let from = quote(src.path());
+            format!(
+                "if [ -d {from} ]; then mkdir -p {t}; else mkdir -p \"$(dirname {t})\" \
+                 && touch {t}; fi"
+            )
+        }
+    }
+}
+
+/// `first || { instead; }`: the shell cannot tell one refusal from
+/// another, so any failure of `first` takes the other way.
+fn fallback_shell(f: &Fallback, rootfs: &str) -> String {
+    let instead: Vec<String> = f.instead.iter().map(|op| op.shell(rootfs)).collect();
+    let instead = if instead.is_empty() {
+        "true".to_string()
+    } else {
+        format!("{{ {}; }}", instead.join("; "))
+    };
+    format!("{} || {instead} # else: {}", f.first.shell(rootfs), f.why)
+}
+
+fn oci_mount_shell(m: &MountSpec, t: &str) -> String {
+    if m.is_bind() {
+        let r = if m.recursive { "--rbind" } else { "--bind" };
+        return format!("mkdir -p {t} && mount {r} {} {t}", quote(&m.source));
+    }
+    let o = if m.data.is_empty() {
+        String::new()
+    } else {
+        format!(" -o {}", quote(&m.data))
+    };
+    format!(
+        "mkdir -p {t} && mount -t {}{o} {} {t}",
+        quote(&m.fstype),
+        quote(&m.source)
+    )
+}
+
+fn file_shell(content: &str, t: &str, tmp: &str) -> String {
+    format!(
+        "printf %s {} > {tmp} && mkdir -p \"$(dirname {t})\" && {{ [ -e {t} ] || touch {t}; }} \
+         && mount --bind {tmp} {t} && rm {tmp}",
+        quote(content)
+    )
 }
 
 /// Short description of a step as seen from inside the container, for
@@ -759,14 +965,15 @@ impl fmt::Display for SetupOp {
         match self {
             SetupOp::MakeRootPrivate => write!(f, "make / private (mount --make-rprivate /)"),
             SetupOp::BindRootfs { .. } => write!(f, "bind-mount the rootfs"),
-            SetupOp::Overlay(Overlay {
-                upper: Upper::Tmpfs,
-                ..
-            }) => write!(f, "mount an overlay of the rootfs (--overlay)"),
-            SetupOp::Overlay(Overlay {
-                upper: Upper::Dir { path, .. },
-                ..
-            }) => write!(f, "mount an overlay of the rootfs (--overlay-dir {path})"),
+            SetupOp::OverlayUpper(upper) => {
+                write!(f, "make the overlay's upper layer ({})", upper.flag())
+            }
+            SetupOp::OverlayMount(o) => {
+                write!(f, "mount an overlay of the rootfs ({})", o.upper.flag())
+            }
+            SetupOp::DetachUpper => write!(f, "detach the overlay's upper layer"),
+            SetupOp::DetachLower => write!(f, "detach the rootfs below the overlay"),
+            SetupOp::AttachOverlay => write!(f, "attach the overlay as the root"),
             SetupOp::Mount { fstype, target, .. } => write!(f, "mount {fstype} on {target}"),
             SetupOp::BindDevice { host, target } => write!(f, "bind {host} on {target}"),
             SetupOp::Mkdir { target, .. } => write!(f, "mkdir {target}"),
@@ -778,7 +985,11 @@ impl fmt::Display for SetupOp {
                 write!(f, "create the mount point {target} (--read-only)")
             }
             SetupOp::ReadOnlyRoot => write!(f, "make the rootfs read-only (--read-only)"),
-            SetupOp::Sysfs => write!(f, "mount a read-only /sys"),
+            SetupOp::BindHost { source, target, .. } => {
+                write!(f, "bind the host's {source} on {target}, read-only")
+            }
+            SetupOp::HideOtherFs { target, .. } => write!(f, "hide the host's {target}"),
+            SetupOp::Fallback(fallback) => fallback.first.fmt(f),
             SetupOp::Mask { target } => write!(f, "mask {target}"),
             SetupOp::ReadOnlyPath { target } => write!(f, "make {target} read-only"),
             SetupOp::PivotRoot => write!(f, "pivot_root into the rootfs"),
@@ -786,9 +997,24 @@ impl fmt::Display for SetupOp {
                 write!(f, "bind {} on {}", m.source, m.target)
             }
             SetupOp::OciMount(m) => write!(f, "mount {} on {}", m.fstype, m.target),
+            SetupOp::Propagate {
+                target,
+                propagation,
+                ..
+            } => write!(f, "make {target} {}", propagation.name()),
             SetupOp::Device(d) => write!(f, "make the device {}", d.path),
             SetupOp::RemountRootReadOnly => write!(f, "make the rootfs read-only (root.readonly)"),
             SetupOp::File { target, .. } => write!(f, "generate {target}"),
+        }
+    }
+}
+
+impl Upper {
+    /// The option that asked for this upper layer, for messages.
+    fn flag(&self) -> String {
+        match self {
+            Upper::Tmpfs => "--overlay".into(),
+            Upper::Dir { path, .. } => format!("--overlay-dir {path}"),
         }
     }
 }
@@ -979,28 +1205,193 @@ mod tests {
         };
         let plan = container_root(&opts);
         assert_eq!(plan[1], SetupOp::BindRootfs { tree: None });
-        assert_eq!(plan[2], SetupOp::Overlay(overlay));
-        assert!(matches!(plan[3], SetupOp::Mount { fstype: "proc", .. }));
         assert_eq!(
-            plan[2].shell("/r"),
-            "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && mkdir -p $T/upper $T/work \
-             && mount -t overlay -o lowerdir=/r,upperdir=$T/upper,workdir=$T/work,userxattr overlay /r"
+            plan[2..7],
+            [
+                SetupOp::OverlayUpper(Upper::Tmpfs),
+                SetupOp::OverlayMount(overlay),
+                SetupOp::DetachUpper,
+                SetupOp::DetachLower,
+                SetupOp::AttachOverlay,
+            ]
         );
-        let kept = SetupOp::Overlay(Overlay {
-            upper: Upper::Dir {
-                path: "/keep".into(),
-                tree: None,
-            },
-            userxattr: false,
-        });
+        assert!(matches!(plan[7], SetupOp::Mount { fstype: "proc", .. }));
+        let script: Vec<String> = plan[2..4].iter().map(|op| op.shell("/r")).collect();
         assert_eq!(
-            kept.to_string(),
-            "mount an overlay of the rootfs (--overlay-dir /keep)"
+            script,
+            [
+                "T=$(mktemp -d) && mount -t tmpfs -o mode=700 tmpfs $T && mkdir -p $T/upper $T/work",
+                "mount -t overlay -o lowerdir=/r,upperdir=$T/upper,workdir=$T/work,userxattr \
+                 overlay /r"
+            ]
         );
-        assert!(kept.shell("/r").ends_with("workdir=/keep/work overlay /r"));
+        assert!(plan[4..7].iter().all(|op| op.shell("/r").starts_with("# ")));
         assert!(!container_root(&RootOptions::default())
             .iter()
-            .any(|op| matches!(op, SetupOp::Overlay(_))));
+            .any(|op| matches!(op, SetupOp::OverlayUpper(_) | SetupOp::OverlayMount(_))));
+    }
+
+    #[test]
+    fn only_an_upper_layer_nsinit_attached_is_detached_again() {
+        let dir = |tree| Overlay {
+            upper: Upper::Dir {
+                path: "/keep".into(),
+                tree,
+            },
+            userxattr: false,
+        };
+        // Opened by path: not a mount of ours, nothing to detach.
+        let by_path = overlay(&dir(None));
+        assert_eq!(
+            by_path,
+            [
+                SetupOp::OverlayUpper(dir(None).upper),
+                SetupOp::OverlayMount(dir(None)),
+                SetupOp::DetachLower,
+                SetupOp::AttachOverlay,
+            ]
+        );
+        // nslaunch's tree (idmapped) is attached on the rootfs first.
+        let by_tree = overlay(&dir(Some(4)));
+        assert_eq!(by_tree.len(), 5);
+        assert_eq!(by_tree[2], SetupOp::DetachUpper);
+        assert_eq!(
+            by_path[1].to_string(),
+            "mount an overlay of the rootfs (--overlay-dir /keep)"
+        );
+        assert!(by_path[1]
+            .shell("/r")
+            .ends_with("workdir=/keep/work overlay /r"));
+        // --read-only: the mount points go in the overlay, after it is
+        // attached.
+        let plan = container_root(&RootOptions {
+            overlay: Some(dir(None)),
+            read_only: true,
+            ..Default::default()
+        });
+        let attached = plan.iter().position(|op| *op == SetupOp::AttachOverlay);
+        let first_point = plan
+            .iter()
+            .position(|op| matches!(op, SetupOp::MountPoint { .. }));
+        assert_eq!(first_point, attached.map(|a| a + 1));
+    }
+
+    #[test]
+    fn sys_is_a_fresh_sysfs_or_else_the_hosts_with_its_other_filesystems_hidden() {
+        let plan = container_root(&RootOptions::default());
+        let fallbacks: Vec<&Fallback> = plan
+            .iter()
+            .filter_map(|op| match op {
+                SetupOp::Fallback(f) => Some(&**f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fallbacks.len(), 1);
+        let f = fallbacks[0];
+        assert_eq!(
+            f.first,
+            SetupOp::Mount {
+                fstype: "sysfs",
+                target: "/sys".into(),
+                flags: Flags::READ_ONLY_ALL,
+                data: String::new(),
+            }
+        );
+        assert_eq!(f.on, [Errno::EPERM, Errno::EBUSY]);
+        assert_eq!(
+            f.instead[0],
+            SetupOp::BindHost {
+                source: "/sys".into(),
+                target: "/sys".into(),
+                flags: Flags::READ_ONLY_ALL,
+            }
+        );
+        let hidden: Vec<&str> = f.instead[1..]
+            .iter()
+            .map(|op| match op {
+                SetupOp::HideOtherFs { target, fs_of } if fs_of == "/sys" => target.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(hidden, HOST_SYS_HIDDEN);
+        let script = SetupOp::Fallback(Box::new(f.clone())).shell("/r");
+        assert!(
+            script.starts_with(
+                "mkdir -p /r/sys && mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /r/sys \
+                 || { mount --rbind /sys /r/sys && mount -o remount,bind,ro,nosuid,nodev,noexec \
+                 /r/sys; if mountpoint -q /r/sys/fs/bpf; then"
+            ),
+            "{script}"
+        );
+        assert_eq!(
+            SetupOp::Fallback(Box::new(f.clone())).to_string(),
+            "mount sysfs on /sys"
+        );
+    }
+
+    #[test]
+    fn an_oci_sysfs_falls_back_the_same_way_and_propagation_is_a_step_of_its_own() {
+        let sys = MountSpec::from_oci(
+            "/sys",
+            Some("sysfs"),
+            Some("sysfs"),
+            &["ro".into(), "rslave".into()],
+        )
+        .unwrap();
+        let plan = oci_root(&OciRoot {
+            mounts: vec![sys.clone()],
+            ..Default::default()
+        });
+        let SetupOp::Fallback(f) = &plan[2] else {
+            panic!("{:?}", plan[2]);
+        };
+        assert_eq!(f.first, SetupOp::OciMount(sys));
+        assert!(matches!(f.instead[0], SetupOp::BindHost { .. }));
+        assert_eq!(
+            plan[3],
+            SetupOp::Propagate {
+                target: "/sys".into(),
+                propagation: Propagation::Slave,
+                recursive: true,
+            }
+        );
+        assert_eq!(plan[3].shell("/r"), "mount --make-rslave /r/sys");
+    }
+
+    #[test]
+    fn dns_best_effort_lets_only_the_default_resolv_conf_be_refused() {
+        let files = vec![
+            (crate::netconf::RESOLV_CONF.to_string(), "x\n".to_string()),
+            ("/etc/hosts".to_string(), "y\n".to_string()),
+        ];
+        let fallbacks = |best_effort| {
+            container_root(&RootOptions {
+                read_only: true,
+                files: files.clone(),
+                dns_best_effort: best_effort,
+                ..Default::default()
+            })
+            .into_iter()
+            .filter_map(|op| match op {
+                SetupOp::Fallback(f) => Some(*f),
+                _ => None,
+            })
+            .filter(|f| f.instead.is_empty())
+            .collect::<Vec<_>>()
+        };
+        assert!(fallbacks(false).is_empty());
+        let skip = fallbacks(true);
+        let firsts: Vec<String> = skip.iter().map(|f| f.first.to_string()).collect();
+        assert_eq!(
+            firsts,
+            [
+                "create the mount point /etc/resolv.conf (--read-only)",
+                "generate /etc/resolv.conf"
+            ]
+        );
+        assert!(skip
+            .iter()
+            .all(|f| f.on == [Errno::EACCES, Errno::EPERM, Errno::EROFS]));
     }
 
     #[test]
@@ -1075,7 +1466,7 @@ mod tests {
             .rposition(|op| matches!(op, SetupOp::Volume { .. } | SetupOp::Mount { .. }))
             .unwrap();
         assert!(first_mask > last_mount);
-        assert!(pos(&SetupOp::Sysfs) < first_mask);
+        assert!(pos(&sysfs("/sys")) < first_mask);
         for t in [
             "/proc/kcore",
             "/proc/keys",

@@ -323,172 +323,85 @@ impl InitArgs {
     /// a command whose name starts with `-` is never taken for a flag; its
     /// words are bytes, passed as they are.
     pub fn render(&self) -> Vec<OsString> {
-        let mut argv = Vec::new();
-        let mut flag = |on: bool, name: &str| {
-            if on {
-                argv.push(name.to_string());
-            }
-        };
-        flag(self.subreaper, "--subreaper");
-        flag(self.process_group, "--process-group");
-        flag(self.verbose, "--verbose");
-        flag(self.warn_orphans, "--warn-orphans");
-        for (name, values) in [
-            ("--rewrite", &self.rewrite),
-            ("--success-status", &self.success_status),
-        ] {
-            for v in values {
-                argv.push(name.to_string());
-                argv.push(v.clone());
-            }
-        }
-        for (name, value) in [
-            ("--pdeathsig", &self.pdeathsig),
-            ("--grace", &self.grace),
-            ("--stop-delay", &self.stop_delay),
-        ] {
-            if let Some(v) = value {
-                argv.push(name.to_string());
-                argv.push(v.clone());
-            }
-        }
-        if let Some(root) = &self.rootfs {
-            argv.push("--rootfs".to_string());
-            argv.push(root.clone());
-        }
-        for (name, fd) in [
-            ("--report-fd", self.report_fd),
-            ("--job-control-fd", self.job_control_fd),
-            ("--console-socket", self.console_socket),
-        ] {
-            if let Some(fd) = fd {
-                argv.push(name.to_string());
-                argv.push(fd.to_string());
-            }
-        }
-        for v in &self.volume {
-            argv.push("--volume".to_string());
-            argv.push(v.to_string());
-        }
-        for t in &self.tree {
-            argv.push("--tree".to_string());
-            argv.push(t.to_string());
-        }
-        for (flag, value) in [
-            ("--user", &self.user),
-            ("--workdir", &self.workdir),
-            ("--hostname", &self.hostname),
-        ] {
-            if let Some(v) = value {
-                argv.push(flag.to_string());
-                argv.push(v.clone());
-            }
-        }
-        if self.overlay {
-            argv.push("--overlay".to_string());
-        }
-        if let Some(dir) = &self.overlay_dir {
-            argv.push("--overlay-dir".to_string());
-            argv.push(dir.clone());
-        }
-        if let Some(fd) = self.overlay_dir_fd {
-            argv.push("--overlay-dir-fd".to_string());
-            argv.push(fd.to_string());
-        }
-        if let Some(caps) = self.caps {
-            argv.push("--caps".to_string());
-            argv.push(caps.to_string());
-        }
-        flag_on(&mut argv, self.read_only, "--read-only");
-        for t in &self.tmpfs {
-            argv.push("--tmpfs".to_string());
-            argv.push(t.to_string());
-        }
-        flag_on(&mut argv, self.loopback, "--loopback");
-        flag_on(&mut argv, self.no_new_privileges, "--no-new-privileges");
-        if let Some(n) = self.preserve_fds {
-            argv.push("--preserve-fds".to_string());
-            argv.push(n.to_string());
-        }
-        if let Some(n) = self.listen_fds {
-            argv.push("--listen-fds".to_string());
-            argv.push(n.to_string());
-        }
-        if let Some(size) = self.console_size {
-            argv.push("--console-size".to_string());
-            argv.push(size.to_string());
-        }
-        if self.null_stdin {
-            argv.push("--null-stdin".to_string());
-        }
-        flag_on(&mut argv, self.dns_best_effort, "--dns-best-effort");
-        for (name, values) in [
-            ("--dns", &self.dns),
-            ("--dns-search", &self.dns_search),
-            ("--add-host", &self.add_host),
-        ] {
-            for v in values {
-                argv.push(name.to_string());
-                argv.push(v.clone());
-            }
-        }
-        if let Some(fd) = self.sync_fd {
-            argv.push("--sync-fd".to_string());
-            argv.push(fd.to_string());
-        }
-        flag_on(&mut argv, self.oci, "--oci");
-        if let Some(fd) = self.start_fifo_fd {
-            argv.push("--start-fifo-fd".to_string());
-            argv.push(fd.to_string());
-        }
-        if let Some(fd) = self.seccomp_fd {
-            argv.push("--seccomp-fd".to_string());
-            argv.push(fd.to_string());
-        }
-        flag_on(&mut argv, self.hooks, "--hooks");
-        let repeated = self
-            .mount
-            .iter()
-            .map(|m| ("--mount", m.to_string()))
-            .chain(self.device.iter().map(|d| ("--device", d.to_string())))
-            .chain(self.mask.iter().map(|p| ("--mask", p.clone())))
-            .chain(
-                self.readonly_path
-                    .iter()
-                    .map(|p| ("--readonly-path", p.clone())),
-            )
-            .chain(self.sysctl.iter().map(|k| ("--sysctl", k.clone())))
-            .chain(
-                self.start_hook
-                    .iter()
-                    .map(|h| ("--start-hook", h.to_string())),
-            );
-        for (name, value) in repeated {
-            argv.push(name.to_string());
-            argv.push(value);
-        }
-        let cap_sets = self.cap_sets.map(|c| c.to_string());
-        for (name, value) in [
-            ("--domainname", &self.domainname),
-            ("--umask", &self.umask),
-            ("--groups", &self.groups),
-            ("--cap-sets", &cap_sets),
-            ("--apparmor", &self.apparmor),
-            ("--hook-state", &self.hook_state),
-        ] {
-            if let Some(v) = value {
-                argv.push(name.to_string());
-                argv.push(v.clone());
-            }
-        }
-        if self.version {
-            argv.push("--version".to_string());
-        }
-        argv.push("--".to_string());
-        argv.into_iter()
+        let mut argv = Argv::default();
+        self.render_supervision(&mut argv);
+        self.render_root(&mut argv);
+        self.render_process(&mut argv);
+        self.render_oci(&mut argv);
+        argv.flag(self.version, "--version");
+        argv.0.push("--".to_string());
+        argv.0
+            .into_iter()
             .map(OsString::from)
             .chain(self.command.iter().cloned())
             .collect()
+    }
+
+    /// How nsinit supervises: reaping, signals, stopping.
+    fn render_supervision(&self, argv: &mut Argv) {
+        argv.flag(self.subreaper, "--subreaper");
+        argv.flag(self.process_group, "--process-group");
+        argv.flag(self.verbose, "--verbose");
+        argv.flag(self.warn_orphans, "--warn-orphans");
+        argv.each("--rewrite", &self.rewrite);
+        argv.each("--success-status", &self.success_status);
+        argv.opt("--pdeathsig", &self.pdeathsig);
+        argv.opt("--grace", &self.grace);
+        argv.opt("--stop-delay", &self.stop_delay);
+    }
+
+    /// The container's root, and the descriptors nslaunch passes.
+    fn render_root(&self, argv: &mut Argv) {
+        argv.opt("--rootfs", &self.rootfs);
+        argv.opt("--report-fd", &self.report_fd);
+        argv.opt("--job-control-fd", &self.job_control_fd);
+        argv.opt("--console-socket", &self.console_socket);
+        argv.each("--volume", &self.volume);
+        argv.each("--tree", &self.tree);
+        argv.opt("--user", &self.user);
+        argv.opt("--workdir", &self.workdir);
+        argv.opt("--hostname", &self.hostname);
+        argv.flag(self.overlay, "--overlay");
+        argv.opt("--overlay-dir", &self.overlay_dir);
+        argv.opt("--overlay-dir-fd", &self.overlay_dir_fd);
+        argv.opt("--caps", &self.caps);
+        argv.flag(self.read_only, "--read-only");
+        argv.each("--tmpfs", &self.tmpfs);
+    }
+
+    /// The command's process: privileges, descriptors, terminal, network.
+    fn render_process(&self, argv: &mut Argv) {
+        argv.flag(self.loopback, "--loopback");
+        argv.flag(self.no_new_privileges, "--no-new-privileges");
+        argv.opt("--preserve-fds", &self.preserve_fds);
+        argv.opt("--listen-fds", &self.listen_fds);
+        argv.opt("--console-size", &self.console_size);
+        argv.flag(self.null_stdin, "--null-stdin");
+        argv.flag(self.dns_best_effort, "--dns-best-effort");
+        argv.each("--dns", &self.dns);
+        argv.each("--dns-search", &self.dns_search);
+        argv.each("--add-host", &self.add_host);
+    }
+
+    /// An OCI bundle's container: its lifecycle, mounts and process.
+    fn render_oci(&self, argv: &mut Argv) {
+        argv.opt("--sync-fd", &self.sync_fd);
+        argv.flag(self.oci, "--oci");
+        argv.opt("--start-fifo-fd", &self.start_fifo_fd);
+        argv.opt("--seccomp-fd", &self.seccomp_fd);
+        argv.flag(self.hooks, "--hooks");
+        argv.each("--mount", &self.mount);
+        argv.each("--device", &self.device);
+        argv.each("--mask", &self.mask);
+        argv.each("--readonly-path", &self.readonly_path);
+        argv.each("--sysctl", &self.sysctl);
+        argv.each("--start-hook", &self.start_hook);
+        argv.opt("--domainname", &self.domainname);
+        argv.opt("--umask", &self.umask);
+        argv.opt("--groups", &self.groups);
+        argv.opt("--cap-sets", &self.cap_sets);
+        argv.opt("--apparmor", &self.apparmor);
+        argv.opt("--hook-state", &self.hook_state);
     }
 
     /// Whether a launcher (nslaunch) runs this nsinit: it always passes
@@ -506,9 +419,29 @@ impl InitArgs {
     }
 }
 
-fn flag_on(argv: &mut Vec<String>, on: bool, name: &str) {
-    if on {
-        argv.push(name.to_string());
+/// nsinit's argv as [`InitArgs::render`] builds it, option by option.
+#[derive(Default)]
+struct Argv(Vec<String>);
+
+impl Argv {
+    fn flag(&mut self, on: bool, name: &str) {
+        if on {
+            self.0.push(name.to_string());
+        }
+    }
+
+    fn opt(&mut self, name: &str, value: &Option<impl fmt::Display>) {
+        if let Some(v) = value {
+            self.0.push(name.to_string());
+            self.0.push(v.to_string());
+        }
+    }
+
+    fn each(&mut self, name: &str, values: &[impl fmt::Display]) {
+        for v in values {
+            self.0.push(name.to_string());
+            self.0.push(v.to_string());
+        }
     }
 }
 
