@@ -129,62 +129,108 @@ fn sysctl<'a>(facts: &'a Facts, name: &str) -> Option<&'a str> {
 
 /// Judge the facts: one finding per check, in the order they print.
 pub fn evaluate(facts: &Facts) -> Vec<Finding> {
-    let mut out = Vec::new();
     let root = facts.uid == 0;
     let who = facts
         .user
         .clone()
         .unwrap_or_else(|| format!("uid {}", facts.uid));
-
+    let mut out = Vec::new();
     // User namespaces: the sysctls that can forbid them, then the real try.
-    match sysctl(facts, "kernel.unprivileged_userns_clone") {
-        Some("0") if !root => out.push(finding(
+    out.extend(userns_clone_sysctl(
+        sysctl(facts, "kernel.unprivileged_userns_clone"),
+        root,
+    ));
+    out.extend(max_user_namespaces_sysctl(sysctl(
+        facts,
+        "user.max_user_namespaces",
+    )));
+    for name in ["user.max_mnt_namespaces", "user.max_pid_namespaces"] {
+        out.extend(max_namespaces_sysctl(name, sysctl(facts, name)));
+    }
+    out.extend(apparmor_sysctl(
+        sysctl(facts, "kernel.apparmor_restrict_unprivileged_userns"),
+        root,
+    ));
+    out.push(userns_check(&who, facts.userns));
+    out.push(namespace_kinds_check(&facts.ns_kinds));
+    // Subordinate ids, for --userns subids and keep-id.
+    for (file, text) in [
+        ("/etc/subuid", &facts.subuid),
+        ("/etc/subgid", &facts.subgid),
+    ] {
+        out.push(subids_check(facts, file, text.as_deref()));
+    }
+    // The setuid helpers that install subordinate maps.
+    for (name, found) in &facts.helpers {
+        out.push(helper_check(name, found.as_ref(), root));
+    }
+    out.push(overlay_check(&facts.overlay));
+    out.push(cgroup_check(&facts.cgroup));
+    out.push(nsinit_check(&facts.nsinit));
+    out.push(seccomp_check(&facts.seccomp));
+    out.push(container_check(&facts.container));
+    out
+}
+
+/// kernel.unprivileged_userns_clone (Debian's switch), when the kernel has it.
+fn userns_clone_sysctl(value: Option<&str>, root: bool) -> Option<Finding> {
+    match value? {
+        "0" if !root => Some(finding(
             Level::Fail,
             true,
             "kernel.unprivileged_userns_clone = 0: ordinary users may not create user namespaces",
             Some("sudo sysctl -w kernel.unprivileged_userns_clone=1 (and add it to /etc/sysctl.d/ to keep it)".into()),
         )),
-        Some(v) => out.push(finding(
+        v => Some(finding(
             Level::Ok,
             true,
             format!("kernel.unprivileged_userns_clone = {v}"),
             None,
         )),
-        None => {}
     }
-    match sysctl(facts, "user.max_user_namespaces").map(str::parse::<u64>) {
-        Some(Ok(0)) => out.push(finding(
+}
+
+/// user.max_user_namespaces: 0 forbids them, a small number limits them.
+fn max_user_namespaces_sysctl(value: Option<&str>) -> Option<Finding> {
+    match value.map(str::parse::<u64>)? {
+        Ok(0) => Some(finding(
             Level::Fail,
             true,
             "user.max_user_namespaces = 0: user namespaces are disabled",
             Some("sudo sysctl -w user.max_user_namespaces=15000".into()),
         )),
-        Some(Ok(n)) if n < 100 => out.push(finding(
+        Ok(n) if n < 100 => Some(finding(
             Level::Warn,
             false,
             format!("user.max_user_namespaces = {n}: few containers can run at once"),
             Some("sudo sysctl -w user.max_user_namespaces=15000".into()),
         )),
-        Some(Ok(n)) => out.push(finding(
+        Ok(n) => Some(finding(
             Level::Ok,
             true,
             format!("user.max_user_namespaces = {n}"),
             None,
         )),
-        _ => {}
+        Err(_) => None,
     }
-    for name in ["user.max_mnt_namespaces", "user.max_pid_namespaces"] {
-        if sysctl(facts, name) == Some("0") {
-            out.push(finding(
-                Level::Fail,
-                true,
-                format!("{name} = 0: containers need one each"),
-                Some(format!("sudo sysctl -w {name}=15000")),
-            ));
-        }
-    }
-    match sysctl(facts, "kernel.apparmor_restrict_unprivileged_userns") {
-        Some("1") if !root => out.push(finding(
+}
+
+/// user.max_mnt_namespaces and user.max_pid_namespaces: reported only at 0.
+fn max_namespaces_sysctl(name: &str, value: Option<&str>) -> Option<Finding> {
+    (value == Some("0")).then(|| {
+        finding(
+            Level::Fail,
+            true,
+            format!("{name} = 0: containers need one each"),
+            Some(format!("sudo sysctl -w {name}=15000")),
+        )
+    })
+}
+
+/// kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+).
+fn apparmor_sysctl(value: Option<&str>, root: bool) -> Option<Finding> {
+    match value? {
+        "1" if !root => Some(finding(
             Level::Fail,
             true,
             "kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu 23.10+): AppArmor denies ordinary users the capabilities of their user namespaces",
@@ -194,15 +240,18 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
                     .into(),
             ),
         )),
-        Some(v) => out.push(finding(
+        v => Some(finding(
             Level::Ok,
             false,
             format!("kernel.apparmor_restrict_unprivileged_userns = {v}"),
             None,
         )),
-        None => {}
     }
-    out.push(match facts.userns {
+}
+
+/// Creating a user namespace, as tried for real.
+fn userns_check(who: &str, tried: Result<(), Errno>) -> Finding {
+    match tried {
         Ok(()) => finding(
             Level::Ok,
             true,
@@ -221,27 +270,24 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
                     .to_string(),
             }),
         ),
-    });
+    }
+}
 
-    // Namespace kinds.
-    let missing: Vec<&str> = facts
-        .ns_kinds
+/// The namespace kinds this kernel has: a missing essential one (user,
+/// mnt, pid) fails, a missing optional one warns.
+fn namespace_kinds_check(kinds: &[(&'static str, bool)]) -> Finding {
+    let with = |want: bool| -> Vec<&str> {
+        kinds
+            .iter()
+            .filter(|(_, present)| *present == want)
+            .map(|(k, _)| *k)
+            .collect()
+    };
+    let (present, missing) = (with(true), with(false));
+    let essential_missing = missing
         .iter()
-        .filter(|(_, present)| !present)
-        .map(|(k, _)| *k)
-        .collect();
-    let present: Vec<&str> = facts
-        .ns_kinds
-        .iter()
-        .filter(|(_, present)| *present)
-        .map(|(k, _)| *k)
-        .collect();
-    let essential_missing: Vec<&str> = missing
-        .iter()
-        .copied()
-        .filter(|k| NS_KINDS.iter().any(|(n, e)| n == k && *e))
-        .collect();
-    out.push(if !essential_missing.is_empty() {
+        .any(|k| NS_KINDS.iter().any(|(n, e)| n == k && *e));
+    if essential_missing {
         finding(
             Level::Fail,
             true,
@@ -269,96 +315,101 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
             format!("namespaces: {}", present.join(" ")),
             None,
         )
-    });
+    }
+}
 
-    // Subordinate ids, for --userns subids and keep-id.
-    for (file, text, kind) in [
-        ("/etc/subuid", &facts.subuid, "--add-subuids"),
-        ("/etc/subgid", &facts.subgid, "--add-subgids"),
-    ] {
-        let ranges = text
-            .as_deref()
-            .map(|t| idmap::subids_of(t, facts.user.as_deref(), facts.uid))
-            .unwrap_or_default();
-        let total: u64 = ranges.iter().map(|r| u64::from(r.count)).sum();
-        let free = idmap::free_block(&[
-            facts.subuid.as_deref().unwrap_or(""),
-            facts.subgid.as_deref().unwrap_or(""),
-        ]);
-        let name = facts.user.clone().unwrap_or_else(|| facts.uid.to_string());
-        let fix = format!(
-            "sudo usermod --add-subuids {free}-{end} --add-subgids {free}-{end} {name}",
-            end = u64::from(free) + u64::from(idmap::SUBIDS) - 1
-        );
-        let _ = kind;
-        out.push(if root {
-            let detail = if total > 0 {
-                format!("{file}: root has {total} subordinate ids (--userns auto uses them)")
-            } else {
-                format!(
-                    "{file}: no line for root; --userns auto uses {}-{} (see the README)",
-                    idmap::AUTO_BLOCK.start,
-                    u64::from(idmap::AUTO_BLOCK.start) + u64::from(idmap::AUTO_BLOCK.count) - 1
-                )
-            };
-            finding(Level::Ok, false, detail, None)
-        } else if total >= u64::from(idmap::SUBIDS) {
-            finding(
-                Level::Ok,
-                false,
-                format!("{file}: {name} has {total} subordinate ids"),
-                None,
-            )
-        } else if text.is_none() {
-            finding(
-                Level::Fail,
-                false,
-                format!("{file} does not exist: --userns subids and keep-id (beyond your own id) are unavailable"),
-                Some(fix),
-            )
+/// The usermod line that gives the user a free block of subordinate ids.
+fn usermod_fix(facts: &Facts) -> String {
+    let free = idmap::free_block(&[
+        facts.subuid.as_deref().unwrap_or(""),
+        facts.subgid.as_deref().unwrap_or(""),
+    ]);
+    let name = facts.user.clone().unwrap_or_else(|| facts.uid.to_string());
+    format!(
+        "sudo usermod --add-subuids {free}-{end} --add-subgids {free}-{end} {name}",
+        end = u64::from(free) + u64::from(idmap::SUBIDS) - 1
+    )
+}
+
+/// One of /etc/subuid and /etc/subgid (`text`, None when missing): does
+/// the user have the 65536 ids --userns subids needs?
+fn subids_check(facts: &Facts, file: &str, text: Option<&str>) -> Finding {
+    let total: u64 = text
+        .map(|t| idmap::subids_of(t, facts.user.as_deref(), facts.uid))
+        .unwrap_or_default()
+        .iter()
+        .map(|r| u64::from(r.count))
+        .sum();
+    let name = facts.user.clone().unwrap_or_else(|| facts.uid.to_string());
+    if facts.uid == 0 {
+        let detail = if total > 0 {
+            format!("{file}: root has {total} subordinate ids (--userns auto uses them)")
         } else {
-            finding(
-                Level::Fail,
-                false,
-                format!(
-                    "{file}: {name} has {} subordinate ids, 65536 are needed: --userns subids is unavailable",
-                    total
-                ),
-                Some(fix),
+            format!(
+                "{file}: no line for root; --userns auto uses {}-{} (see the README)",
+                idmap::AUTO_BLOCK.start,
+                u64::from(idmap::AUTO_BLOCK.start) + u64::from(idmap::AUTO_BLOCK.count) - 1
             )
-        });
+        };
+        finding(Level::Ok, false, detail, None)
+    } else if total >= u64::from(idmap::SUBIDS) {
+        finding(
+            Level::Ok,
+            false,
+            format!("{file}: {name} has {total} subordinate ids"),
+            None,
+        )
+    } else if text.is_none() {
+        finding(
+            Level::Fail,
+            false,
+            format!("{file} does not exist: --userns subids and keep-id (beyond your own id) are unavailable"),
+            Some(usermod_fix(facts)),
+        )
+    } else {
+        finding(
+            Level::Fail,
+            false,
+            format!(
+                "{file}: {name} has {total} subordinate ids, 65536 are needed: --userns subids is unavailable"
+            ),
+            Some(usermod_fix(facts)),
+        )
     }
+}
 
-    // The setuid helpers that install subordinate maps.
-    for (name, found) in &facts.helpers {
-        out.push(match found {
-            Some((path, true)) => finding(Level::Ok, false, format!("{name}: {}", path.display()), None),
-            Some((path, false)) => finding(
-                Level::Fail,
-                false,
-                format!(
-                    "{name}: {} is neither setuid root nor has file capabilities: it cannot install maps",
-                    path.display()
-                ),
-                Some(format!("sudo chmod u+s {} (or reinstall: sudo apt-get install --reinstall uidmap)", path.display())),
+/// newuidmap or newgidmap: where it is, and whether it can install maps
+/// (`found`: its path and whether it is setuid root or has capabilities).
+fn helper_check(name: &str, found: Option<&(PathBuf, bool)>, root: bool) -> Finding {
+    match found {
+        Some((path, true)) => finding(Level::Ok, false, format!("{name}: {}", path.display()), None),
+        Some((path, false)) => finding(
+            Level::Fail,
+            false,
+            format!(
+                "{name}: {} is neither setuid root nor has file capabilities: it cannot install maps",
+                path.display()
             ),
-            None if root => finding(
-                Level::Ok,
-                false,
-                format!("{name}: not installed (root writes its maps itself)"),
-                None,
-            ),
-            None => finding(
-                Level::Fail,
-                false,
-                format!("{name}: not installed: --userns subids and keep-id are unavailable"),
-                Some("sudo apt-get install uidmap (Fedora: shadow-utils)".into()),
-            ),
-        });
+            Some(format!("sudo chmod u+s {} (or reinstall: sudo apt-get install --reinstall uidmap)", path.display())),
+        ),
+        None if root => finding(
+            Level::Ok,
+            false,
+            format!("{name}: not installed (root writes its maps itself)"),
+            None,
+        ),
+        None => finding(
+            Level::Fail,
+            false,
+            format!("{name}: not installed: --userns subids and keep-id are unavailable"),
+            Some("sudo apt-get install uidmap (Fedora: shadow-utils)".into()),
+        ),
     }
+}
 
-    // Overlayfs in a user namespace, for --overlay.
-    out.push(match &facts.overlay {
+/// Overlayfs in a user namespace, for --overlay.
+fn overlay_check(tried: &Result<(), String>) -> Finding {
+    match tried {
         Ok(()) => finding(
             Level::Ok,
             false,
@@ -371,11 +422,12 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
             format!("overlayfs in a user namespace: {why}: --overlay is unavailable"),
             Some("use Linux 5.11 or later (overlayfs with userxattr in user namespaces)".into()),
         ),
-    });
+    }
+}
 
-    // cgroups: not used yet, reported for what comes.
-    let c = &facts.cgroup;
-    out.push(match c.layout.as_str() {
+/// cgroups: not used yet, reported for what comes.
+fn cgroup_check(c: &Cgroup) -> Finding {
+    match c.layout.as_str() {
         "unified" if c.delegated => finding(
             Level::Ok,
             false,
@@ -407,9 +459,13 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
             format!("cgroups: {other} (no cgroup v2 on /sys/fs/cgroup)"),
             Some("boot with systemd.unified_cgroup_hierarchy=1".into()),
         ),
-    });
+    }
+}
 
-    out.push(match &facts.nsinit {
+/// nsinit: found, and statically linked (else it runs only in a rootfs
+/// with its libc).
+fn nsinit_check(found: &Result<(PathBuf, bool), String>) -> Finding {
+    match found {
         Ok((path, true)) => finding(
             Level::Ok,
             true,
@@ -431,9 +487,12 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
             format!("nsinit: {why}"),
             Some("build it with `make`, or pass --init PATH".into()),
         ),
-    });
+    }
+}
 
-    out.push(match &facts.seccomp {
+/// The default seccomp filter, compiled and loaded in a throwaway child.
+fn seccomp_check(tried: &Result<String, String>) -> Finding {
+    match tried {
         Ok(summary) => finding(
             Level::Ok,
             true,
@@ -449,8 +508,12 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
                     .into(),
             ),
         ),
-    });
-    out.push(match &facts.container {
+    }
+}
+
+/// A default container, run for real.
+fn container_check(ran: &Result<u128, String>) -> Finding {
+    match ran {
         Ok(ms) => finding(
             Level::Ok,
             true,
@@ -463,8 +526,7 @@ pub fn evaluate(facts: &Facts) -> Vec<Finding> {
             format!("a default container does not run: {why}"),
             None,
         ),
-    });
-    out
+    }
 }
 
 /// Whether the machine can run a default container: no essential FAIL.
@@ -1049,5 +1111,105 @@ mod tests {
             .iter()
             .any(|x| x.level == Level::Warn && x.what.contains("hybrid")));
         assert!(can_run(&f));
+    }
+
+    #[test]
+    fn each_sysctl_line_is_formed_from_its_value() {
+        let max = |v| max_user_namespaces_sysctl(Some(v)).map(|f| (f.level, f.essential));
+        assert_eq!(max("0"), Some((Level::Fail, true)));
+        assert_eq!(max("50"), Some((Level::Warn, false)));
+        assert_eq!(max("63000"), Some((Level::Ok, true)));
+        assert_eq!(max("junk"), None, "an unreadable value is not reported");
+        assert_eq!(max_user_namespaces_sysctl(None), None);
+        // Debian's switch and Ubuntu's AppArmor restriction bind only
+        // ordinary users.
+        assert_eq!(
+            userns_clone_sysctl(Some("0"), false).unwrap().level,
+            Level::Fail
+        );
+        assert_eq!(
+            userns_clone_sysctl(Some("0"), true).unwrap().level,
+            Level::Ok
+        );
+        assert_eq!(apparmor_sysctl(Some("1"), true).unwrap().level, Level::Ok);
+        assert!(apparmor_sysctl(None, false).is_none());
+        // The mount and pid limits are reported only when they forbid.
+        assert!(max_namespaces_sysctl("user.max_pid_namespaces", Some("7")).is_none());
+        let f = max_namespaces_sysctl("user.max_pid_namespaces", Some("0")).unwrap();
+        assert_eq!(
+            f.fix.as_deref(),
+            Some("sudo sysctl -w user.max_pid_namespaces=15000")
+        );
+    }
+
+    #[test]
+    fn a_refused_user_namespace_names_the_fix_for_its_errno() {
+        let f = userns_check("alice", Err(Errno::ENOSPC));
+        assert_eq!((f.level, f.essential), (Level::Fail, true));
+        assert!(
+            f.what.starts_with("alice cannot create a user namespace: "),
+            "{f:?}"
+        );
+        assert!(f.fix.unwrap().contains("user.max_user_namespaces"));
+        let f = userns_check("alice", Err(Errno::EINVAL));
+        assert!(f.fix.unwrap().contains("CONFIG_USER_NS"));
+        assert_eq!(userns_check("alice", Ok(())).level, Level::Ok);
+    }
+
+    #[test]
+    fn root_needs_neither_helpers_nor_subordinate_ids() {
+        assert_eq!(helper_check("newuidmap", None, true).level, Level::Ok);
+        assert_eq!(helper_check("newuidmap", None, false).level, Level::Fail);
+        let mut facts = good();
+        facts.uid = 0;
+        facts.user = Some("root".into());
+        let f = subids_check(&facts, "/etc/subuid", Some("alice:100000:65536\n"));
+        assert_eq!(f.level, Level::Ok);
+        let end = u64::from(idmap::AUTO_BLOCK.start) + u64::from(idmap::AUTO_BLOCK.count) - 1;
+        assert!(
+            f.what.contains(&format!(
+                "--userns auto uses {}-{end}",
+                idmap::AUTO_BLOCK.start
+            )),
+            "{f:?}"
+        );
+        let f = subids_check(&facts, "/etc/subuid", Some("root:100000:65536\n"));
+        assert!(f.what.contains("root has 65536 subordinate ids"), "{f:?}");
+    }
+
+    #[test]
+    fn a_short_subordinate_range_says_how_many_and_how_to_get_more() {
+        let facts = good();
+        let f = subids_check(&facts, "/etc/subuid", Some("alice:100000:1000\n"));
+        assert_eq!((f.level, f.essential), (Level::Fail, false));
+        assert!(
+            f.what
+                .contains("alice has 1000 subordinate ids, 65536 are needed"),
+            "{f:?}"
+        );
+        assert_eq!(f.fix, Some(usermod_fix(&facts)));
+        let f = subids_check(&facts, "/etc/subgid", None);
+        assert!(f.what.starts_with("/etc/subgid does not exist"), "{f:?}");
+    }
+
+    #[test]
+    fn the_probes_verdicts_carry_what_they_said() {
+        let f = overlay_check(&Err("the kernel refused the overlay mount".into()));
+        assert_eq!((f.level, f.essential), (Level::Fail, false));
+        assert!(f
+            .what
+            .contains("refused the overlay mount: --overlay is unavailable"));
+        let f = seccomp_check(&Err("could not set no_new_privs".into()));
+        assert_eq!((f.level, f.essential), (Level::Fail, true));
+        let f = container_check(&Err("nslaunch: boom".into()));
+        assert_eq!(f.what, "a default container does not run: nslaunch: boom");
+        assert_eq!(container_check(&Ok(12)).level, Level::Ok);
+        let f = nsinit_check(&Ok(("/x/nsinit".into(), false)));
+        assert_eq!((f.level, f.essential), (Level::Warn, false));
+        let f = cgroup_check(&Cgroup {
+            layout: "legacy".into(),
+            ..Cgroup::default()
+        });
+        assert_eq!(f.what, "cgroups: legacy (no cgroup v2 on /sys/fs/cgroup)");
     }
 }

@@ -186,27 +186,7 @@ pub fn create(
 ) -> Result<Created, Error> {
     let sfd = block_relayed_signals()?;
     join_namespaces(&launch.joins)?;
-
-    let clone_t0 = std::time::Instant::now();
-    // SAFETY: nslaunch never starts a thread, and the child (`child`)
-    // only makes raw syscalls on what `launch` prepared, then execs or
-    // leaves by raw_exit (see its notes).
-    let pid = match unsafe { sys::clone_like_fork(launch.namespaces) } {
-        Ok(Some(pid)) => pid,
-        Ok(None) => child(&launch),
-        Err(errno) => {
-            return Err(Error::Sys {
-                op: "create the container's namespaces (clone)".into(),
-                errno,
-                hint: clone_hint(errno),
-            })
-        }
-    };
-    log.info(format_args!(
-        "clone into new namespaces ({}): {:.3} ms, the child is {pid}",
-        namespace_names(launch.namespaces | launch.unshare_after_release),
-        clone_t0.elapsed().as_secs_f64() * 1000.0
-    ));
+    let pid = spawn(&launch, log)?;
     let Launch {
         report_w,
         report_r,
@@ -221,47 +201,10 @@ pub fn create(
     } = launch;
     drop((report_w, pass_fds, release_r, joins));
     let job_r = job.map(|(r, _w)| r);
-    let relay = match console {
-        Some(c) => {
-            drop(c.theirs);
-            match Relay::new(c.ours, mode) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    abandon(pid);
-                    return Err(e);
-                }
-            }
-        }
-        None => None,
-    };
-    let prepared = (|| {
-        if let Some(plan) = ids {
-            log.step("install the id maps", || userns::install(pid, plan))?;
-        }
-        apply_before_release(pid, &before_release)?;
-        let helper = match &before_release.network {
-            Some(h) => Some(log.step(
-                format!("start {} and wait until it is ready", h.kind.program()),
-                || h.start(pid, log),
-            )?),
-            None => None,
-        };
-        // Release the child. If this fails, it sees end of file and exits.
-        // The pipe stays open while the container runs (module notes).
-        if write(&release_w, b"x") != Ok(1) {
-            return Err(Error::Usage(
-                "could not release the container's init".into(),
-            ));
-        }
-        Ok(helper)
-    })();
-    let helper = match prepared {
-        Ok(helper) => helper,
-        Err(e) => {
-            abandon(pid);
-            return Err(e);
-        }
-    };
+    // From here on, a failure kills and reaps the child first.
+    let relay = console_relay(console, mode).inspect_err(|_| abandon(pid))?;
+    let helper = prepare_and_release(pid, ids, &before_release, &release_w, log)
+        .inspect_err(|_| abandon(pid))?;
     log.info(format_args!("id maps written; nsinit released"));
     let created = Created {
         pid,
@@ -282,6 +225,74 @@ pub fn create(
             Err(e)
         }
     }
+}
+
+/// Clone into the new namespaces; the child runs [`child`] and never
+/// returns. The child's pid.
+fn spawn(launch: &Launch, log: &Log) -> Result<i32, Error> {
+    let clone_t0 = std::time::Instant::now();
+    // SAFETY: nslaunch never starts a thread, and the child (`child`)
+    // only makes raw syscalls on what `launch` prepared, then execs or
+    // leaves by raw_exit (see its notes).
+    let pid = match unsafe { sys::clone_like_fork(launch.namespaces) } {
+        Ok(Some(pid)) => pid,
+        Ok(None) => child(launch),
+        Err(errno) => {
+            return Err(Error::Sys {
+                op: "create the container's namespaces (clone)".into(),
+                errno,
+                hint: clone_hint(errno),
+            })
+        }
+    };
+    log.info(format_args!(
+        "clone into new namespaces ({}): {:.3} ms, the child is {pid}",
+        namespace_names(launch.namespaces | launch.unshare_after_release),
+        clone_t0.elapsed().as_secs_f64() * 1000.0
+    ));
+    Ok(pid)
+}
+
+/// In pty mode, the relay between the caller's terminal and the
+/// container's (nsinit's end of the console socket is closed here).
+fn console_relay(console: Option<ConsoleSocket>, mode: tty::Mode) -> Result<Option<Relay>, Error> {
+    match console {
+        Some(c) => {
+            drop(c.theirs);
+            Relay::new(c.ours, mode).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Before the child may go on: its id maps, what `before_release` sets
+/// on it, the network helper (started and ready); then release it.
+fn prepare_and_release(
+    pid: i32,
+    ids: Option<&Plan>,
+    before_release: &BeforeRelease,
+    release_w: &OwnedFd,
+    log: &Log,
+) -> Result<Option<crate::network::Running>, Error> {
+    if let Some(plan) = ids {
+        log.step("install the id maps", || userns::install(pid, plan))?;
+    }
+    apply_before_release(pid, before_release)?;
+    let helper = match &before_release.network {
+        Some(h) => Some(log.step(
+            format!("start {} and wait until it is ready", h.kind.program()),
+            || h.start(pid, log),
+        )?),
+        None => None,
+    };
+    // Release the child. If this fails, it sees end of file and exits.
+    // The pipe stays open while the container runs (module notes).
+    if write(release_w, b"x") != Ok(1) {
+        return Err(Error::Usage(
+            "could not release the container's init".into(),
+        ));
+    }
+    Ok(helper)
 }
 
 /// Block the signals we relay (and SIGCHLD) before the child exists, so
@@ -515,8 +526,64 @@ fn namespace_names(flags: libc::c_int) -> String {
 /// The cloned child: still our code, in the new namespaces. Only raw
 /// syscalls from here to exec: no allocation (everything in `launch` was
 /// made before the clone), and no return into the parent's frames. Its
-/// copy of the release pipe's write end is its own to close.
+/// copy of the release pipe's write end is its own to close. Every
+/// function it calls keeps to the same rules.
 fn child(launch: &Launch) -> ! {
+    let release_r = await_release(launch);
+    let report_w = launch.report_w.as_raw_fd();
+    if launch.unshare_after_release != 0 {
+        if let Err(errno) = sys::raw_unshare(launch.unshare_after_release) {
+            let what: &[u8] = if launch.unshare_after_release & libc::CLONE_NEWTIME != 0 {
+                b"create a time namespace (--unshare-time)"
+            } else {
+                b"create a cgroup namespace"
+            };
+            child_fail(report_w, what, errno);
+        }
+    }
+    // nsinit is exec'd from a read-only mount of its file, so that nothing
+    // reaching it through /proc/1/exe can write the host's binary.
+    let init = match read_only_init(&launch.init, &launch.init_cpath) {
+        Ok(fd) => fd,
+        Err(errno) => child_fail(report_w, b"mount the init read-only", errno),
+    };
+    if let Err((what, errno)) = become_init(&launch.child_ids) {
+        child_fail(report_w, what, errno);
+    }
+    // A change of ids cleared the parent-death signal: set it again, then
+    // make sure the parent did not die before that (it holds the release
+    // pipe open while it lives).
+    if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() || sys::raw_hung_up(release_r) {
+        sys::raw_exit(exit::FAILED);
+    }
+    // A session of our own, without a controlling terminal: the caller's
+    // terminal is never the container's (see the module's notes).
+    if let Err(errno) = nix::unistd::setsid() {
+        child_fail(
+            report_w,
+            b"start a session for the container (setsid)",
+            errno,
+        );
+    }
+    pass_descriptors(launch, report_w, release_r);
+    let errno = sys::raw_execveat_fd(init, &launch.argv, &launch.envp);
+    sys::raw_write_all(
+        report_w,
+        &[
+            b"125\texec the init ",
+            launch.init_path.as_bytes(),
+            b": ",
+            errno.desc().as_bytes(),
+            b"\n",
+        ],
+    );
+    sys::raw_exit(exit::FAILED)
+}
+
+/// In the child: close our copy of the release pipe's write end, die
+/// with the launcher, and wait until the parent releases us (the maps
+/// are written). The release pipe's read end. Raw syscalls only.
+fn await_release(launch: &Launch) -> RawFd {
     // Our copy of the release pipe's write end: only the parent writes.
     // SAFETY: the fd table is the child's own copy, and this child never
     // drops `launch` (it leaves by exec or raw_exit), so nothing closes
@@ -534,47 +601,24 @@ fn child(launch: &Launch) -> ! {
         Ok(true) => {}
         _ => sys::raw_exit(exit::FAILED),
     }
-    let report_w = launch.report_w.as_raw_fd();
-    let fail = |what: &[u8], errno: Errno| -> ! {
-        sys::raw_write_all(
-            report_w,
-            &[b"125\t", what, b": ", errno.desc().as_bytes(), b"\n"],
-        );
-        sys::raw_exit(exit::FAILED)
-    };
-    if launch.unshare_after_release != 0 {
-        if let Err(errno) = sys::raw_unshare(launch.unshare_after_release) {
-            let what: &[u8] = if launch.unshare_after_release & libc::CLONE_NEWTIME != 0 {
-                b"create a time namespace (--unshare-time)"
-            } else {
-                b"create a cgroup namespace"
-            };
-            fail(what, errno);
-        }
-    }
-    // nsinit is exec'd from a read-only mount of its file, so that nothing
-    // reaching it through /proc/1/exe can write the host's binary.
-    let init = match read_only_init(&launch.init, &launch.init_cpath) {
-        Ok(fd) => fd,
-        Err(errno) => fail(b"mount the init read-only", errno),
-    };
-    if let Err((what, errno)) = become_init(&launch.child_ids) {
-        fail(what, errno);
-    }
-    // A change of ids cleared the parent-death signal: set it again, then
-    // make sure the parent did not die before that (it holds the release
-    // pipe open while it lives).
-    if sys::raw_set_parent_death_signal(libc::SIGKILL).is_err() || sys::raw_hung_up(release_r) {
-        sys::raw_exit(exit::FAILED);
-    }
-    // A session of our own, without a controlling terminal: the caller's
-    // terminal is never the container's (see the module's notes).
-    if let Err(errno) = nix::unistd::setsid() {
-        fail(b"start a session for the container (setsid)", errno);
-    }
-    // No descriptor of the caller's but stdin, stdout and stderr reaches
-    // the container; the report, job and console fds and the trees go to
-    // nsinit on purpose.
+    release_r
+}
+
+/// In the child: report `what` failed with `errno` on the report pipe
+/// and exit. Raw syscalls only (the message is written in pieces).
+fn child_fail(report_w: RawFd, what: &[u8], errno: Errno) -> ! {
+    sys::raw_write_all(
+        report_w,
+        &[b"125\t", what, b": ", errno.desc().as_bytes(), b"\n"],
+    );
+    sys::raw_exit(exit::FAILED)
+}
+
+/// In the child: no descriptor of the caller's but stdin, stdout, stderr
+/// and the preserved ones reaches the container; the report, release,
+/// job and console fds and the trees go to nsinit on purpose. Raw
+/// syscalls only; exits on a failure.
+fn pass_descriptors(launch: &Launch, report_w: RawFd, release_r: RawFd) {
     let all_cloexec = sys::raw_cloexec_from(3).is_ok();
     let keep = |fd: Option<RawFd>| fd.map_or(true, |fd| sys::raw_set_cloexec(fd, false).is_ok());
     let job_ok = keep(launch.job.as_ref().map(|(_, w)| w.as_raw_fd()));
@@ -593,21 +637,9 @@ fn child(launch: &Launch) -> ! {
     }
     for fd in &launch.pass_fds {
         if let Err(errno) = sys::raw_set_cloexec(fd.as_raw_fd(), false) {
-            fail(b"pass a mount tree to the init", errno);
+            child_fail(report_w, b"pass a mount tree to the init", errno);
         }
     }
-    let errno = sys::raw_execveat_fd(init, &launch.argv, &launch.envp);
-    sys::raw_write_all(
-        report_w,
-        &[
-            b"125\texec the init ",
-            launch.init_path.as_bytes(),
-            b": ",
-            errno.desc().as_bytes(),
-            b"\n",
-        ],
-    );
-    sys::raw_exit(exit::FAILED)
 }
 
 /// A read-only, nosuid, nodev bind mount of the init file open on `init`
@@ -712,42 +744,102 @@ fn relay_and_notify(
     pid: i32,
     sfd: &SignalFd,
     report_r: OwnedFd,
-    mut job_r: Option<OwnedFd>,
-    mut relay: Option<&mut Relay>,
-    mut notify: Option<&mut Notifier>,
+    job_r: Option<OwnedFd>,
+    relay: Option<&mut Relay>,
+    notify: Option<&mut Notifier>,
     log: &Log,
 ) -> Result<i32, Error> {
-    let mut report = Vec::new();
-    let mut report_r = Some(report_r);
-    let mut status = None;
-    let mut deadline: Option<Instant> = None;
-    loop {
-        if status.is_some() {
-            let drained = relay.as_ref().map_or(true, |r| r.done());
-            if drained || deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
+    let mut w = Waiting {
+        pid,
+        sfd,
+        report: Vec::new(),
+        report_r: Some(report_r),
+        job_r,
+        relay,
+        notify,
+        status: None,
+        deadline: None,
+    };
+    while !w.over() {
+        let ready = w.wait_ready()?;
+        w.handle(ready, log);
+    }
+    w.finish(log)
+}
+
+/// The state of [`relay_and_notify`]'s loop.
+struct Waiting<'a> {
+    /// nsinit.
+    pid: i32,
+    sfd: &'a SignalFd,
+    /// What nsinit reported so far, and the pipe until its end of file.
+    report: Vec<u8>,
+    report_r: Option<OwnedFd>,
+    job_r: Option<OwnedFd>,
+    relay: Option<&'a mut Relay>,
+    notify: Option<&'a mut Notifier>,
+    /// nsinit's exit status, once it is reaped.
+    status: Option<i32>,
+    /// Until when the terminal is drained after that ([`DRAIN`]).
+    deadline: Option<Instant>,
+}
+
+/// Which descriptors of the poll set are ready.
+struct Ready {
+    report: bool,
+    job: bool,
+    notify: bool,
+    relay: Vec<Want>,
+}
+
+/// How long one poll may wait: until the drain deadline (`left`, once
+/// nsinit is reaped) or the terminal relay's next recheck, whichever
+/// comes first; forever when neither is set. At least 1 ms, so that a
+/// deadline a few microseconds off is not a busy loop.
+fn poll_timeout(left: Option<Duration>, recheck: Option<Duration>) -> PollTimeout {
+    let wait = match (left, recheck) {
+        (Some(left), r) => Some(r.map_or(left, |r| r.min(left))),
+        (None, r) => r,
+    };
+    match wait {
+        Some(w) => PollTimeout::try_from(w.as_millis().max(1) as u64).unwrap_or(PollTimeout::MAX),
+        None => PollTimeout::NONE,
+    }
+}
+
+impl Waiting<'_> {
+    /// nsinit is reaped, and the terminal drained (or the drain timed out).
+    fn over(&self) -> bool {
+        self.status.is_some() && {
+            let drained = self.relay.as_ref().map_or(true, |r| r.done());
+            drained || self.deadline.is_some_and(|d| Instant::now() >= d)
         }
+    }
+
+    /// Poll the signalfd, the report and job pipes, the notify socket
+    /// (until nsinit is reaped) and the terminal relay's descriptors.
+    fn wait_ready(&self) -> Result<Ready, Error> {
         let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        let report_at = report_r.as_ref().map(|r| {
-            fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+        let mut fds = vec![PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
+        let mut add = |fd, flags| {
+            fds.push(PollFd::new(fd, flags));
             fds.len() - 1
-        });
-        let job_at = job_r.as_ref().map(|r| {
-            fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
-            fds.len() - 1
-        });
+        };
+        let report_at = self
+            .report_r
+            .as_ref()
+            .map(|r| add(r.as_fd(), PollFlags::POLLIN));
+        let job_at = self
+            .job_r
+            .as_ref()
+            .map(|r| add(r.as_fd(), PollFlags::POLLIN));
         // Until nsinit is reaped (what is queued then goes after the loop).
-        let notify_at = match (notify.as_deref(), status) {
-            (Some(n), None) => n.fd().map(|fd| {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                fds.len() - 1
-            }),
+        let notify_at = match (self.notify.as_deref(), self.status) {
+            (Some(n), None) => n.fd().map(|fd| add(fd, PollFlags::POLLIN)),
             _ => None,
         };
         let relay_at = fds.len();
-        let wants: Vec<Want> = match relay.as_deref() {
+        let wants: Vec<Want> = match self.relay.as_deref() {
             Some(r) => r
                 .interests()
                 .into_iter()
@@ -758,109 +850,128 @@ fn relay_and_notify(
                 .collect(),
             None => Vec::new(),
         };
-        let recheck = relay.as_deref().and_then(|r| r.recheck_in());
-        let wait = match (deadline, recheck) {
-            (Some(d), r) => {
-                let left = d.saturating_duration_since(Instant::now());
-                Some(r.map_or(left, |r| r.min(left)))
-            }
-            (None, r) => r,
-        };
-        let timeout = match wait {
-            Some(w) => {
-                PollTimeout::try_from(w.as_millis().max(1) as u64).unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
-        match poll(&mut fds, timeout) {
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        let recheck = self.relay.as_deref().and_then(|r| r.recheck_in());
+        match poll(&mut fds, poll_timeout(left, recheck)) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("poll", e)),
         }
-        let report_ready = report_at.is_some_and(|i| ready(&fds[i]));
-        let job_ready = job_at.is_some_and(|i| ready(&fds[i]));
-        let notify_ready = notify_at.is_some_and(|i| ready(&fds[i]));
-        let relay_ready: Vec<Want> = wants
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| ready(&fds[relay_at + i]))
-            .map(|(_, w)| *w)
-            .collect();
-        drop(fds);
-        if let Some(r) = relay.as_deref_mut() {
+        Ok(Ready {
+            report: report_at.is_some_and(|i| ready(&fds[i])),
+            job: job_at.is_some_and(|i| ready(&fds[i])),
+            notify: notify_at.is_some_and(|i| ready(&fds[i])),
+            relay: wants
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| ready(&fds[relay_at + i]))
+                .map(|(_, w)| *w)
+                .collect(),
+        })
+    }
+
+    /// Act on what is ready: the terminal, a stopped job, signals (and
+    /// nsinit's exit), notifications, the report.
+    fn handle(&mut self, ready: Ready, log: &Log) {
+        if let Some(r) = self.relay.as_deref_mut() {
             r.recheck();
-            for want in relay_ready {
+            for want in ready.relay {
                 r.ready(want);
             }
         }
-        if job_ready {
-            if let Some(r) = &job_r {
-                let mut byte = [0u8; 16];
-                match read(r, &mut byte) {
-                    Ok(n) if n > 0 => {
-                        if let (Some(relay), None) = (relay.as_deref_mut(), status) {
-                            relay.suspend_as_job(pid);
-                        }
-                    }
-                    Err(Errno::EINTR) => {}
-                    _ => job_r = None,
-                }
+        if ready.job {
+            self.read_job();
+        }
+        self.read_signals();
+        if ready.notify {
+            if let Some(n) = self.notify.as_deref_mut() {
+                n.drain(log);
             }
         }
-        while let Ok(Some(info)) = sfd.read_signal() {
+        if ready.report {
+            self.read_report(log);
+        }
+    }
+
+    /// nsinit says the command was stopped from its terminal: stop as
+    /// its job (pty mode, while nsinit runs).
+    fn read_job(&mut self) {
+        if let Some(r) = &self.job_r {
+            let mut byte = [0u8; 16];
+            match read(r, &mut byte) {
+                Ok(n) if n > 0 => {
+                    if let (Some(relay), None) = (self.relay.as_deref_mut(), self.status) {
+                        relay.suspend_as_job(self.pid);
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                _ => self.job_r = None,
+            }
+        }
+    }
+
+    /// Relay each signal read to nsinit ([`on_signal`]); on SIGCHLD, reap
+    /// it and start the drain.
+    fn read_signals(&mut self) {
+        while let Ok(Some(info)) = self.sfd.read_signal() {
             let sig = info.ssi_signo as i32;
             if sig == libc::SIGCHLD {
-                if status.is_some() {
+                if self.status.is_some() {
                     continue;
                 }
-                if let Ok(Some((_, raw))) = sys::raw_waitpid(pid, libc::WNOHANG) {
-                    status = exit::from_raw_wait(raw);
-                    if status.is_some() {
-                        deadline = Some(Instant::now() + DRAIN);
-                        if let Some(r) = relay.as_deref_mut() {
+                if let Ok(Some((_, raw))) = sys::raw_waitpid(self.pid, libc::WNOHANG) {
+                    self.status = exit::from_raw_wait(raw);
+                    if self.status.is_some() {
+                        self.deadline = Some(Instant::now() + DRAIN);
+                        if let Some(r) = self.relay.as_deref_mut() {
                             r.finish();
                         }
                     }
                 }
-            } else if status.is_some() {
+            } else if self.status.is_some() {
                 // nsinit is reaped: its pid may already be someone else's.
             } else {
-                on_signal(pid, sig, relay.as_deref_mut());
+                on_signal(self.pid, sig, self.relay.as_deref_mut());
             }
         }
-        if notify_ready {
-            if let Some(n) = notify.as_deref_mut() {
-                n.drain(log);
-            }
-        }
-        if report_ready {
-            if let Some(r) = &report_r {
-                if !read_some(r, &mut report) {
-                    report_r = None;
-                    // End of file and no report: the command has exec'd.
-                    if let (true, Some(n)) = (report.is_empty(), notify.as_deref_mut()) {
-                        n.command_started(log);
-                    }
+    }
+
+    /// Read what nsinit reports; at its end of file with nothing
+    /// reported, the command has exec'd.
+    fn read_report(&mut self, log: &Log) {
+        if let Some(r) = &self.report_r {
+            if !read_some(r, &mut self.report) {
+                self.report_r = None;
+                // End of file and no report: the command has exec'd.
+                if let (true, Some(n)) = (self.report.is_empty(), self.notify.as_deref_mut()) {
+                    n.command_started(log);
                 }
             }
         }
     }
-    if let Some(n) = notify {
-        // What the container said on its way out (STOPPING=1) is queued
-        // already: it still goes.
-        n.drain(log);
-        log.info(format_args!("NOTIFY_SOCKET: {}", n.summary()));
-    }
-    if let Some(r) = relay {
-        r.flush();
-    }
-    // nsinit is gone; whatever it wrote is in the pipe already.
-    if let Some(r) = &report_r {
-        let _ = nix::fcntl::fcntl(r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-        while read_some(r, &mut report) {}
-    }
-    match Report::decode(&report) {
-        Some(r) => Err(Error::Report(r)),
-        None => Ok(status.unwrap_or(exit::FAILED)),
+
+    /// nsinit is gone: the last notifications, the terminal's last
+    /// output, the rest of the report; its status, or its report.
+    fn finish(mut self, log: &Log) -> Result<i32, Error> {
+        if let Some(n) = self.notify {
+            // What the container said on its way out (STOPPING=1) is queued
+            // already: it still goes.
+            n.drain(log);
+            log.info(format_args!("NOTIFY_SOCKET: {}", n.summary()));
+        }
+        if let Some(r) = self.relay {
+            r.flush();
+        }
+        // nsinit is gone; whatever it wrote is in the pipe already.
+        if let Some(r) = &self.report_r {
+            let _ = nix::fcntl::fcntl(r, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+            while read_some(r, &mut self.report) {}
+        }
+        match Report::decode(&self.report) {
+            Some(r) => Err(Error::Report(r)),
+            None => Ok(self.status.unwrap_or(exit::FAILED)),
+        }
     }
 }
 
@@ -909,5 +1020,69 @@ fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
         }
         Err(Errno::EINTR) => true,
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_poll_waits_for_the_drain_deadline_or_the_relays_recheck() {
+        let ms = Duration::from_millis;
+        assert_eq!(poll_timeout(None, None), PollTimeout::NONE);
+        assert_eq!(poll_timeout(None, Some(ms(30))), PollTimeout::from(30u16));
+        assert_eq!(poll_timeout(Some(ms(500)), None), PollTimeout::from(500u16));
+        // Whichever comes first.
+        assert_eq!(
+            poll_timeout(Some(ms(500)), Some(ms(30))),
+            PollTimeout::from(30u16)
+        );
+        assert_eq!(
+            poll_timeout(Some(ms(20)), Some(ms(30))),
+            PollTimeout::from(20u16)
+        );
+        // A deadline that is (nearly) due is not a zero timeout: no busy loop.
+        assert_eq!(
+            poll_timeout(Some(Duration::ZERO), None),
+            PollTimeout::from(1u16)
+        );
+        assert_eq!(
+            poll_timeout(Some(Duration::from_micros(300)), None),
+            PollTimeout::from(1u16)
+        );
+        // Far off: the longest poll the kernel takes.
+        assert_eq!(
+            poll_timeout(None, Some(Duration::from_secs(1 << 40))),
+            PollTimeout::MAX
+        );
+    }
+
+    /// The child's failure report is written without allocating (it runs
+    /// between clone and exec): under the allocation guard, the child
+    /// exits with our failure status and the report pipe holds the line.
+    #[test]
+    fn the_childs_failure_report_does_not_allocate() {
+        let (r, w) = pipe().unwrap();
+        let w_raw = w.as_raw_fd();
+        let child = || -> i32 {
+            sys::forbid_alloc();
+            child_fail(w_raw, b"pass a mount tree to the init", Errno::EBADF)
+        };
+        // SAFETY: the child only writes to the pipe made above and exits;
+        // under the guard it takes no allocator lock another test thread
+        // could hold.
+        let code = unsafe { sys::probe_in_child(0, &child) };
+        assert_eq!(code, Ok(exit::FAILED));
+        drop(w);
+        let mut got = Vec::new();
+        while read_some(&r, &mut got) {}
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            format!(
+                "125\tpass a mount tree to the init: {}\n",
+                Errno::EBADF.desc()
+            )
+        );
     }
 }

@@ -246,12 +246,23 @@ fn delimiter(body: &[u8]) -> String {
 /// they are, and never raw in a comment ([`comment_word`]).
 pub fn script(input: &Input) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::new();
-    let line = |out: &mut Vec<u8>, s: &[u8]| {
-        out.extend_from_slice(s);
-        out.push(b'\n');
-    };
-    let text = |out: &mut Vec<u8>, s: &str| line(out, s.as_bytes());
-    text(&mut out, "#!/bin/sh");
+    header(&mut out, input);
+    let rootfs_word = rootfs_section(&mut out, &input.rootfs);
+    namespaces_section(&mut out, input, &rootfs_word);
+    nsinit_section(&mut out, input);
+    out
+}
+
+/// One line of the script.
+fn text(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'\n');
+}
+
+/// The shebang, what the script is (the invocation, without
+/// `--dry-run`), and the network's notes.
+fn header(out: &mut Vec<u8>, input: &Input) {
+    text(out, "#!/bin/sh");
     let shown = comment_words(
         input
             .invocation
@@ -260,19 +271,19 @@ pub fn script(input: &Input) -> Vec<u8> {
             .map(|a| a.as_bytes()),
     );
     text(
-        &mut out,
+        out,
         &format!("# nslaunch --dry-run: what `{shown}` would do."),
     );
     text(
-        &mut out,
+        out,
         "# Nothing was run. Each step is the shell command that does the same",
     );
     text(
-        &mut out,
+        out,
         "# (as in the article); run by root, `sh` on this script builds the same",
     );
     text(
-        &mut out,
+        out,
         "# container as far as shell tools can (the comments say where not).",
     );
     for l in &input.network {
@@ -282,24 +293,29 @@ pub fn script(input: &Input) -> Vec<u8> {
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
             .collect();
-        text(&mut out, &format!("# {safe}"));
+        text(out, &format!("# {safe}"));
     }
-    text(&mut out, "set -e");
-    let rootfs_word = match &input.rootfs {
+    text(out, "set -e");
+}
+
+/// The rootfs: a directory as it is, a tarball unpacked into the cache
+/// by the script. The shell word that names it.
+fn rootfs_section(out: &mut Vec<u8>, rootfs: &Rootfs) -> String {
+    match rootfs {
         Rootfs::Dir(dir) => quote(dir),
         Rootfs::Archive { file, cache } => {
-            text(&mut out, "");
+            text(out, "");
             text(
-                &mut out,
+                out,
                 "# The rootfs is a tarball: nslaunch unpacks it once (safely, see the",
             );
             text(
-                &mut out,
+                out,
                 "# README) into its cache, keyed by the archive's SHA-256, and runs it",
             );
-            text(&mut out, "# on an overlay. As a script:");
+            text(out, "# on an overlay. As a script:");
             text(
-                &mut out,
+                out,
                 &format!(
                     "export ROOTFS={}/rootfs/$(sha256sum < {} | cut -d' ' -f1)/root",
                     quote(cache),
@@ -307,7 +323,7 @@ pub fn script(input: &Input) -> Vec<u8> {
                 ),
             );
             text(
-                &mut out,
+                out,
                 &format!(
                     "[ -d \"$ROOTFS\" ] || {{ mkdir -p \"$ROOTFS\" && tar -xf {} -C \"$ROOTFS\"; }}",
                     quote(file)
@@ -315,18 +331,22 @@ pub fn script(input: &Input) -> Vec<u8> {
             );
             "\"$ROOTFS\"".to_string()
         }
-    };
+    }
+}
 
+/// Step 1, the new namespaces and their id maps, as `unshare` running
+/// the here-document of what happens inside ([`inside`]).
+fn namespaces_section(out: &mut Vec<u8>, input: &Input, rootfs_word: &str) {
     let (opts, notes) = unshare_options(input);
-    text(&mut out, "");
+    text(out, "");
     text(
-        &mut out,
+        out,
         "# 1. New namespaces: user, mount and PID (the article's unshare).",
     );
     match input.ids {
         Some(p) => {
             text(
-                &mut out,
+                out,
                 &format!(
                     "#    uid_map: {}   gid_map: {}",
                     map_text(&p.uid_map),
@@ -335,52 +355,52 @@ pub fn script(input: &Input) -> Vec<u8> {
             );
             if p.idmapped {
                 text(
-                    &mut out,
+                    out,
                     "#    (--userns auto: the rootfs is an idmapped mount through these maps;",
                 );
                 text(
-                    &mut out,
+                    out,
                     "#    volumes are plain binds, where container root is the block's first id)",
                 );
             }
         }
         None => text(
-            &mut out,
+            out,
             "#    no user namespace (--userns host): container root is host root",
         ),
     }
     for n in &notes {
-        text(&mut out, &format!("#    {n}"));
+        text(out, &format!("#    {n}"));
     }
     let body = inside(
         input,
-        &rootfs_word,
+        rootfs_word,
         !notes.is_empty() || opts.iter().any(|o| o == "--map-root-user"),
     );
     let end = delimiter(&body);
-    text(
-        &mut out,
-        &format!("unshare {} sh -e <<'{end}'", opts.join(" ")),
-    );
+    text(out, &format!("unshare {} sh -e <<'{end}'", opts.join(" ")));
     out.extend_from_slice(&body);
-    text(&mut out, &end);
-    text(&mut out, "");
+    text(out, &end);
+}
+
+/// The exact nsinit command line nslaunch would exec, as a comment.
+fn nsinit_section(out: &mut Vec<u8>, input: &Input) {
+    text(out, "");
     text(
-        &mut out,
+        out,
         "# nslaunch execs nsinit in the new namespaces (from a read-only mount of",
     );
     text(
-        &mut out,
+        out,
         "# the binary, by descriptor; the numbers of its pipes vary) as:",
     );
     let argv = std::iter::once(b"nsinit".to_vec())
         .chain(input.spec.render().iter().map(|a| a.as_bytes().to_vec()))
         .collect::<Vec<_>>();
     text(
-        &mut out,
+        out,
         &format!("#   {}", comment_words(argv.iter().map(Vec::as_slice))),
     );
-    out
 }
 
 /// The here-document: what nsinit does inside, then the command.

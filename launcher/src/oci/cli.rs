@@ -450,71 +450,28 @@ fn parse_verb(verb: &str, args: &[OsString]) -> Result<Option<Verb>, UsageError>
     let Some(w) = split_words(verb, table, args)? else {
         return Ok(None);
     };
-    let one = |w: &Words| w.positional(verb, &["ID"]).map(|mut v| v.remove(0));
-    let json = |w: &Words| -> Result<bool, UsageError> {
-        match w.value("--format").as_deref() {
-            None | Some("table") => Ok(false),
-            Some("json") => Ok(true),
-            Some(other) => Err(UsageError(format!(
-                "{verb} --format {other}: expected table or json"
-            ))),
-        }
-    };
+    let id = || w.positional(verb, &["ID"]).map(|mut v| v.remove(0));
     Ok(Some(match verb {
-        "create" | "run" => {
-            let c = Create {
-                id: one(&w)?,
-                bundle: w.value("--bundle"),
-                pid_file: w.value("--pid-file"),
-                console_socket: w.value("--console-socket"),
-                preserve_fds: w.number("--preserve-fds")?,
-                no_pivot: w.on("--no-pivot"),
-                no_new_keyring: w.on("--no-new-keyring"),
-                detach: w.on("--detach"),
-            };
-            if verb == "create" {
-                Verb::Create(c)
-            } else {
-                Verb::Run(c)
-            }
-        }
-        "start" => Verb::Start { id: one(&w)? },
-        "state" => Verb::State { id: one(&w)? },
-        "pause" => Verb::Pause { id: one(&w)? },
-        "resume" => Verb::Resume { id: one(&w)? },
-        "kill" => {
-            let mut p = w.rest.clone();
-            if p.len() == 1 {
-                p.push("TERM".into());
-            }
-            let w2 = Words {
-                opts: w.opts.clone(),
-                rest: p,
-            };
-            let mut v = w2.positional(verb, &["ID", "SIGNAL"])?;
-            let signal = v.pop().unwrap_or_default();
-            Verb::Kill {
-                id: v.remove(0),
-                signal,
-                all: w.on("--all"),
-            }
-        }
+        "create" | "run" => create_verb(verb, &w)?,
+        "start" => Verb::Start { id: id()? },
+        "state" => Verb::State { id: id()? },
+        "pause" => Verb::Pause { id: id()? },
+        "resume" => Verb::Resume { id: id()? },
+        "kill" => kill_verb(&w)?,
         "delete" => Verb::Delete {
-            id: one(&w)?,
+            id: id()?,
             force: w.on("--force"),
         },
-        "ps" => {
-            // runc passes anything after the ID to ps(1); we print pids
-            // ourselves and take no ps arguments.
-            Verb::Ps {
-                id: one(&w)?,
-                json: json(&w)?,
-            }
-        }
+        // runc passes anything after the ID to ps(1); we print pids
+        // ourselves and take no ps arguments.
+        "ps" => Verb::Ps {
+            id: id()?,
+            json: json_format(verb, &w)?,
+        },
         "list" => {
             w.positional(verb, &[])?;
             Verb::List {
-                json: json(&w)?,
+                json: json_format(verb, &w)?,
                 quiet: w.on("--quiet"),
             }
         }
@@ -532,6 +489,55 @@ fn parse_verb(verb: &str, args: &[OsString]) -> Result<Option<Verb>, UsageError>
         "exec" => Verb::Exec(Box::new(exec(&w)?)),
         _ => unreachable!("VERBS lists {verb}"),
     }))
+}
+
+/// `create ID` and `run ID`, with their options.
+fn create_verb(verb: &str, w: &Words) -> Result<Verb, UsageError> {
+    let c = Create {
+        id: w.positional(verb, &["ID"])?.remove(0),
+        bundle: w.value("--bundle"),
+        pid_file: w.value("--pid-file"),
+        console_socket: w.value("--console-socket"),
+        preserve_fds: w.number("--preserve-fds")?,
+        no_pivot: w.on("--no-pivot"),
+        no_new_keyring: w.on("--no-new-keyring"),
+        detach: w.on("--detach"),
+    };
+    Ok(if verb == "create" {
+        Verb::Create(c)
+    } else {
+        Verb::Run(c)
+    })
+}
+
+/// `kill ID [SIGNAL]`: SIGTERM when no signal is given.
+fn kill_verb(w: &Words) -> Result<Verb, UsageError> {
+    let mut p = w.rest.clone();
+    if p.len() == 1 {
+        p.push("TERM".into());
+    }
+    let w2 = Words {
+        opts: w.opts.clone(),
+        rest: p,
+    };
+    let mut v = w2.positional("kill", &["ID", "SIGNAL"])?;
+    let signal = v.pop().unwrap_or_default();
+    Ok(Verb::Kill {
+        id: v.remove(0),
+        signal,
+        all: w.on("--all"),
+    })
+}
+
+/// `--format table|json`: whether it is json.
+fn json_format(verb: &str, w: &Words) -> Result<bool, UsageError> {
+    match w.value("--format").as_deref() {
+        None | Some("table") => Ok(false),
+        Some("json") => Ok(true),
+        Some(other) => Err(UsageError(format!(
+            "{verb} --format {other}: expected table or json"
+        ))),
+    }
 }
 
 fn exec(w: &Words) -> Result<Exec, UsageError> {

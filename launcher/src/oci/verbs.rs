@@ -204,49 +204,52 @@ pub fn list(store: &Store, json_out: bool, quiet: bool) -> Result<i32, Error> {
     Ok(0)
 }
 
+/// The mount options `features` lists (as `mountOptions`, sorted).
+const MOUNT_OPTIONS: [&str; 39] = [
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "rbind",
+    "relatime",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+];
+
 /// The runtime-spec `features` document: what this runtime supports.
 pub fn features() -> serde_json::Value {
-    let mut options: Vec<&str> = vec![
-        "async",
-        "atime",
-        "bind",
-        "defaults",
-        "dev",
-        "diratime",
-        "dirsync",
-        "exec",
-        "lazytime",
-        "loud",
-        "mand",
-        "noatime",
-        "nodev",
-        "nodiratime",
-        "noexec",
-        "nolazytime",
-        "nomand",
-        "norelatime",
-        "nostrictatime",
-        "nosuid",
-        "nosymfollow",
-        "private",
-        "rbind",
-        "relatime",
-        "ro",
-        "rprivate",
-        "rshared",
-        "rslave",
-        "runbindable",
-        "rw",
-        "shared",
-        "silent",
-        "slave",
-        "strictatime",
-        "suid",
-        "symfollow",
-        "sync",
-        "tmpcopyup",
-        "unbindable",
-    ];
+    let mut options = MOUNT_OPTIONS.to_vec();
     options.sort_unstable();
     let caps: Vec<String> = (0..shared::caps::NAMES.len() as u32)
         .map(|c| format!("CAP_{}", shared::caps::name(c)))
@@ -294,25 +297,17 @@ pub fn spec(bundle: Option<&str>, rootless: bool) -> Result<i32, Error> {
     }
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
+    let config = spec_config(rootless, uid, gid);
+    let text = serde_json::to_string_pretty(&config).unwrap_or_default();
+    std::fs::write(&path, text + "\n")
+        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), crate::error::io_why(&e))))?;
+    Ok(0)
+}
+
+/// `spec`'s config.json: a shell in `rootfs`, runc's default mounts;
+/// rootless (`uid`, `gid` mapped to root) or not.
+fn spec_config(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
-    let mut linux = json!({
-        "maskedPaths": shared::plan::MASKED,
-        "readonlyPaths": shared::plan::READ_ONLY,
-    });
-    if rootless {
-        namespaces.push(json!({"type": "user"}));
-        linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-        linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    } else {
-        namespaces.push(json!({"type": "network"}));
-    }
-    linux["namespaces"] = json!(namespaces);
     let pts = if rootless {
         json!([
             "nosuid",
@@ -338,7 +333,7 @@ pub fn spec(bundle: Option<&str>, rootless: bool) -> Result<i32, Error> {
     } else {
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]})
     };
-    let config = json!({
+    json!({
         "ociVersion": state::OCI_VERSION,
         "process": {
             "terminal": true,
@@ -359,12 +354,33 @@ pub fn spec(bundle: Option<&str>, rootless: bool) -> Result<i32, Error> {
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
             sys
         ],
-        "linux": linux
+        "linux": spec_linux(rootless, uid, gid)
+    })
+}
+
+/// `spec`'s `linux` section: the namespaces (a user namespace mapping
+/// `uid` and `gid` to root when rootless, else a network namespace) and
+/// the masked and read-only paths.
+fn spec_linux(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    let mut linux = json!({
+        "maskedPaths": shared::plan::MASKED,
+        "readonlyPaths": shared::plan::READ_ONLY,
     });
-    let text = serde_json::to_string_pretty(&config).unwrap_or_default();
-    std::fs::write(&path, text + "\n")
-        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), crate::error::io_why(&e))))?;
-    Ok(0)
+    if rootless {
+        namespaces.push(json!({"type": "user"}));
+        linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+        linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    } else {
+        namespaces.push(json!({"type": "network"}));
+    }
+    linux["namespaces"] = json!(namespaces);
+    linux
 }
 
 /// `pause`/`resume` need a cgroup freezer, which nslaunch does not use.
@@ -412,5 +428,34 @@ mod tests {
             .unwrap()
             .iter()
             .any(|c| c == "CAP_SYS_ADMIN"));
+    }
+
+    #[test]
+    fn spec_maps_the_caller_to_root_only_when_rootless() {
+        let c = spec_config(true, 1000, 1001);
+        let linux = &c["linux"];
+        let kinds: Vec<&str> = linux["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["pid", "ipc", "uts", "mount", "user"]);
+        assert_eq!(linux["uidMappings"][0]["hostID"], 1000);
+        assert_eq!(linux["gidMappings"][0]["hostID"], 1001);
+        // No network namespace of its own: the host's /sys is bound.
+        let sys = &c["mounts"][5];
+        assert_eq!(
+            (sys["destination"].as_str(), sys["type"].as_str()),
+            (Some("/sys"), Some("none"))
+        );
+        assert!(!c["mounts"][2]["options"].to_string().contains("gid=5"));
+
+        let c = spec_config(false, 1000, 1001);
+        assert!(c["linux"].get("uidMappings").is_none());
+        assert_eq!(c["linux"]["namespaces"][4]["type"], "network");
+        assert_eq!(c["mounts"][5]["type"], "sysfs");
+        assert!(c["mounts"][2]["options"].to_string().contains("gid=5"));
+        assert_eq!(c["process"]["args"][0], "sh");
     }
 }
