@@ -236,7 +236,7 @@ fn apparmor_sysctl(value: Option<&str>, root: bool) -> Option<Finding> {
             "kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu 23.10+): AppArmor denies ordinary users the capabilities of their user namespaces",
             Some(
                 "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor \
-                 profile for nslaunch with the `userns,` rule (see the README)"
+                 profile for nslaunch with the `userns,` rule (see docs/SECURITY.md)"
                     .into(),
             ),
         )),
@@ -346,7 +346,7 @@ fn subids_check(facts: &Facts, file: &str, text: Option<&str>) -> Finding {
             format!("{file}: root has {total} subordinate ids (--userns auto uses them)")
         } else {
             format!(
-                "{file}: no line for root; --userns auto uses {}-{} (see the README)",
+                "{file}: no line for root; --userns auto uses {}-{} (see docs/USER-GUIDE.md, ID mapping)",
                 idmap::AUTO_BLOCK.start,
                 u64::from(idmap::AUTO_BLOCK.start) + u64::from(idmap::AUTO_BLOCK.count) - 1
             )

@@ -307,11 +307,11 @@ fn rootfs_section(out: &mut Vec<u8>, rootfs: &Rootfs) -> String {
             text(out, "");
             text(
                 out,
-                "# The rootfs is a tarball: nslaunch unpacks it once (safely, see the",
+                "# The rootfs is a tarball: nslaunch unpacks it once (safely, see",
             );
             text(
                 out,
-                "# README) into its cache, keyed by the archive's SHA-256, and runs it",
+                "# docs/ROOTFS.md) into its cache, keyed by the archive's SHA-256, and runs it",
             );
             text(out, "# on an overlay. As a script:");
             text(

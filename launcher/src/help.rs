@@ -260,7 +260,7 @@ Exit status:
   128+N  CMD was killed by signal N
   other  CMD's own exit status
 
-More: man nslaunch, and the README.
+More: man nslaunch; the README and docs/ in nslaunch's source.
 "#;
 
 /// What `nslaunch VERB --help` prints for the OCI runtime verbs.
