@@ -1,4 +1,4 @@
-# The article's container, made by hand (shared/seed: unshare + pivot_root),
+# The hand-made container (docs/USER-GUIDE.md: unshare + pivot_root),
 # as one script for `make bench`. Run it inside the namespaces:
 #
 #   unshare --user --map-root-user --mount --pid --fork sh recipe.sh ROOTFS CMD [ARGS...]
