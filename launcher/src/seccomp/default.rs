@@ -283,6 +283,29 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
 /// The default profile's table for a command with bounding set `caps`,
 /// on kernel `kernel` (major, minor; `None` when unknown: treated as
 /// older than 4.8).
+/// All that [`table`] reads of `caps` and `kernel`, as bits: one per
+/// entry of [`BY_CAPABILITY`] (held or not), then whether the ptrace
+/// family is allowed, then SYS_ADMIN (clone's namespace flags). Equal
+/// signatures give equal tables, so a filter compiled ahead of time for
+/// one signature (`precompiled`) serves every caller with it.
+pub fn signature(caps: CapSet, kernel: Option<(u32, u32)>) -> u64 {
+    let has = |name: &str| caps::number(name).is_ok_and(|c| caps.contains(c));
+    let n = BY_CAPABILITY.len();
+    let mut bits = 0u64;
+    for (i, (names, _)) in BY_CAPABILITY.iter().enumerate() {
+        if names.iter().any(|c| has(c)) {
+            bits |= 1 << i;
+        }
+    }
+    if kernel.is_some_and(|k| k >= PTRACE_SAFE_SINCE) || has("SYS_PTRACE") {
+        bits |= 1 << n;
+    }
+    if has("SYS_ADMIN") {
+        bits |= 1 << (n + 1);
+    }
+    bits
+}
+
 pub fn table(caps: CapSet, kernel: Option<(u32, u32)>) -> Table {
     let has = |name: &str| caps::number(name).is_ok_and(|c| caps.contains(c));
     let mut t = Table::new(ENOSYS);

@@ -1040,3 +1040,89 @@ fn differences_from_podman_are_documented() {
         assert!(!what.is_empty() && !why.is_empty());
     }
 }
+
+/// `precompiled.rs` as the compiler makes it today (docker's default
+/// capabilities, a kernel after 4.8).
+fn precompiled_source() -> String {
+    let caps = docker();
+    let f = compile_default(caps, KERNEL).unwrap();
+    let mut out = String::from(
+        "//! The default filter for docker's default capabilities on Linux 4.8 and\n\
+         //! later, compiled ahead of time (see `built_in`). Generated: do not\n\
+         //! edit; after a change to the default profile or the compiler, run\n\
+         //! `NSLAUNCH_REGEN_SECCOMP=1 cargo test -p nslaunch precompiled` and\n\
+         //! `cargo fmt`.\n\n\
+         use super::{Filter, Insn};\n\n",
+    );
+    out += &format!(
+        "pub const SIGNATURE: u64 = {:#x};\n",
+        default::signature(caps, KERNEL)
+    );
+    out += &format!("pub const SUMMARY: &str = {:?};\n", f.summary);
+    out += &format!("pub const RANGES: usize = {};\n", f.ranges);
+    out += &format!("pub const DEPTH: usize = {};\n\n", f.depth);
+    out += "const fn i(code: u16, jt: u8, jf: u8, k: u32) -> Insn {\n    Insn { code, jt, jf, k }\n}\n\n";
+    out += "pub const PROGRAM: &[Insn] = &[\n";
+    for x in &f.program {
+        out += &format!("    i({:#06x}, {}, {}, {:#x}),\n", x.code, x.jt, x.jf, x.k);
+    }
+    out += "];\n\n";
+    out += "pub fn filter() -> Filter {\n    Filter {\n        program: PROGRAM.to_vec(),\n        summary: SUMMARY.to_string(),\n        warnings: Vec::new(),\n        flags: 0,\n        ranges: RANGES,\n        depth: DEPTH,\n    }\n}\n";
+    out
+}
+
+#[test]
+fn the_precompiled_default_is_what_the_compiler_makes() {
+    if std::env::var_os("NSLAUNCH_REGEN_SECCOMP").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/seccomp/precompiled.rs");
+        std::fs::write(path, precompiled_source()).unwrap();
+        eprintln!("wrote {path}: run cargo fmt");
+        return;
+    }
+    let compiled = compile_default(docker(), KERNEL).unwrap();
+    let ahead = precompiled::filter();
+    let regen = "regenerate: NSLAUNCH_REGEN_SECCOMP=1 cargo test -p nslaunch precompiled";
+    assert_eq!(ahead.program, compiled.program, "{regen}");
+    assert_eq!(ahead.summary, compiled.summary, "{regen}");
+    assert_eq!(
+        (ahead.ranges, ahead.depth),
+        (compiled.ranges, compiled.depth),
+        "{regen}"
+    );
+    assert_eq!(
+        precompiled::SIGNATURE,
+        default::signature(docker(), KERNEL),
+        "{regen}"
+    );
+    // What a launch with the default capabilities gets is the precompiled one.
+    assert_eq!(default_for(docker()).program, compiled.program);
+}
+
+#[test]
+fn equal_signatures_compile_to_equal_programs() {
+    // Every capability set one step from docker's, none, all; kernels
+    // before and after 4.8 and unknown.
+    let mut sets = vec![CapSet::EMPTY, docker(), CapSet::all_known()];
+    for name in caps::NAMES {
+        let c = cap(name);
+        sets.push(docker().with(c));
+        sets.push(docker().without(c));
+        sets.push(CapSet::EMPTY.with(c));
+    }
+    let mut by_signature: BTreeMap<u64, Vec<Insn>> = BTreeMap::new();
+    for caps in sets {
+        for kernel in [Some((4, 7)), Some((4, 8)), Some((6, 1)), None] {
+            let program = compile_default(caps, kernel).unwrap().program;
+            let sig = default::signature(caps, kernel);
+            let seen = by_signature.entry(sig).or_insert_with(|| program.clone());
+            assert_eq!(*seen, program, "signature {sig:#x}");
+            if sig == precompiled::SIGNATURE {
+                assert_eq!(program, precompiled::PROGRAM, "{caps:?} {kernel:?}");
+            }
+        }
+    }
+    assert!(
+        by_signature.len() > 2,
+        "the signature tells capability sets apart"
+    );
+}
