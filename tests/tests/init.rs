@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nslaunch_tests::pty::Pty;
+use nslaunch_tests::pty::{self, Pty};
 use nslaunch_tests::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,13 +569,7 @@ fn ctrl_z_suspends_nsinit_with_its_command_for_the_callers_shell() {
     // with it so the shell gets its prompt back, `fg` resumes both.
     each(|f, who| {
         let nsinit_path = f.nsinit.display().to_string();
-        let mut p = Pty::spawn(as_who(
-            who,
-            Command::new("bash")
-                .args(["--norc", "--noprofile", "-i"])
-                .env("PS1", "prompt$ "),
-        ));
-        let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+        let (mut p, mut at) = pty::bash(who);
         let bash = p.child.id() as i32;
         p.send(format!("{nsinit_path} -s -- sleep 100\n").as_bytes());
         // nsinit gave the command the terminal's foreground.
@@ -605,13 +599,7 @@ fn ctrl_z_on_a_job_brought_to_the_foreground_stops_nsinit_and_its_command() {
     // stopped behind it); `bg` and `fg` resume both.
     each(|f, who| {
         let nsinit_path = f.nsinit.display().to_string();
-        let mut p = Pty::spawn(as_who(
-            who,
-            Command::new("bash")
-                .args(["--norc", "--noprofile", "-i"])
-                .env("PS1", "prompt$ "),
-        ));
-        let mut at = p.expect_from(0, "prompt$ ", TIMEOUT);
+        let (mut p, mut at) = pty::bash(who);
         let bash = p.child.id() as i32;
         p.send(format!("{nsinit_path} -s -- sleep 100 &\n").as_bytes());
         at = p.expect_from(at, "prompt$ ", TIMEOUT);
