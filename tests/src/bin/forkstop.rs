@@ -19,6 +19,14 @@ use std::os::unix::ffi::OsStringExt;
 
 const STOPS: [i32; 4] = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
 
+/// The ptrace stops that announce a new process or thread (its pid in
+/// PTRACE_GETEVENTMSG).
+const FORK_EVENTS: [i32; 3] = [
+    libc::PTRACE_EVENT_FORK,
+    libc::PTRACE_EVENT_VFORK,
+    libc::PTRACE_EVENT_CLONE,
+];
+
 fn die(what: &str) -> ! {
     eprintln!("forkstop: {what}: {}", std::io::Error::last_os_error());
     std::process::exit(125);
@@ -116,13 +124,7 @@ fn detach_all(
             continue;
         }
         let event = status >> 16;
-        if [
-            libc::PTRACE_EVENT_FORK,
-            libc::PTRACE_EVENT_VFORK,
-            libc::PTRACE_EVENT_CLONE,
-        ]
-        .contains(&event)
-        {
+        if FORK_EVENTS.contains(&event) {
             let new = event_msg(t);
             if !detached.contains(&new) {
                 tracees.insert(new);
@@ -213,13 +215,7 @@ fn main() {
         }
         let event = status >> 16;
         let stopsig = libc::WSTOPSIG(status);
-        if [
-            libc::PTRACE_EVENT_FORK,
-            libc::PTRACE_EVENT_VFORK,
-            libc::PTRACE_EVENT_CLONE,
-        ]
-        .contains(&event)
-        {
+        if FORK_EVENTS.contains(&event) {
             let new = event_msg(t);
             tracees.insert(new);
             if event != libc::PTRACE_EVENT_CLONE && is_named(t, &name) {
