@@ -12,7 +12,8 @@
 #   (payload exec -> payload exit), teardown (payload exit -> launcher
 #   exit) and total;
 # - with detail=1 (nslaunch), its own phases, numbered in time order
-#   (the sum of 01..13 is the total; 06.1 and 06.2 split 06).
+#   (the sum of 01..13 is the total; 06.1 and 06.2 split 06; 05 only
+#   when nsinit is exec'd, with --init, else 04 runs to the first mount).
 # Prints "incomplete<TAB>0<TAB>..." when an event it needs is missing.
 
 function us(a, b) { return (b - a) * 1e6 }
@@ -80,7 +81,7 @@ END {
     out("total", t_start, t_end, "launcher exec -> launcher exit")
     if (!detail)
         exit
-    if (!isset(t_clone_in) || !isset(t_clone_out) || !isset(t_release) || !isset(t_init_exec) ||
+    if (!isset(t_clone_in) || !isset(t_clone_out) || !isset(t_release) ||
         !isset(t_mount1) || !isset(t_pivot) || !isset(t_umount) || !isset(t_fork_out) ||
         !isset(t_init_exit) || !isset(t_wake)) {
         print "incomplete\t0\tsome events are missing"
@@ -89,8 +90,14 @@ END {
     out("01", t_start, t_clone_in, "nslaunch: exec, dynamic loading, runtime init, checks (until clone)")
     out("02", t_clone_in, t_clone_out, "clone: new user, mount and PID namespaces")
     out("03", t_clone_out, t_release, "id maps written, child released")
-    out("04", t_release, t_init_exec, "child wakes, execveat(nsinit)")
-    out("05", t_init_exec, t_mount1, "nsinit start-up (static glibc + Rust init, args, gid_map) until the first mount")
+    if (isset(t_init_exec)) {
+        # nsinit exec'd (--init PATH).
+        out("04", t_release, t_init_exec, "child wakes, execveat(nsinit)")
+        out("05", t_init_exec, t_mount1, "nsinit start-up (static glibc + Rust init, args, gid_map) until the first mount")
+    } else {
+        # The default: the child runs nsinit's code in place.
+        out("04", t_release, t_mount1, "child wakes and becomes nsinit in place (no exec: closes the launcher's descriptors, takes nsinit's environment, parses its args, reads the filter) until the first mount")
+    }
     out("06", t_mount1, t_pivot, "mounts: rprivate, rootfs bind, /proc, /dev tmpfs + 6 nodes, devpts, /dev/shm")
     out("06.1", 0, in_mount, "of which inside the " nmounts " mount, open_tree and move_mount calls")
     out("06.2", in_mount, t_pivot - t_mount1, "of which between them (openat2, mkdirat, symlinkat, closes, user code)")

@@ -95,10 +95,13 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
 /// the capability list, the rootfs's host path) are none of the
 /// container's business. The kernel reads the command line from our own
 /// memory, the area between `arg_start` and `arg_end` (fields 48 and 49 of
-/// /proc/self/stat): the new text, shorter, is written there and the rest
-/// zeroed. Done once argv is parsed (nothing reads it again) and before
-/// anything of the container runs. Best effort: where /proc cannot tell
-/// the area, the command line stays as it was.
+/// /proc/self/stat): the new text is written there and the rest zeroed.
+/// Done once argv is parsed (nothing reads it again) and before anything
+/// of the container runs. When nslaunch runs this code in its own child
+/// (no exec), the area is the launcher's command line, which may be
+/// shorter than the new text: the text is then cut to fit (never the
+/// launcher's options left showing). Best effort: where /proc cannot
+/// tell the area, the command line stays as it was.
 pub fn show_only_the_command(command: &[std::ffi::OsString]) {
     use std::os::unix::ffi::OsStrExt;
     let Some((start, end)) = argv_area() else {
@@ -110,10 +113,9 @@ pub fn show_only_the_command(command: &[std::ffi::OsString]) {
         text.push(0);
     }
     let len = end - start;
-    if text.len() > len {
-        return;
-    }
     text.resize(len, 0);
+    // Ends with a NUL even when cut.
+    text[len - 1] = 0;
     // SAFETY: [start, end) is the block of our argv strings, which the
     // kernel laid out on our stack, mapped writable and ours alone; no
     // Rust reference points into it (std copies what it reads from argv,

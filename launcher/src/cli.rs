@@ -16,8 +16,8 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "DIR|FILE.tar")]
     pub rootfs: Option<String>,
 
-    /// the nsinit binary to run as PID 1 (default: the nsinit installed
-    /// beside nslaunch)
+    /// exec this nsinit binary as PID 1 (default: no exec, the nsinit
+    /// built into nslaunch runs in its cloned child)
     #[argh(option, arg_name = "PATH")]
     pub init: Option<String>,
 

@@ -1,5 +1,6 @@
 //! Starting the container: clone into new namespaces, map ids, release the
-//! child to exec nsinit, then relay signals and wait.
+//! child to become nsinit (in place, or by exec'ing the executable), then
+//! relay signals and wait.
 //!
 //! Sync points, each a close-on-exec pipe:
 //! - `release`: the child blocks reading it until the parent has written
@@ -42,12 +43,10 @@ use shared::log::Log;
 
 /// Everything the child needs, prepared before `clone`.
 pub struct Launch {
-    /// nsinit, open with O_PATH; exec'd through the fd, never by path.
-    pub init: OwnedFd,
-    pub init_path: String,
-    /// Its absolute path, for the child to make a read-only mount of it
-    /// (checked to be the same file as `init`).
-    pub init_cpath: std::ffi::CString,
+    /// The nsinit executable to exec in the child (`--init PATH`, OCI
+    /// bundles); `None`: the child runs nsinit's code itself, without an
+    /// exec (see [`run_init_in_place`]).
+    pub init: Option<InitFile>,
     pub argv: CStringArray,
     pub envp: CStringArray,
     /// The report pipe's write end; its number is already in `argv`.
@@ -523,6 +522,17 @@ fn namespace_names(flags: libc::c_int) -> String {
     .join(", ")
 }
 
+/// An nsinit executable for the child to exec.
+pub struct InitFile {
+    /// Open with O_PATH; exec'd through the fd, never by path.
+    pub fd: OwnedFd,
+    /// As found, for messages.
+    pub path: String,
+    /// Its absolute path, for the child to make a read-only mount of it
+    /// (checked to be the same file as `fd`).
+    pub cpath: std::ffi::CString,
+}
+
 /// The cloned child: still our code, in the new namespaces. Only raw
 /// syscalls from here to exec: no allocation (everything in `launch` was
 /// made before the clone), and no return into the parent's frames. Its
@@ -543,10 +553,10 @@ fn child(launch: &Launch) -> ! {
     }
     // nsinit is exec'd from a read-only mount of its file, so that nothing
     // reaching it through /proc/1/exe can write the host's binary.
-    let init = match read_only_init(&launch.init, &launch.init_cpath) {
-        Ok(fd) => fd,
-        Err(errno) => child_fail(report_w, b"mount the init read-only", errno),
-    };
+    let init = launch.init.as_ref().map(|file| {
+        read_only_init(&file.fd, &file.cpath)
+            .unwrap_or_else(|errno| child_fail(report_w, b"mount the init read-only", errno))
+    });
     if let Err((what, errno)) = become_init(&launch.child_ids) {
         child_fail(report_w, what, errno);
     }
@@ -566,18 +576,100 @@ fn child(launch: &Launch) -> ! {
         );
     }
     pass_descriptors(launch, report_w, release_r);
+    let (Some(init), Some(file)) = (init, &launch.init) else {
+        run_init_in_place(launch, report_w)
+    };
     let errno = sys::raw_execveat_fd(init, &launch.argv, &launch.envp);
     sys::raw_write_all(
         report_w,
         &[
             b"125\texec the init ",
-            launch.init_path.as_bytes(),
+            file.path.as_bytes(),
             b": ",
             errno.desc().as_bytes(),
             b"\n",
         ],
     );
     sys::raw_exit(exit::FAILED)
+}
+
+/// In the child, released, with its ids and descriptors as nsinit gets
+/// them: become nsinit without an exec. An exec would cost this child
+/// a whole process start (on a VM, glibc's start-up alone is 0.3 to 0.6
+/// ms: its CPU-feature probing traps to the hypervisor); instead the
+/// child makes itself what the exec would have made, and runs nsinit's
+/// code, linked into nslaunch, on the same argv and environment:
+/// - every descriptor marked close-on-exec is closed (ours: the
+///   launcher's ends of the pipes, the rootfs and volume descriptors);
+/// - the environment is nsinit's (`envp`), not the caller's;
+/// - its name (/proc/1/comm) is `nsinit`; nsinit itself rewrites the
+///   command line (/proc/1/cmdline) to `nsinit -- CMD ARGS...`;
+/// - signal dispositions need nothing: nslaunch installs no handler
+///   (only std's own for SIGSEGV/SIGBUS and its SIG_IGN of SIGPIPE,
+///   which nsinit's std runtime would set up the same), and the blocked
+///   mask passes through an exec anyway.
+///
+/// What differs from an exec, on purpose: the memory image is
+/// nslaunch's, created in the caller's user namespace, so once nsinit
+/// makes itself undumpable (first thing, as it always does) no process
+/// of the container, whatever capabilities it holds in the container's
+/// user namespace, can ptrace PID 1 or read its memory, environment or
+/// /proc/1/exe. nslaunch never starts a thread, so its heap and locks
+/// are consistent here and the child may allocate from now on.
+fn run_init_in_place(launch: &Launch, report_w: RawFd) -> ! {
+    if let Err(errno) = close_cloexec_descriptors() {
+        child_fail(report_w, b"close the launcher's descriptors", errno);
+    }
+    let words = |array: &sys::CStringArray| -> Vec<std::ffi::OsString> {
+        use std::os::unix::ffi::OsStringExt;
+        array
+            .to_vecs()
+            .into_iter()
+            .map(std::ffi::OsString::from_vec)
+            .collect()
+    };
+    let args = words(&launch.argv);
+    let env = words(&launch.envp);
+    replace_environment(&env);
+    // What `ps` shows as the name of PID 1.
+    let _ = nix::sys::prctl::set_name(c"nsinit");
+    nsinit::main_with(args.into_iter().skip(1).collect())
+}
+
+/// Close every descriptor marked close-on-exec, as an exec would.
+fn close_cloexec_descriptors() -> Result<(), Errno> {
+    let numbers: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own descriptor is closed by now: not open.
+    for fd in numbers.into_iter().filter(|&fd| sys::raw_is_cloexec(fd)) {
+        // SAFETY: what an exec does to the whole table; the structures
+        // owning these numbers are never dropped in this child (it leaves
+        // by exit).
+        unsafe { sys::raw_close(fd) };
+    }
+    Ok(())
+}
+
+/// Make `env` (`NAME=VALUE` entries) the whole environment, as execve's
+/// envp would.
+fn replace_environment(env: &[std::ffi::OsString]) {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: one thread (see run_init_in_place), and no pointer into the
+    // environment is held anywhere.
+    unsafe { libc::clearenv() };
+    for entry in env {
+        let bytes = entry.as_bytes();
+        // nslaunch makes every entry NAME=VALUE with a NAME of its own
+        // checking; one that std could not set would not be in `envp`.
+        if let Some(eq) = bytes.iter().position(|&b| b == b'=').filter(|&i| i > 0) {
+            std::env::set_var(
+                std::ffi::OsStr::from_bytes(&bytes[..eq]),
+                std::ffi::OsStr::from_bytes(&bytes[eq + 1..]),
+            );
+        }
+    }
 }
 
 /// In the child: close our copy of the release pipe's write end, die

@@ -383,17 +383,18 @@ fn namespaces_section(out: &mut Vec<u8>, input: &Input, rootfs_word: &str) {
     text(out, &end);
 }
 
-/// The exact nsinit command line nslaunch would exec, as a comment.
+/// The exact nsinit command line nslaunch would run, as a comment.
 fn nsinit_section(out: &mut Vec<u8>, input: &Input) {
     text(out, "");
     text(
         out,
-        "# nslaunch execs nsinit in the new namespaces (from a read-only mount of",
+        "# nslaunch runs nsinit in the new namespaces (its own child runs nsinit's",
     );
     text(
         out,
-        "# the binary, by descriptor; the numbers of its pipes vary) as:",
+        "# code; with --init, that binary is exec'd from a read-only mount of it)",
     );
+    text(out, "# on these arguments (the numbers of its pipes vary):");
     let argv = std::iter::once(b"nsinit".to_vec())
         .chain(input.spec.render().iter().map(|a| a.as_bytes().to_vec()))
         .collect::<Vec<_>>();

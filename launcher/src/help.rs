@@ -170,9 +170,9 @@ Services (systemd):
                         nothing), ignore (nothing; no socket for CMD)
 
 Init:
-  --init PATH           the nsinit to run as PID 1 (default: nsinit beside
-                        nslaunch, else ../libexec/nslaunch/nsinit); see
-                        nsinit --help
+  --init PATH           exec this nsinit as PID 1 (default: no exec, the
+                        nsinit built into nslaunch runs in its child);
+                        see nsinit --help
   --stop-delay DURATION on the first SIGTERM, let CMD go on serving for
                         DURATION (5s, 500ms) before nsinit forwards it and
                         starts the stop: a drain delay for load balancers;

@@ -47,16 +47,6 @@ struct Plan {
     env: Vec<(String, String)>,
 }
 
-/// nsinit, found and opened.
-struct Init {
-    /// Open with O_PATH; exec'd through the fd.
-    fd: OwnedFd,
-    /// As found, for messages.
-    path: String,
-    /// Absolute and symlink-free, for the child's read-only mount of it.
-    cpath: CString,
-}
-
 /// The rootfs to run and the locks that keep it: `entry` and
 /// `overlay_dir` hold them until the container is over.
 struct Rootfs {
@@ -111,8 +101,9 @@ pub fn launch(args: LaunchArgs, log: &Log) -> Result<i32, Error> {
 }
 
 /// Check the options and paths, in the order their errors are reported,
-/// and decide what the container gets; open nsinit.
-fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Init), Error> {
+/// and decide what the container gets; open nsinit when it is to be
+/// exec'd (`--init PATH`; else the child runs nsinit's code in place).
+fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFile>), Error> {
     // First, before any descriptor of ours takes a number. Sockets that
     // systemd handed us pass like --preserve-fds (both: the wider range).
     let listen = activation::from_env()?;
@@ -142,7 +133,11 @@ fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Init), Error> {
     let hostname = check_process_options(args)?;
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let env = command_env(args, &hostname, listen.as_ref(), mode)?;
-    let init = open_init(args.init.as_deref())?;
+    let init = args
+        .init
+        .as_deref()
+        .map(|p| open_init(Some(p)))
+        .transpose()?;
     let plan = Plan {
         listen,
         preserve_fds,
@@ -224,8 +219,8 @@ fn command_env(
     Ok(env)
 }
 
-/// Find nsinit (`--init`, else beside us) and open it.
-fn open_init(explicit: Option<&str>) -> Result<Init, Error> {
+/// Find nsinit (`--init`, else beside us) and open it, to exec.
+pub(crate) fn open_init(explicit: Option<&str>) -> Result<container::InitFile, Error> {
     let init_path = find_init(explicit)?;
     let fd = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
@@ -234,11 +229,12 @@ fn open_init(explicit: Option<&str>) -> Result<Init, Error> {
         .and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
         .ok_or_else(|| {
             Error::Usage(format!(
-                "--init {}: cannot resolve its path",
+                "{}{}: cannot resolve its path",
+                if explicit.is_some() { "--init " } else { "" },
                 init_path.display()
             ))
         })?;
-    Ok(Init {
+    Ok(container::InitFile {
         fd,
         path: init_path.display().to_string(),
         cpath,
@@ -427,15 +423,13 @@ fn nsinit_command(
 fn container_launch(
     args: &LaunchArgs,
     plan: &mut Plan,
-    init: Init,
+    init: Option<container::InitFile>,
     (argv, envp): (CStringArray, CStringArray),
     pipes: Pipes,
     trees: Trees,
 ) -> container::Launch {
     container::Launch {
-        init: init.fd,
-        init_path: init.path,
-        init_cpath: init.cpath,
+        init,
         argv,
         envp,
         report_w: pipes.report.1,

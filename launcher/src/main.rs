@@ -1,8 +1,10 @@
 //! nslaunch: run a command in a rootless container made from a directory.
 //!
 //! The launcher validates what it can on the host, clones into new user,
-//! mount and PID namespaces, writes the id maps, and execs nsinit there;
-//! nsinit builds the container root and runs the command (see docs/DESIGN-NOTES.md).
+//! mount and PID namespaces, writes the id maps, and runs nsinit there
+//! (its code, linked in, in the cloned child; or the nsinit executable,
+//! exec'd, for `--init PATH` and the OCI verbs); nsinit builds the
+//! container root and runs the command (see docs/DESIGN-NOTES.md).
 
 mod activation;
 mod cache;
@@ -137,7 +139,8 @@ fn log_from_env() -> bool {
 }
 
 /// `--init PATH`, else `nsinit` beside this executable (the build tree and
-/// `make install` both put it there), else `../libexec/nslaunch/nsinit`.
+/// `make install` both put it there), else `../libexec/nslaunch/nsinit`:
+/// the executable the OCI verbs exec (a default launch needs none).
 pub(crate) fn find_init(explicit: Option<&str>) -> Result<PathBuf, Error> {
     if let Some(p) = explicit {
         let meta = std::fs::metadata(p)

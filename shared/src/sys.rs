@@ -127,6 +127,17 @@ impl CStringArray {
     pub fn as_ptr(&self) -> *const *const c_char {
         self.ptrs.as_ptr()
     }
+
+    /// The strings as they stand now (a number entry included), copied.
+    pub fn to_vecs(&self) -> Vec<Vec<u8>> {
+        self.ptrs
+            .iter()
+            .take_while(|p| !p.is_null())
+            // SAFETY: every non-null pointer is to a NUL-terminated string
+            // this array owns.
+            .map(|&p| unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes().to_vec())
+            .collect()
+    }
 }
 
 /// `clone(flags | SIGCHLD)` with no new stack: like `fork`, but the child
@@ -226,6 +237,13 @@ pub unsafe fn raw_close(fd: RawFd) {
 pub fn raw_fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only queries the descriptor number.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Whether `fd` is open and marked close-on-exec.
+pub fn raw_is_cloexec(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor number.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    flags >= 0 && flags & libc::FD_CLOEXEC != 0
 }
 
 /// Set or clear close-on-exec on `fd`.

@@ -439,9 +439,9 @@ fn a_setup_failure_inside_is_reported_with_125_and_leaves_no_mount() {
 }
 
 #[test]
-fn nsinit_is_found_beside_nslaunch_or_named_with_init() {
+fn nsinit_runs_in_place_or_is_named_with_init() {
     each(|f, who| {
-        // --init PATH overrides.
+        // --init PATH: that executable is exec'd as PID 1.
         let other = f.scratch.join(format!("other-init-{}", who.uid()));
         fs::create_dir_all(&other).unwrap();
         fs::set_permissions(&other, fs::Permissions::from_mode(0o755)).unwrap();
@@ -450,14 +450,23 @@ fn nsinit_is_found_beside_nslaunch_or_named_with_init() {
         let custom_s = custom.display().to_string();
         let r = run(f.nslaunch(who, &["--init", &custom_s, "true"]), None);
         assert_eq!(r.code(), 0, "{r:?}");
-        // Without nsinit beside it and no --init, nslaunch says so.
+        // A missing --init is named.
+        let missing = other.join("no-such-init").display().to_string();
+        let r = run(f.nslaunch(who, &["--init", &missing, "true"]), None);
+        assert_eq!(r.code(), 125, "{r:?}");
+        assert_eq!(lines(&r.stderr).len(), 1, "{r:?}");
+        assert!(r.stderr.contains("--init"), "{r:?}");
+        // Without --init, nslaunch needs no nsinit file: its cloned child
+        // runs nsinit's code itself (no exec), named nsinit.
         let lonely = other.join("nslaunch");
         fs::copy(&f.nslaunch, &lonely).unwrap();
         let mut c = std::process::Command::new(&lonely);
-        c.arg("--rootfs").arg(f.rootfs(who)).arg("true");
+        c.arg("--rootfs")
+            .arg(f.rootfs(who))
+            .args(["cat", "/proc/1/comm"]);
         let r = run(as_who(who, &mut c), None);
-        assert_eq!(r.code(), 125, "{r:?}");
-        assert!(r.stderr.contains("nsinit"), "{r:?}");
+        assert_eq!(r.code(), 0, "{r:?}");
+        assert_eq!(r.stdout.trim(), "nsinit", "{r:?}");
         fs::remove_dir_all(&other).unwrap();
     });
 }

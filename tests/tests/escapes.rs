@@ -225,8 +225,9 @@ fn preserve_fds_passes_exactly_the_first_n() {
     });
 }
 
-/// Tries to write nsinit's binary through every path to it a container
-/// process has; each line printed is a write that worked.
+/// Tries to write the binaries that run the container (given as
+/// arguments) through every path to them a container process has; each
+/// line printed is a write that worked.
 const WRITE_BINARIES: &str = r#"
     echo x >> /proc/1/exe 2>/dev/null && echo WROTE-EXE
     (exec 3<>/proc/1/exe) 2>/dev/null && echo OPENED-EXE-RW
@@ -257,9 +258,23 @@ fn the_hosts_binaries_cannot_be_overwritten_from_inside() {
                 // The host itself as the rootfs: the binaries' own paths
                 // are inside.
                 &["--rootfs", "/"][..],
+                // nsinit exec'd as PID 1 instead of run in place.
+                &["--init", &nsinit][..],
+                &["--init", &nsinit, "--cap-add", "ALL"][..],
+                &["--init", &nsinit, "--rootfs", "/"][..],
             ] {
                 let mut args = with_userns(mode, extra);
-                args.extend(["sh", "-c", WRITE_BINARIES, "sh", &nsinit, &nslaunch]);
+                // The binaries that run the container: nslaunch's image
+                // is PID 1's (nsinit's code run in place), and nsinit's
+                // file is one only with --init. (With --rootfs / every
+                // host file its owner could write is writable inside, as
+                // with `bwrap --bind / /`: a file no container process
+                // runs is no runtime binary to protect.)
+                let exec_init = extra.contains(&"--init");
+                args.extend(["sh", "-c", WRITE_BINARIES, "sh", &nslaunch]);
+                if exec_init {
+                    args.push(&nsinit);
+                }
                 let cmd = if extra.contains(&"--rootfs") {
                     f.nslaunch_raw(who, &args)
                 } else {
@@ -277,6 +292,47 @@ fn the_hosts_binaries_cannot_be_overwritten_from_inside() {
                     fs::read(&f.nslaunch).unwrap() == originals.1,
                     "nslaunch changed: {ctx}"
                 );
+            }
+        }
+    });
+}
+
+/// Reads PID 1's private parts; each line printed is one that worked.
+const READ_PID1: &str = r#"
+    # Listing the names is up to the directory's owner (host root's uid:
+    # container root under --userns root as real root); the links are not.
+    for fd in /proc/1/fd/*; do readlink "$fd"; done 2>/dev/null | grep -q . && echo READ-FD
+    cat /proc/1/environ >/dev/null 2>&1 && echo READ-ENVIRON
+    readlink /proc/1/exe >/dev/null 2>&1 && echo READ-EXE
+    readlink /proc/1/cwd >/dev/null 2>&1 && echo READ-CWD
+    dd if=/proc/1/mem bs=1 count=1 skip=4096 >/dev/null 2>&1 && echo READ-MEM
+    grep -q . /proc/1/maps 2>/dev/null && echo READ-MAPS
+    echo "comm=$(cat /proc/1/comm)"
+    echo end
+"#;
+
+/// PID 1 runs nslaunch's image (nsinit's code, no exec): its memory holds
+/// the caller's paths and environment. Undumpable, and made in the
+/// caller's user namespace, it is out of reach of every container
+/// process, even one given CAP_SYS_PTRACE (which would be enough against
+/// an exec'd nsinit, whose memory is the container namespace's).
+#[test]
+fn pid1s_memory_and_descriptors_are_out_of_reach_even_with_cap_sys_ptrace() {
+    each(|f, who| {
+        // --userns host: no user namespace between the two, so there a
+        // command with CAP_SYS_PTRACE may (as with any runtime).
+        for mode in userns_modes(who).into_iter().filter(|m| *m != "host") {
+            for extra in [
+                &[][..],
+                &["--cap-add", "SYS_PTRACE"][..],
+                &["--cap-add", "ALL"][..],
+            ] {
+                let mut args = with_userns(mode, extra);
+                args.extend(["sh", "-c", READ_PID1]);
+                let r = run(f.nslaunch(who, &args), None);
+                let ctx = format!("--userns {mode:?} {extra:?}: {r:?}");
+                assert_eq!(r.code(), 0, "{ctx}");
+                assert_eq!(lines(&r.stdout), ["comm=nsinit", "end"], "{ctx}");
             }
         }
     });

@@ -10,7 +10,6 @@
 //! pid, and no process of ours stays behind: its parent becomes the
 //! caller's subreaper (conmon, containerd's shim), which waits for it.
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -187,7 +186,8 @@ fn prepare(
 ) -> Result<Prepared, Error> {
     let p = &cfg.process;
     check_terminal(p.terminal, c.console_socket.is_some(), fifo.is_some())?;
-    let (init, init_path, init_cpath) = open_init()?;
+    // A bundle's init is always exec'd (nslaunch leaves after `create`).
+    let init = crate::launch::open_init(None)?;
     let (report_r, report_w) = container::pipe()?;
     let release = container::pipe()?;
     let seccomp = seccomp_pipe(cfg.seccomp.as_ref(), log)?;
@@ -223,9 +223,7 @@ fn prepare(
     let (argv, envp) = command_line(&init_args(&cfg, &entry.id, fds), p)?;
     let deferred = libc::CLONE_NEWTIME | libc::CLONE_NEWCGROUP;
     let launch = Launch {
-        init,
-        init_path,
-        init_cpath,
+        init: Some(init),
         argv,
         envp,
         report_w,
@@ -277,17 +275,6 @@ fn check_terminal(terminal: bool, console_socket: bool, created: bool) -> Result
 
 /// nsinit, open `O_PATH`; its path as found, for messages; its real path,
 /// for the child's read-only mount of it.
-fn open_init() -> Result<(OwnedFd, String, CString), Error> {
-    let init_path = crate::find_init(None)?;
-    let init = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open the init {}", init_path.display()), e))?;
-    let init_cpath = std::fs::canonicalize(&init_path)
-        .ok()
-        .and_then(|p| CString::new(p.into_os_string().into_encoded_bytes()).ok())
-        .ok_or_else(|| Error::Usage(format!("{}: cannot resolve its path", init_path.display())))?;
-    Ok((init, init_path.display().to_string(), init_cpath))
-}
-
 /// The namespaces of `linux.namespaces` given by path, open, to join.
 fn open_joins(join: &[config::Join]) -> Result<Vec<(libc::c_int, OwnedFd)>, Error> {
     let mut joins = Vec::new();
