@@ -298,7 +298,9 @@ fn drop_own_capabilities(keep: CapSet) -> Result<(), Error> {
     for cap in 0..64 {
         if !keep.contains(cap) {
             match sys::raw_capbset_drop(cap) {
-                Ok(()) | Err(Errno::EINVAL) | Err(Errno::EPERM) => {}
+                Ok(()) | Err(Errno::EPERM) => {}
+                // This kernel has no capability that high, nor above.
+                Err(Errno::EINVAL) => break,
                 Err(e) => return Err(Error::sys("drop nsinit's own capabilities", e)),
             }
         }
