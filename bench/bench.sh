@@ -140,10 +140,18 @@ podman_cleanup() {
     fi
     rm -f "$PODMAN_RUN/libpod/tmp/pause.pid"
 }
+# SIG to PID and every process below it. A launcher started with `as ...
+# &` runs under the subshell's wrappers (unshare, setpriv), which pass no
+# signal on: killing the subshell alone left the containers running.
+kill_tree() { # SIG PID
+    local c
+    for c in $(pgrep -P "$2" 2>/dev/null); do kill_tree "$1" "$c"; done
+    kill -"$1" "$2" 2>/dev/null || true
+}
 cleanup() {
     local p
     for p in $BG_PIDS; do
-        kill -KILL "$p" 2>/dev/null || true
+        kill_tree KILL "$p"
     done
     for p in $BG_PIDS; do
         wait "$p" 2>/dev/null || true
@@ -699,7 +707,7 @@ net_start() { # NAME PORT
 net_stop() { # NAME
     local n=$1
     if [ -n "${NPID[$n]:-}" ]; then
-        kill -TERM "${NPID[$n]}" 2>/dev/null || true
+        kill_tree TERM "${NPID[$n]}"
         wait "${NPID[$n]}" 2>/dev/null || true
         NPID[$n]=""
     fi

@@ -95,43 +95,40 @@ pub fn seal_self(args: &InitArgs) -> Result<(), Error> {
 /// the capability list, the rootfs's host path) are none of the
 /// container's business. The kernel reads the command line from our own
 /// memory, the area between `arg_start` and `arg_end` (fields 48 and 49 of
-/// /proc/self/stat): the new text is written there and the rest zeroed.
-/// Done once argv is parsed (nothing reads it again) and before anything
-/// of the container runs. When nslaunch runs this code in its own child
-/// (no exec), the area is the launcher's command line, which may be
-/// shorter than the new text: the text is then cut to fit (never the
-/// launcher's options left showing). Best effort: where /proc cannot
-/// tell the area, the command line stays as it was.
+/// /proc/self/stat). Zeroing what the new text leaves of that area would
+/// still show its length, as empty arguments (and when nslaunch runs this
+/// code in its own child, with no exec, the area is nslaunch's whole
+/// command line, `-e` values included). So the text is written the way
+/// setproctitle(3) does it: one string, the words joined by spaces, ended
+/// by a NUL, with the area's last byte non-zero, which tells the kernel to
+/// show the area only up to that first NUL (`get_mm_proctitle` in
+/// fs/proc/base.c). A text longer than the area is cut. Done once argv is
+/// parsed (nothing reads it again) and before anything of the container
+/// runs. Best effort: where /proc cannot tell the area, the command line
+/// stays as it was.
 pub fn show_only_the_command(command: &[std::ffi::OsString]) {
     use std::os::unix::ffi::OsStrExt;
-    let Some((start, end)) = argv_area() else {
+    let Some((start, end)) = sys::own_stat_area(48) else {
         return;
     };
-    let mut text = b"nsinit\0--\0".to_vec();
-    for word in command {
-        text.extend_from_slice(word.as_bytes());
-        text.push(0);
-    }
     let len = end - start;
+    if len < 2 {
+        return;
+    }
+    let mut text = b"nsinit --".to_vec();
+    for word in command {
+        text.push(b' ');
+        text.extend_from_slice(word.as_bytes());
+    }
+    // Room for the ending NUL and the last byte.
+    text.truncate(len - 2);
     text.resize(len, 0);
-    // Ends with a NUL even when cut.
-    text[len - 1] = 0;
+    text[len - 1] = b' ';
     // SAFETY: [start, end) is the block of our argv strings, which the
     // kernel laid out on our stack, mapped writable and ours alone; no
     // Rust reference points into it (std copies what it reads from argv,
     // and we parsed ours already), and we write exactly `len` bytes.
     unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, len) };
-}
-
-/// `arg_start` and `arg_end` of /proc/self/stat.
-fn argv_area() -> Option<(usize, usize)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // `after` starts at field 3.
-    let start: usize = fields.get(48 - 3)?.parse().ok()?;
-    let end: usize = fields.get(49 - 3)?.parse().ok()?;
-    (start > 0 && end > start).then_some((start, end))
 }
 
 /// Whether our mount namespace is not our parent's (an OCI bundle

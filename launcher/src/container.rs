@@ -231,8 +231,10 @@ pub fn create(
 fn spawn(launch: &Launch, log: &Log) -> Result<i32, Error> {
     let clone_t0 = std::time::Instant::now();
     // SAFETY: nslaunch never starts a thread, and the child (`child`)
-    // only makes raw syscalls on what `launch` prepared, then execs or
-    // leaves by raw_exit (see its notes).
+    // only makes raw syscalls on what `launch` prepared until it is
+    // released, then execs, leaves by raw_exit, or becomes nsinit in
+    // place, where allocating is sound because there is no other thread
+    // (see its notes and `run_init_in_place`'s).
     let pid = match unsafe { sys::clone_like_fork(launch.namespaces) } {
         Ok(Some(pid)) => pid,
         Ok(None) => child(launch),
@@ -534,8 +536,9 @@ pub struct InitFile {
 }
 
 /// The cloned child: still our code, in the new namespaces. Only raw
-/// syscalls from here to exec: no allocation (everything in `launch` was
-/// made before the clone), and no return into the parent's frames. Its
+/// syscalls from here to exec or to [`run_init_in_place`]: no allocation
+/// (everything in `launch` was made before the clone), and no return into
+/// the parent's frames. Its
 /// copy of the release pipe's write end is its own to close. Every
 /// function it calls keeps to the same rules.
 fn child(launch: &Launch) -> ! {
@@ -631,9 +634,29 @@ fn run_init_in_place(launch: &Launch, report_w: RawFd) -> ! {
     let args = words(&launch.argv);
     let env = words(&launch.envp);
     replace_environment(&env);
+    scrub_caller_environment();
     // What `ps` shows as the name of PID 1.
     let _ = nix::sys::prctl::set_name(c"nsinit");
-    nsinit::main_with(args.into_iter().skip(1).collect())
+    let args: Vec<std::ffi::OsString> = args.into_iter().skip(1).collect();
+    // nsinit leaves by exit; a panic (which aborts in release builds)
+    // must not unwind into the launcher's frames, whose destructors are
+    // the parent's.
+    let _ = std::panic::catch_unwind(move || -> () { nsinit::main_with(args) });
+    sys::raw_exit(exit::FAILED)
+}
+
+/// Zero the caller's environment strings, which the kernel laid out on
+/// our stack at nslaunch's exec (`env_start` to `env_end`): nothing
+/// points into them any more (`replace_environment` cleared `environ`),
+/// and PID 1 should hold no more of the caller's than it must. Best
+/// effort: where /proc cannot tell the area, it stays.
+fn scrub_caller_environment() {
+    if let Some((start, end)) = sys::own_stat_area(50) {
+        // SAFETY: [start, end) is the block of the environment strings the
+        // kernel wrote on this process's stack, mapped writable and ours;
+        // after clearenv nothing reads it.
+        unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+    }
 }
 
 /// Close every descriptor marked close-on-exec, as an exec would.

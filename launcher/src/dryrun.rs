@@ -392,7 +392,7 @@ fn nsinit_section(out: &mut Vec<u8>, input: &Input) {
     );
     text(
         out,
-        "# code; with --init, that binary is exec'd from a read-only mount of it)",
+        "# code; with --init or --userns host, nsinit is exec'd from a read-only mount)",
     );
     text(out, "# on these arguments (the numbers of its pipes vary):");
     let argv = std::iter::once(b"nsinit".to_vec())

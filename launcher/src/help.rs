@@ -171,7 +171,8 @@ Services (systemd):
 
 Init:
   --init PATH           exec this nsinit as PID 1 (default: no exec, the
-                        nsinit built into nslaunch runs in its child);
+                        nsinit built into nslaunch runs in its child;
+                        --userns host execs the one beside nslaunch);
                         see nsinit --help
   --stop-delay DURATION on the first SIGTERM, let CMD go on serving for
                         DURATION (5s, 500ms) before nsinit forwards it and

@@ -102,7 +102,8 @@ pub fn launch(args: LaunchArgs, log: &Log) -> Result<i32, Error> {
 
 /// Check the options and paths, in the order their errors are reported,
 /// and decide what the container gets; open nsinit when it is to be
-/// exec'd (`--init PATH`; else the child runs nsinit's code in place).
+/// exec'd (`--init PATH`, `--userns host`; else the child runs nsinit's
+/// code in place).
 fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFile>), Error> {
     // First, before any descriptor of ours takes a number. Sockets that
     // systemd handed us pass like --preserve-fds (both: the wider range).
@@ -133,11 +134,16 @@ fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFil
     let hostname = check_process_options(args)?;
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let env = command_env(args, &hostname, listen.as_ref(), mode)?;
-    let init = args
-        .init
-        .as_deref()
-        .map(|p| open_init(Some(p)))
-        .transpose()?;
+    // nsinit runs in the cloned child without an exec, except with --init
+    // and with --userns host: there no user namespace stands between the
+    // command and PID 1, and a command given CAP_SYS_PTRACE could read
+    // PID 1's memory, which would be nslaunch's (the caller's environment
+    // and paths) instead of nsinit's own.
+    let init = match (args.init.as_deref(), ids.is_none()) {
+        (Some(path), _) => Some(open_init(Some(path))?),
+        (None, true) => Some(open_init(None)?),
+        (None, false) => None,
+    };
     let plan = Plan {
         listen,
         preserve_fds,

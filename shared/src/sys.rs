@@ -239,6 +239,21 @@ pub fn raw_fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
+/// Two addresses of this process's memory layout from /proc/self/stat:
+/// fields `first` and `first + 1` (48: `arg_start`/`arg_end`, the argv
+/// strings; 50: `env_start`/`env_end`, the environment strings), when
+/// both are there and make a non-empty area.
+pub fn own_stat_area(first: usize) -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name in parentheses, which may hold anything.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3.
+    let start: usize = fields.get(first.checked_sub(3)?)?.parse().ok()?;
+    let end: usize = fields.get(first + 1 - 3)?.parse().ok()?;
+    (start > 0 && end > start).then_some((start, end))
+}
+
 /// Whether `fd` is open and marked close-on-exec.
 pub fn raw_is_cloexec(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only queries the descriptor number.

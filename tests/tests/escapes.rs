@@ -338,6 +338,58 @@ fn pid1s_memory_and_descriptors_are_out_of_reach_even_with_cap_sys_ptrace() {
     });
 }
 
+/// With `--userns host` no user namespace stands between the command and
+/// PID 1, so nslaunch execs nsinit there: a command given CAP_SYS_PTRACE
+/// may read PID 1 (as under any runtime), but finds nsinit's own memory,
+/// not nslaunch's with the caller's environment. Elsewhere PID 1 runs in
+/// place and its environment strings are zeroed too.
+#[test]
+fn pid1_never_holds_the_callers_environment_where_the_command_can_read_it() {
+    const MARKER: &str = "caller-secret-5f3a";
+    // The pattern is written so that the script (in PID 1's command line)
+    // does not hold the marker itself.
+    let pattern = format!(
+        "{}[{}]",
+        &MARKER[..MARKER.len() - 1],
+        &MARKER[MARKER.len() - 1..]
+    );
+    let probe = format!(
+        "(tr '\\0' '\\n' < /proc/1/environ) 2>/dev/null | grep -c '{pattern}'; \
+         grep -c '{pattern}' /proc/1/cmdline; echo end"
+    );
+    each(|f, who| {
+        for mode in userns_modes(who) {
+            let mut args = with_userns(mode, &["--cap-add", "SYS_PTRACE"]);
+            args.extend(["sh", "-c", &probe]);
+            let mut c = f.nslaunch(who, &args);
+            c.env("NSLAUNCH_TEST_CALLER_SECRET", MARKER);
+            let r = run(c, None);
+            let ctx = format!("--userns {mode:?}: {r:?}");
+            assert_eq!(r.code(), 0, "{ctx}");
+            assert_eq!(lines(&r.stdout), ["0", "0", "end"], "{ctx}");
+        }
+    });
+}
+
+/// PID 1's command line is `nsinit -- CMD ARGS...` and nothing more: not
+/// even its length tells how long nslaunch's own command line was.
+#[test]
+fn pid_1s_command_line_does_not_tell_the_length_of_nslaunchs() {
+    let pad = "x".repeat(4000);
+    let pad_env = format!("PAD={pad}");
+    let script = "wc -c < /proc/1/cmdline";
+    let want = format!("nsinit -- sh -c {script}").len() + 1;
+    each(|f, who| {
+        for extra in [&["-e", pad_env.as_str()][..], &[][..]] {
+            let mut args = extra.to_vec();
+            args.extend(["sh", "-c", script]);
+            let r = run(f.nslaunch(who, &args), None);
+            assert_eq!(r.code(), 0, "{r:?}");
+            assert_eq!(lines(&r.stdout), [want.to_string().as_str()], "{r:?}");
+        }
+    });
+}
+
 #[test]
 fn a_mount_target_swapped_for_a_symlink_while_containers_start_never_lands_on_the_host() {
     const LAUNCHES: usize = 200;
