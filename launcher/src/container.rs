@@ -538,9 +538,8 @@ pub struct InitFile {
 /// The cloned child: still our code, in the new namespaces. Only raw
 /// syscalls from here to exec or to [`run_init_in_place`]: no allocation
 /// (everything in `launch` was made before the clone), and no return into
-/// the parent's frames. Its
-/// copy of the release pipe's write end is its own to close. Every
-/// function it calls keeps to the same rules.
+/// the parent's frames. Its copy of the release pipe's write end is its
+/// own to close. Every function it calls keeps to the same rules.
 fn child(launch: &Launch) -> ! {
     let release_r = await_release(launch);
     let report_w = launch.report_w.as_raw_fd();

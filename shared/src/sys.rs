@@ -158,7 +158,12 @@ impl CStringArray {
 ///   call; no allocation or deallocation (so no `format!`, no `String`,
 ///   no drop of an owned value that frees memory), no lock, no stdio, no
 ///   panic, and no return from the stack frames that were live at the
-///   call (their destructors belong to the parent).
+///   call (their destructors belong to the parent). The one exception:
+///   since the process had a single thread, no lock was held at the
+///   call, so a child that never returns into those frames may go on to
+///   allocate and use std as any single-threaded process (nslaunch's
+///   child does, once released, to run nsinit's code in place of an
+///   exec), provided a panic cannot unwind into them.
 pub unsafe fn clone_like_fork(flags: c_int) -> Result<Option<i32>, Errno> {
     // SAFETY: without CLONE_VM the child gets a copy-on-write copy of the
     // address space and continues on its own copy of the current stack,
