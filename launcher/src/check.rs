@@ -481,14 +481,14 @@ fn nsinit_check(found: &Result<(PathBuf, bool), String>) -> Finding {
             ),
             Some("build it with `make` (static) and install both with `make install`".into()),
         ),
-        // A default launch runs nsinit's code in nslaunch's own child;
-        // the file is for the OCI verbs, `--init` and images.
+        // nslaunch runs nsinit's code in its own child, or execs itself
+        // as nsinit; the file is for images and podman --init.
         Err(why) => finding(
             Level::Warn,
             false,
             format!(
-                "nsinit: {why}: default launches do not need it, the OCI runtime verbs \
-                 (create, run, exec) do"
+                "nsinit: {why}: nslaunch does not need it (it carries nsinit's code), \
+                 images and podman --init do"
             ),
             Some("build it with `make` and install it beside nslaunch (`make install`)".into()),
         ),
@@ -1111,7 +1111,7 @@ mod tests {
         assert!(can_run(&f));
         assert!(f
             .iter()
-            .any(|x| x.level == Level::Warn && x.what.contains("OCI runtime verbs")));
+            .any(|x| x.level == Level::Warn && x.what.contains("podman --init")));
     }
 
     #[test]

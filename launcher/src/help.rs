@@ -172,7 +172,7 @@ Services (systemd):
 Init:
   --init PATH           exec this nsinit as PID 1 (default: no exec, the
                         nsinit built into nslaunch runs in its child;
-                        --userns host execs the one beside nslaunch);
+                        --userns host execs nslaunch itself as nsinit);
                         see nsinit --help
   --stop-delay DURATION on the first SIGTERM, let CMD go on serving for
                         DURATION (5s, 500ms) before nsinit forwards it and

@@ -138,7 +138,8 @@ fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFil
     // and with --userns host: there no user namespace stands between the
     // command and PID 1, and a command given CAP_SYS_PTRACE could read
     // PID 1's memory, which would be nslaunch's (the caller's environment
-    // and paths) instead of nsinit's own.
+    // and paths) instead of nsinit's own; there nslaunch execs itself as
+    // nsinit (`find_init`).
     let init = match (args.init.as_deref(), ids.is_none()) {
         (Some(path), _) => Some(open_init(Some(path))?),
         (None, true) => Some(open_init(None)?),

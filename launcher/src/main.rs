@@ -41,6 +41,11 @@ use nix::sys::stat::Mode;
 static ALLOC: shared::sys::GuardedAlloc = shared::sys::GuardedAlloc;
 
 fn main() {
+    if invoked_as_nsinit() {
+        // Exec'd by descriptor, the kernel named us after the file.
+        let _ = nix::sys::prctl::set_name(c"nsinit");
+        nsinit::main_with(std::env::args_os().skip(1).collect());
+    }
     ensure_standard_fds();
     // The OCI runtime verbs (`nslaunch [--root DIR ...] create ...`).
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -111,7 +116,7 @@ fn subcommand() -> Option<i32> {
         }
     }
     let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("nslaunch"));
-    let nsinit = find_init(None).map_err(|e| e.to_string());
+    let nsinit = find_nsinit_file().map_err(|e| e.to_string());
     Some(check::run(&me, nsinit))
 }
 
@@ -138,9 +143,9 @@ fn log_from_env() -> bool {
     std::env::var("NSLAUNCH_LOG").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// `--init PATH`, else `nsinit` beside this executable (the build tree and
-/// `make install` both put it there), else `../libexec/nslaunch/nsinit`:
-/// the executable the OCI verbs exec (a default launch needs none).
+/// The executable to exec as nsinit where an exec is needed: `--init
+/// PATH`, else nslaunch's own (run under the name `nsinit`, it is nsinit:
+/// see [`invoked_as_nsinit`]), for the OCI verbs and `--userns host`.
 pub(crate) fn find_init(explicit: Option<&str>) -> Result<PathBuf, Error> {
     if let Some(p) = explicit {
         let meta = std::fs::metadata(p)
@@ -150,6 +155,24 @@ pub(crate) fn find_init(explicit: Option<&str>) -> Result<PathBuf, Error> {
         }
         return Ok(PathBuf::from(p));
     }
+    std::env::current_exe()
+        .map_err(|e| Error::Usage(format!("cannot find nslaunch's own path: {e}")))
+}
+
+/// Whether this process was started as `nsinit` (argv[0]'s last
+/// component): nslaunch execs itself so where nsinit must be exec'd, and
+/// then is nsinit, whose code it carries.
+fn invoked_as_nsinit() -> bool {
+    std::env::args_os()
+        .next()
+        .is_some_and(|a| Path::new(&a).file_name().is_some_and(|n| n == "nsinit"))
+}
+
+/// The nsinit executable beside this one (the build tree and `make
+/// install` both put it there), else `../libexec/nslaunch/nsinit`: not
+/// needed by nslaunch itself, but the init that images and `podman
+/// --init` use, which `nslaunch check` reports on.
+pub(crate) fn find_nsinit_file() -> Result<PathBuf, Error> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Usage(format!("cannot find nslaunch's own path: {e}")))?;
     let dir = exe.parent().unwrap_or(Path::new("/"));
@@ -160,7 +183,7 @@ pub(crate) fn find_init(explicit: Option<&str>) -> Result<PathBuf, Error> {
         .cloned()
         .ok_or_else(|| {
             Error::Usage(format!(
-                "cannot find nsinit beside {} (build it with `make`, or pass --init PATH)",
+                "cannot find nsinit beside {} (build it with `make`)",
                 exe.display()
             ))
         })

@@ -467,6 +467,22 @@ fn nsinit_runs_in_place_or_is_named_with_init() {
         let r = run(as_who(who, &mut c), None);
         assert_eq!(r.code(), 0, "{r:?}");
         assert_eq!(r.stdout.trim(), "nsinit", "{r:?}");
+        if who.is_root() {
+            // --userns host execs nsinit: nslaunch's own binary, by that
+            // name (no nsinit file needed either).
+            let mut c = std::process::Command::new(&lonely);
+            c.args(["--userns", "host", "--rootfs"])
+                .arg(f.rootfs(who))
+                .args([
+                    "sh",
+                    "-c",
+                    "cat /proc/1/comm; tr '\\0' ' ' < /proc/1/cmdline",
+                ]);
+            let r = run(as_who(who, &mut c), None);
+            assert_eq!(r.code(), 0, "{r:?}");
+            assert_eq!(lines(&r.stdout).first().copied(), Some("nsinit"), "{r:?}");
+            assert!(r.stdout.contains("nsinit -- sh -c"), "{r:?}");
+        }
         fs::remove_dir_all(&other).unwrap();
     });
 }
