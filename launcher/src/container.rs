@@ -43,9 +43,10 @@ use shared::log::Log;
 
 /// Everything the child needs, prepared before `clone`.
 pub struct Launch {
-    /// The nsinit executable to exec in the child (`--init PATH`, OCI
-    /// bundles); `None`: the child runs nsinit's code itself, without an
-    /// exec (see [`run_init_in_place`]).
+    /// The nsinit executable to exec in the child (`--init PATH`; else
+    /// nslaunch's own binary, for OCI bundles and `--userns host`); `None`:
+    /// the child runs nsinit's code itself, without an exec (see
+    /// [`run_init_in_place`]).
     pub init: Option<InitFile>,
     pub argv: CStringArray,
     pub envp: CStringArray,

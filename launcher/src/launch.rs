@@ -226,7 +226,8 @@ fn command_env(
     Ok(env)
 }
 
-/// Find nsinit (`--init`, else beside us) and open it, to exec.
+/// Find the nsinit to exec (`--init PATH`, else nslaunch's own binary,
+/// which run under the name nsinit is nsinit) and open it.
 pub(crate) fn open_init(explicit: Option<&str>) -> Result<container::InitFile, Error> {
     let init_path = find_init(explicit)?;
     let fd = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
