@@ -229,14 +229,7 @@ pub fn bind_console(slave: &OwnedFd) -> Result<(), Error> {
     )
     .map_err(|e| Error::sys(WHAT, e))?;
     let target = ensure_file(&root, "/dev/console").map_err(step)?;
-    mount(
-        Some(fd_path(slave).as_str()),
-        fd_path(&target).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| Error::sys(WHAT, e))
+    bind_onto(&fd_path(slave), &target).map_err(|e| Error::sys(WHAT, e))
 }
 
 /// Why a step failed: a syscall's errno, or a refusal of ours.
@@ -288,6 +281,17 @@ fn mount_flags(f: Flags) -> MsFlags {
     m.set(MsFlags::MS_NOEXEC, f.noexec);
     m.set(MsFlags::MS_RDONLY, f.read_only);
     m
+}
+
+/// Bind `source` (a path) on the file or directory open on `target`.
+fn bind_onto(source: &str, target: &OwnedFd) -> Result<(), Errno> {
+    mount(
+        Some(source),
+        fd_path(target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
 }
 
 /// `/proc/self/fd/N`: a path the kernel resolves to exactly the file open
@@ -635,13 +639,7 @@ fn new_mount(
 /// if missing.
 fn bind_device(root: &OwnedFd, host: &str, target: &str) -> Result<(), Step> {
     let file = ensure_file(root, target)?;
-    mount(
-        Some(host),
-        fd_path(&file).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )?;
+    bind_onto(host, &file)?;
     Ok(())
 }
 
@@ -717,13 +715,7 @@ fn mask(root: &OwnedFd, target: &str) -> Result<(), Step> {
     if file_type(fstat(&at)?.st_mode) == SFlag::S_IFDIR {
         return mask_dir(&at);
     }
-    mount(
-        Some("/dev/null"),
-        fd_path(&at).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )?;
+    bind_onto("/dev/null", &at)?;
     Ok(())
 }
 
@@ -990,14 +982,7 @@ fn generated_file(root: &OwnedFd, target: &str, content: &str) -> Result<(), Ste
         .map_err(|e| Step::Errno(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
         .and_then(|()| {
             let from: &OwnedFd = &file.into();
-            mount(
-                Some(fd_path(from).as_str()),
-                fd_path(&at).as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(Step::Errno)
+            bind_onto(&fd_path(from), &at).map_err(Step::Errno)
         });
     let unlinked = nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     bound?;
