@@ -631,13 +631,12 @@ fn run_init_in_place(launch: &Launch, report_w: RawFd) -> ! {
             .map(std::ffi::OsString::from_vec)
             .collect()
     };
-    let args = words(&launch.argv);
-    let env = words(&launch.envp);
-    replace_environment(&env);
+    // nsinit's arguments, argv[0] left out.
+    let args: Vec<std::ffi::OsString> = words(&launch.argv).into_iter().skip(1).collect();
+    replace_environment(&words(&launch.envp));
     scrub_caller_environment();
     // What `ps` shows as the name of PID 1.
     let _ = nix::sys::prctl::set_name(c"nsinit");
-    let args: Vec<std::ffi::OsString> = args.into_iter().skip(1).collect();
     // nsinit leaves by exit; a panic (which aborts in release builds)
     // must not unwind into the launcher's frames, whose destructors are
     // the parent's.
