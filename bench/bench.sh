@@ -222,6 +222,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == 
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 <= b + 0) }'; }
 # lt A B: true when A < B
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && b != "nan" && a + 0 < b + 0) }'; }
+# under_half A B: true when 2A < B (both numbers)
+under_half() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && 2 * a < b + 0) }'; }
 verdict() { if "$@"; then echo "**hit**"; else echo "**MISS**"; fi; }
 # rotate N WORDS...: the words, starting from the N-th (mod count)
 rotate() {
@@ -1431,6 +1433,18 @@ nsz=$(stat -c %s "${IBIN[nsinit]}")
 csz=$(stat -c %s "${IBIN[catatonit]}")
 tsz=$(stat -c %s "${IBIN[tini]}")
 srow "| static binary size: no more than catatonit's | $nsz vs $csz bytes (ratio $(ratio "$nsz" "$csz")); tini-static $tsz (ratio $(ratio "$nsz" "$tsz")) | $(verdict le "$nsz" "$csz") |"
+srow "| stretch: init peak RSS and binary size under half of catatonit's | RSS ratio $(ratio "$nh" "$ch"), size ratio $(ratio "$nsz" "$csz") | $(verdict eval "under_half '$nh' '$ch' && under_half '$nsz' '$csz'") |"
+
+i_ "### Where nsinit's bytes go"
+i_ ""
+i_ "The standalone nsinit has no C library (\`#![no_std]\`, its own \`_start\`, allocator and system calls; see docs/NSINIT.md). \`bench/nsinit-size.sh\` builds the same code unstripped and sorts its sections and symbols by crate: *core* and *alloc* are Rust's precompiled libraries (formatting, slices, strings), *base* is nsinit's core (\`base/\`: the PID-1 loop, settings, system calls, \`--help\`), *nsinit* the executable's own code (\`init-alone/\`)."
+i_ ""
+if sizes=$("$HERE/nsinit-size.sh" "$TMP/nsinit-size" 2>"$RES/nsinit-size.err"); then
+    i_ "$sizes"
+else
+    i_ "(not measured: $(tail -1 "$RES/nsinit-size.err"))"
+fi
+i_ ""
 
 i_ "### Start-up overhead over a bare \`true\`"
 i_ ""

@@ -56,6 +56,9 @@ if [ "$what" = all ]; then
     # The network tests start pasta (Debian: passt) and slirp4netns.
     command -v pasta >/dev/null 2>&1 || missing="$missing passt"
     command -v slirp4netns >/dev/null 2>&1 || missing="$missing slirp4netns"
+    # `nslaunch --init PATH` is tried with another init than nsinit:
+    # tini's static build (Debian: tini).
+    [ -x /usr/bin/tini-static ] || missing="$missing tini"
 fi
 
 if [ -n "$missing" ]; then

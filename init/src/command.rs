@@ -5,10 +5,10 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
 
+use base::command::Unrunnable;
 use nix::errno::Errno;
-use nix::unistd::{access, fork, AccessFlags, ForkResult, Pid};
+use nix::unistd::{fork, ForkResult, Pid};
 use shared::exit;
 use shared::report::Report;
 use shared::sys::{self, CStringArray};
@@ -58,6 +58,43 @@ pub struct Prepared {
     path: CString,
     argv: CStringArray,
     envp: CStringArray,
+    /// Exec the file open on this descriptor (`--init-fd`), not `path`
+    /// (then only its name, for messages).
+    fd: Option<RawFd>,
+}
+
+impl Prepared {
+    /// The init open on `fd` (nslaunch's `--init PATH`), to exec in
+    /// nsinit's place as `name -- CMD...` with the command's environment.
+    pub fn init_at(
+        &self,
+        fd: RawFd,
+        name: &OsStr,
+        command: &[OsString],
+    ) -> Result<Prepared, Error> {
+        let words = [name.as_bytes().to_vec(), b"--".to_vec()]
+            .into_iter()
+            .chain(command.iter().map(|a| a.as_bytes().to_vec()));
+        let argv = CStringArray::new(words)
+            .map_err(|a| Error::Usage(format!("argument contains a NUL byte: {a}")))?;
+        let envp = match self.envp.to_vecs() {
+            env if self.envp.has_number() => {
+                // Socket activation: the sockets are PID 1's, the init's.
+                let env = env.into_iter().filter(|kv| !kv.starts_with(b"LISTEN_PID="));
+                CStringArray::with_number(env, shared::activation::LISTEN_PID)
+            }
+            env => CStringArray::new(env),
+        }
+        .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
+        envp.set_number(sys::raw_getpid());
+        Ok(Prepared {
+            path: CString::new(name.as_bytes())
+                .map_err(|_| Error::Usage("--init contains a NUL byte".into()))?,
+            argv,
+            envp,
+            fd: Some(fd),
+        })
+    }
 }
 
 /// Resolve `command[0]` against PATH from `env` (the command's own
@@ -100,71 +137,22 @@ pub fn prepare(
         false => CStringArray::new(pairs),
     }
     .map_err(|e| Error::Usage(format!("environment contains a NUL byte: {e}")))?;
-    Ok(Prepared { path, argv, envp })
+    Ok(Prepared {
+        path,
+        argv,
+        envp,
+        fd: None,
+    })
 }
 
-/// Find `name` as `execvp` would: a name with a slash is used as is; else
-/// the first executable regular file named `name` in PATH. An entry that
-/// exists but is not executable makes the result 126 rather than 127.
-/// Names and PATH are bytes; messages show them lossily.
+/// Find `name` as `execvp` would (nsinit's core's [`base::command::resolve`]).
 pub fn resolve(name: &OsStr, path_var: &OsStr) -> Result<OsString, Error> {
-    let shown = name.to_string_lossy();
-    if name.is_empty() {
-        return Err(Error::NotFound("the command is an empty string".into()));
-    }
-    if name.as_bytes().starts_with(b"/") {
-        // An absolute path is checked now, as execvp would find it (a
-        // relative one depends on the working directory, set later): a
-        // missing or non-executable command fails before the container
-        // is reported created (an OCI engine reads 127 and 126 from the
-        // words "no such file or directory" and "permission denied").
-        return match std::fs::metadata(name) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound(format!(
-                "{shown}: no such file or directory in the container"
-            ))),
-            Ok(m) if m.is_dir() || access(name, AccessFlags::X_OK).is_err() => {
-                Err(Error::CannotExecute(format!(
-                    "{shown}: not an executable file (permission denied)"
-                )))
-            }
-            _ => Ok(name.to_os_string()),
-        };
-    }
-    if name.as_bytes().contains(&b'/') {
-        return Ok(name.to_os_string());
-    }
-    let mut not_executable = None;
-    for dir in path_var.as_bytes().split(|&b| b == b':') {
-        let dir = if dir.is_empty() { &b"."[..] } else { dir };
-        let mut candidate = dir.to_vec();
-        while candidate.len() > 1 && candidate.ends_with(b"/") {
-            candidate.pop();
-        }
-        if candidate != b"/" {
-            candidate.push(b'/');
-        }
-        candidate.extend_from_slice(name.as_bytes());
-        let candidate = OsString::from_vec(candidate);
-        match std::fs::metadata(&candidate) {
-            Ok(m) if m.is_file() => {
-                if access(Path::new(&candidate), AccessFlags::X_OK).is_ok() {
-                    return Ok(candidate);
-                }
-                not_executable.get_or_insert(candidate);
-            }
-            _ => {}
-        }
-    }
-    match not_executable {
-        Some(found) => Err(Error::CannotExecute(format!(
-            "{shown}: {} is not executable (Permission denied)",
-            found.to_string_lossy()
-        ))),
-        None => Err(Error::NotFound(format!(
-            "{shown}: command not found (executable file not found in PATH={})",
-            path_var.to_string_lossy()
-        ))),
-    }
+    base::command::resolve(name.as_bytes(), path_var.as_bytes())
+        .map(OsString::from_vec)
+        .map_err(|e| match e {
+            Unrunnable::NotFound(m) => Error::NotFound(m),
+            Unrunnable::CannotExecute(m) => Error::CannotExecute(m),
+        })
 }
 
 /// Where the command goes among process groups and the terminal. The
@@ -271,9 +259,19 @@ pub fn spawn(
 /// 127, with a hint for a missing interpreter) and exit with that
 /// status. Raw syscalls only: also runs in a forked child.
 pub fn exec(cmd: &Prepared, sink: Sink) -> ! {
-    let errno = sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp);
-    let status = exit::for_exec_errno(errno);
-    let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {
+    let errno = match cmd.fd {
+        Some(fd) => sys::raw_execveat_fd(fd, &cmd.argv, &cmd.envp),
+        None => sys::raw_execve(&cmd.path, &cmd.argv, &cmd.envp),
+    };
+    // An init that cannot be exec'd (--init PATH) is a failure of the
+    // launch, not the command's 126 or 127.
+    let status = match cmd.fd {
+        Some(_) => exit::FAILED,
+        None => exit::for_exec_errno(errno),
+    };
+    let hint: &[u8] = if errno == Errno::ENOENT
+        && (cmd.fd.is_some() || cmd.path.as_bytes().contains(&b'/'))
+    {
         b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
     } else {
         b""
@@ -281,7 +279,11 @@ pub fn exec(cmd: &Prepared, sink: Sink) -> ! {
     sink.send_raw(
         status,
         &[
-            b"exec ",
+            if cmd.fd.is_some() {
+                b"exec the init (--init) "
+            } else {
+                b"exec "
+            },
             cmd.path.as_bytes(),
             b": ",
             errno.desc().as_bytes(),
@@ -289,64 +291,4 @@ pub fn exec(cmd: &Prepared, sink: Sink) -> ! {
         ],
     );
     sys::raw_exit(status)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn resolves_like_execvp() {
-        let dir = std::env::temp_dir().join(format!("nsinit-resolve-{}", std::process::id()));
-        let a = dir.join("a");
-        let b = dir.join("b");
-        std::fs::create_dir_all(&a).unwrap();
-        std::fs::create_dir_all(&b).unwrap();
-        std::fs::write(a.join("tool"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(a.join("tool"), std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::fs::write(b.join("tool"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::create_dir_all(b.join("adir")).unwrap();
-        let path = format!("{}:{}", a.display(), b.display());
-        let resolve = |name: &str, path: &str| resolve(OsStr::new(name), OsStr::new(path));
-
-        assert_eq!(
-            resolve("tool", &path).unwrap(),
-            OsString::from(format!("{}/tool", b.display()))
-        );
-        assert_eq!(resolve("./x/y", &path).unwrap(), "./x/y");
-        assert_eq!(resolve("missing", &path).unwrap_err().status(), 127);
-        assert_eq!(resolve("adir", &path).unwrap_err().status(), 127);
-        assert_eq!(resolve("", &path).unwrap_err().status(), 127);
-        // Only the non-executable one in PATH: 126 naming it, as root too
-        // (root's X_OK still needs an x bit on a regular file).
-        let only_a = a.display().to_string();
-        let err = resolve("tool", &only_a).unwrap_err();
-        assert_eq!(err.status(), 126);
-        assert!(err.to_string().contains("not executable"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn names_and_path_are_bytes() {
-        let dir = std::env::temp_dir().join(format!("nsinit-bytes-{}", std::process::id()));
-        let bin = dir.join(OsStr::from_bytes(b"b\xefn"));
-        std::fs::create_dir_all(&bin).unwrap();
-        let tool = bin.join(OsStr::from_bytes(b"caf\xe9"));
-        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut path = OsString::from("/nonexistent:");
-        path.push(bin.as_os_str());
-        path.push("/");
-        let found = resolve(OsStr::from_bytes(b"caf\xe9"), &path).unwrap();
-        assert_eq!(found, tool.as_os_str());
-        let err = resolve(OsStr::from_bytes(b"th\xe9"), &path).unwrap_err();
-        assert_eq!(err.status(), 127);
-        assert!(
-            err.to_string().starts_with("th\u{fffd}: command not found"),
-            "{err}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -49,13 +49,14 @@ pub fn check_preserved_fds(args: &InitArgs) -> Result<(), Error> {
         .chain(args.console_socket.iter())
         .chain(args.sync_fd.iter())
         .chain(args.start_fifo_fd.iter())
-        .chain(args.seccomp_fd.iter());
+        .chain(args.seccomp_fd.iter())
+        .chain(args.init_fd.iter());
     for fd in named {
         if i64::from(*fd) < first_own {
             return Err(Error::Usage(format!(
                 "--preserve-fds {n}: descriptor {fd} is one of nsinit's own (--report-fd, \
                  --job-control-fd, --tree, --overlay-dir-fd, --console-socket, --sync-fd, \
-                 --start-fifo-fd or --seccomp-fd)"
+                 --start-fifo-fd, --seccomp-fd or --init-fd)"
             )));
         }
     }

@@ -22,6 +22,7 @@ fn named(args: &InitArgs) -> Vec<(String, i32)> {
         .chain(one("--sync-fd", args.sync_fd))
         .chain(one("--start-fifo-fd", args.start_fifo_fd))
         .chain(one("--seccomp-fd", args.seccomp_fd))
+        .chain(one("--init-fd", args.init_fd))
         .collect()
 }
 

@@ -20,19 +20,18 @@ mod lifecycle;
 mod netns;
 mod oci_mounts;
 mod setup;
-mod supervise;
-mod supervision;
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::exit;
 
+use base::supervise;
+use base::supervision::Supervision;
 use command::{Placement, Sink};
 use error::Error;
 use shared::log::Log;
 use shared::spec::InitArgs;
 use shared::sys;
-use supervision::Supervision;
 
 /// nsinit's whole run on `args` (argv without argv[0]); never returns.
 /// The `nsinit` executable calls it with its own argv; nslaunch calls it
@@ -75,6 +74,7 @@ pub fn main_with(args: Vec<OsString>) -> ! {
         ("--job-control-fd", args.job_control_fd),
         ("--sync-fd", args.sync_fd),
         ("--start-fifo-fd", args.start_fifo_fd),
+        ("--init-fd", args.init_fd),
     ] {
         if let Some(fd) = fd {
             if sys::raw_set_cloexec(fd, true).is_err() {
@@ -89,8 +89,8 @@ pub fn main_with(args: Vec<OsString>) -> ! {
     let result = activation::resolve(&mut args, |k| std::env::var(k).ok())
         .and_then(|listen| confine::check_preserved_fds(&args).map(|()| listen))
         .and_then(|listen| {
-            let cfg =
-                Supervision::resolve(&args, |k| std::env::var(k).ok()).map_err(Error::Usage)?;
+            let cfg = Supervision::resolve(&args.supervision_flags(), |k| std::env::var(k).ok())
+                .map_err(Error::Usage)?;
             let log = Log::new("nsinit", cfg.verbose);
             run(&args, &cfg, &log, sink, listen)
         });
@@ -137,6 +137,11 @@ fn settle_self(args: &InitArgs, cfg: &Supervision) -> Result<(), Error> {
     if args.command.is_empty() {
         return Err(Error::Usage(
             "no command given (usage: nsinit [OPTIONS] [--] CMD [ARGS...])".into(),
+        ));
+    }
+    if args.oci && args.init_fd.is_some() {
+        return Err(Error::Usage(
+            "--init-fd: not with --oci (the bundle's process is the container's first)".into(),
         ));
     }
     // Before any descriptor is taken (see fds.rs).
@@ -313,6 +318,18 @@ fn hand_over(args: &InitArgs, sink: Sink, ready: &Ready) -> Result<(), Error> {
     if args.oci {
         return Err(exec_oci(args, cmd, creds, place, sink));
     }
+    if let Some(fd) = args.init_fd {
+        // nslaunch's --init PATH: that init, not nsinit, is PID 1, and
+        // the command its child, as under `docker run --init`.
+        // Its file's name (the descriptor's link, even for the read-only
+        // mount nslaunch makes of it) is its argv[0].
+        let name = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_os_string()))
+            .unwrap_or_else(|| "init".into());
+        let init = cmd.init_at(fd, &name, &args.command)?;
+        return Err(exec_oci(args, &init, creds, place, sink));
+    }
     Ok(())
 }
 
@@ -362,10 +379,11 @@ fn supervise(
     } = ready;
     drop(null);
     let command = supervise::Command {
-        pid: child,
+        pid: child.as_raw(),
         tty,
         job_fd: args.job_control_fd,
     };
+    let sfd = base::sys::Fd(sfd.into_raw_fd());
     let status = supervise::Supervisor::new(sfd, command, cfg, log).run();
     drop(console);
     Ok(status)

@@ -16,8 +16,9 @@ pub struct LaunchArgs {
     #[argh(option, arg_name = "DIR|FILE.tar")]
     pub rootfs: Option<String>,
 
-    /// exec this nsinit binary as PID 1 (default: no exec, the nsinit
-    /// built into nslaunch runs in its cloned child)
+    /// make the init at PATH (nsinit, tini-static, catatonit) PID 1, exec'd
+    /// once the container is built as `init -- CMD` (default: nslaunch's
+    /// built-in nsinit is PID 1)
     #[argh(option, arg_name = "PATH")]
     pub init: Option<String>,
 

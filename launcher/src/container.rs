@@ -48,6 +48,9 @@ pub struct Launch {
     /// the child runs nsinit's code itself, without an exec (see
     /// [`run_init_in_place`]).
     pub init: Option<InitFile>,
+    /// `--init PATH`: the init nsinit execs as PID 1 once the container is
+    /// built (its fd number is nsinit's `--init-fd`).
+    pub pid1_init: Option<InitFile>,
     pub argv: CStringArray,
     pub envp: CStringArray,
     /// The report pipe's write end; its number is already in `argv`.
@@ -560,6 +563,22 @@ fn child(launch: &Launch) -> ! {
         read_only_init(&file.fd, &file.cpath)
             .unwrap_or_else(|errno| child_fail(report_w, b"mount the init read-only", errno))
     });
+    // So is the --init init, later, by nsinit: its read-only mount takes
+    // the number nsinit was given (`--init-fd`).
+    if let Some(file) = &launch.pid1_init {
+        let fd = file.fd.as_raw_fd();
+        match read_only_init(&file.fd, &file.cpath) {
+            Ok(ro) if ro == fd => {}
+            Ok(ro) => {
+                if let Err(errno) = sys::raw_dup2(ro, fd) {
+                    child_fail(report_w, b"pass the init (--init)", errno);
+                }
+                // SAFETY: `ro` is the tree just made, ours alone.
+                unsafe { sys::raw_close(ro) };
+            }
+            Err(errno) => child_fail(report_w, b"mount the init (--init) read-only", errno),
+        }
+    }
     if let Err((what, errno)) = become_init(&launch.child_ids) {
         child_fail(report_w, what, errno);
     }
@@ -749,8 +768,14 @@ fn pass_descriptors(launch: &Launch, report_w: RawFd, release_r: RawFd) {
         sys::raw_write_all(report_w, &[b"125\tmark descriptors close-on-exec failed\n"]);
         sys::raw_exit(exit::FAILED);
     }
-    for fd in &launch.pass_fds {
-        if let Err(errno) = sys::raw_set_cloexec(fd.as_raw_fd(), false) {
+    let init_fd = launch.pid1_init.as_ref().map(|f| f.fd.as_raw_fd());
+    for fd in launch
+        .pass_fds
+        .iter()
+        .map(|fd| fd.as_raw_fd())
+        .chain(init_fd)
+    {
+        if let Err(errno) = sys::raw_set_cloexec(fd, false) {
             child_fail(report_w, b"pass a mount tree to the init", errno);
         }
     }

@@ -170,10 +170,11 @@ Services (systemd):
                         nothing), ignore (nothing; no socket for CMD)
 
 Init:
-  --init PATH           exec this nsinit as PID 1 (default: no exec, the
-                        nsinit built into nslaunch runs in its child;
-                        --userns host execs nslaunch itself as nsinit);
-                        see nsinit --help
+  --init PATH           make this init PID 1 (nsinit, tini-static,
+                        catatonit), as `docker run --init`: exec'd once the
+                        container is built, as `init -- CMD`, with CMD's
+                        user and capabilities (default: nslaunch's built-in
+                        nsinit is PID 1)
   --stop-delay DURATION on the first SIGTERM, let CMD go on serving for
                         DURATION (5s, 500ms) before nsinit forwards it and
                         starts the stop: a drain delay for load balancers;

@@ -79,7 +79,7 @@ struct Pipes {
 }
 
 pub fn launch(args: LaunchArgs, log: &Log) -> Result<i32, Error> {
-    let (mut plan, init) = plan(&args, log)?;
+    let (mut plan, inits) = plan(&args, log)?;
     if args.dry_run {
         return dry_run(&args, &plan);
     }
@@ -95,16 +95,17 @@ pub fn launch(args: LaunchArgs, log: &Log) -> Result<i32, Error> {
     let root = resolve_rootfs(&args, &plan, log)?;
     let trees = mount_trees(&plan, &root, log)?;
     let pipes = Pipes::new(plan.seccomp.as_ref(), plan.mode)?;
-    let command = nsinit_command(&args, &plan, &root, &pipes, &trees)?;
-    let launch = container_launch(&args, &mut plan, init, command, pipes, trees);
+    let init_fd = inits.pid1_init.as_ref().map(|i| i.fd.as_raw_fd());
+    let command = nsinit_command(&args, &plan, &root, &pipes, &trees, init_fd)?;
+    let launch = container_launch(&args, &mut plan, inits, command, pipes, trees);
     container::run(launch, plan.ids.as_ref(), log, notifier)
 }
 
 /// Check the options and paths, in the order their errors are reported,
 /// and decide what the container gets; open nsinit when it is to be
-/// exec'd (`--init PATH`, `--userns host`; else the child runs nsinit's
-/// code in place).
-fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFile>), Error> {
+/// exec'd (`--userns host`; else the child runs nsinit's code in place)
+/// and the `--init PATH` init.
+fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Inits), Error> {
     // First, before any descriptor of ours takes a number. Sockets that
     // systemd handed us pass like --preserve-fds (both: the wider range).
     let listen = activation::from_env()?;
@@ -140,11 +141,10 @@ fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFil
     // PID 1's memory, which would be nslaunch's (the caller's environment
     // and paths) instead of nsinit's own; there nslaunch execs itself as
     // nsinit (`find_init`).
-    let init = match (args.init.as_deref(), ids.is_none()) {
-        (Some(path), _) => Some(open_init(Some(path))?),
-        (None, true) => Some(open_init(None)?),
-        (None, false) => None,
-    };
+    let exec_nsinit = ids.is_none().then(|| open_init(None)).transpose()?;
+    // --init PATH: the init that replaces nsinit as PID 1 once the
+    // container is built (`docker run --init`'s docker-init).
+    let pid1_init = args.init.as_deref().map(open_pid1_init).transpose()?;
     let plan = Plan {
         listen,
         preserve_fds,
@@ -159,7 +159,20 @@ fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Option<container::InitFil
         mode,
         env,
     };
-    Ok((plan, init))
+    Ok((
+        plan,
+        Inits {
+            exec_nsinit,
+            pid1_init,
+        },
+    ))
+}
+
+/// The executables `plan` opened: nsinit to exec (`--userns host`), and
+/// the `--init PATH` init.
+pub(crate) struct Inits {
+    pub exec_nsinit: Option<container::InitFile>,
+    pub pid1_init: Option<container::InitFile>,
 }
 
 /// `--rootfs`: `(Some(tarball), "")`, unpacked later, or `(None, its
@@ -202,6 +215,14 @@ fn check_process_options(args: &LaunchArgs) -> Result<String, Error> {
         if let Some(d) = value {
             shared::settings::parse_duration(d)
                 .map_err(|why| Error::Usage(format!("{flag} {d}: {why}")))?;
+            if args.init.is_some() {
+                // nsinit's settings: the --init init is PID 1 instead.
+                return Err(Error::Usage(format!(
+                    "{flag}: not with --init (PID 1 is that init; nsinit as --init reads \
+                     NSINIT_{} from the environment: -e)",
+                    flag[2..].replace('-', "_").to_uppercase()
+                )));
+            }
         }
     }
     Ok(hostname)
@@ -226,8 +247,8 @@ fn command_env(
     Ok(env)
 }
 
-/// Find the nsinit to exec (`--init PATH`, else nslaunch's own binary,
-/// which run under the name nsinit is nsinit) and open it.
+/// Open nslaunch's own binary, to exec as nsinit (run under that name it
+/// is nsinit).
 pub(crate) fn open_init(explicit: Option<&str>) -> Result<container::InitFile, Error> {
     let init_path = find_init(explicit)?;
     let fd = nix::fcntl::open(&init_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
@@ -247,6 +268,30 @@ pub(crate) fn open_init(explicit: Option<&str>) -> Result<container::InitFile, E
         path: init_path.display().to_string(),
         cpath,
     })
+}
+
+/// `--init PATH`: an executable program (ELF, or a script with `#!`),
+/// which the built-in nsinit execs as PID 1 once the container is built
+/// (`PATH -- CMD`). Checked here, so that a wrong path is nslaunch's one
+/// line and 125, not a failure inside.
+fn open_pid1_init(path: &str) -> Result<container::InitFile, Error> {
+    let file = open_init(Some(path))?;
+    if nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_err() {
+        return Err(Error::Usage(format!(
+            "--init {path}: not executable (Permission denied)"
+        )));
+    }
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| Error::Usage(format!("--init {path}: {}", crate::error::io_why(&e))))?;
+    if !(head[..n].starts_with(b"\x7fELF") || head[..n].starts_with(b"#!")) {
+        return Err(Error::Usage(format!(
+            "--init {path}: Exec format error (not a program: expected an ELF executable, \
+             such as nsinit, tini or catatonit)"
+        )));
+    }
+    Ok(file)
 }
 
 impl Plan {
@@ -396,8 +441,10 @@ fn nsinit_command(
     root: &Rootfs,
     pipes: &Pipes,
     trees: &Trees,
+    init: Option<i32>,
 ) -> Result<(CStringArray, CStringArray), Error> {
     let fds = InitFds {
+        init,
         report: pipes.report.1.as_raw_fd(),
         sync: pipes.release.0.as_raw_fd(),
         seccomp: pipes.seccomp.as_ref().map(|f| f.as_raw_fd()),
@@ -431,13 +478,14 @@ fn nsinit_command(
 fn container_launch(
     args: &LaunchArgs,
     plan: &mut Plan,
-    init: Option<container::InitFile>,
+    inits: Inits,
     (argv, envp): (CStringArray, CStringArray),
     pipes: Pipes,
     trees: Trees,
 ) -> container::Launch {
     container::Launch {
-        init,
+        init: inits.exec_nsinit,
+        pid1_init: inits.pid1_init,
         argv,
         envp,
         report_w: pipes.report.1,
@@ -554,6 +602,8 @@ struct InitFds {
     console: Option<i32>,
     trees: Vec<TreeFd>,
     overlay_dir: Option<i32>,
+    /// The `--init PATH` init, `--init-fd`.
+    init: Option<i32>,
 }
 
 /// What the checks decided, for nsinit's command line.
@@ -598,6 +648,7 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         overlay_dir: setup.overlay_dir,
         overlay_dir_fd: fds.overlay_dir,
         seccomp_fd: fds.seccomp,
+        init_fd: fds.init,
         console_socket: fds.console,
         console_size: fds.console.and_then(|_| tty::initial_size()),
         null_stdin: setup.mode.pty && !setup.mode.stdin,
@@ -625,6 +676,7 @@ fn print_script(
     let auto = setup.ids.is_some_and(|p| p.idmapped);
     // Placeholders for descriptor numbers that do not exist yet.
     let fds = InitFds {
+        init: args.init.as_ref().map(|_| 9),
         report: 3,
         sync: 4,
         seccomp: seccomp.map(|_| 5),

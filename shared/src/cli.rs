@@ -153,21 +153,7 @@ pub fn early_exit(program: &str, help: &str, early: EarlyExit) -> i32 {
     }
 }
 
-/// `--preserve-fds N`: descriptors 3 to 3+N-1 must be open, checked before
-/// the program opens any of its own (one it opened could take a closed
-/// number, and be passed on or closed as the caller's). `Err` is one line
-/// naming the option and the first closed descriptor.
-pub fn check_preserved_fds(n: u32, is_open: impl Fn(i32) -> bool) -> Result<(), String> {
-    for fd in 3..3u64 + u64::from(n) {
-        if !i32::try_from(fd).is_ok_and(&is_open) {
-            return Err(format!(
-                "--preserve-fds {n}: descriptor {fd} is not open (pass open descriptors 3 to {})",
-                2 + u64::from(n)
-            ));
-        }
-    }
-    Ok(())
-}
+pub use base::activation::check_preserved_fds;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! docker's order: the defaults, then `--env-file` files, then `-e`.
 
 /// PATH inside the container (docker's default).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub use base::command::DEFAULT_PATH;
 
 /// Build the environment the launcher hands to nsinit (and nsinit to the
 /// command): PATH for the container, HOSTNAME, and TERM passed through from

@@ -9,21 +9,19 @@
 //! owner) state their contract under `# Safety`; each call says, in a
 //! `// SAFETY:` comment, why it holds.
 
-pub mod activation;
+// nsinit's core (no C library) defines these; nslaunch uses them as they are.
+pub use base::{activation, log, settings, signals};
 pub mod caps;
 pub mod cli;
 pub mod env;
 pub mod exit;
 pub mod hookspec;
 pub mod idmap;
-pub mod log;
 pub mod mountspec;
 pub mod netconf;
 pub mod passwd;
 pub mod plan;
 pub mod report;
-pub mod settings;
-pub mod signals;
 pub mod spec;
 pub mod sys;
 pub mod tmpfs;

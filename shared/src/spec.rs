@@ -309,6 +309,12 @@ pub struct InitArgs {
     #[argh(option, arg_name = "FD")]
     pub seccomp_fd: Option<i32>,
 
+    /// once the container is built, exec the init open on FD (nslaunch's
+    /// --init PATH) in nsinit's place, as `NAME -- CMD...`, with CMD's
+    /// user, capabilities and filter: that init is PID 1
+    #[argh(option, arg_name = "FD")]
+    pub init_fd: Option<i32>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -389,6 +395,7 @@ impl InitArgs {
         argv.flag(self.oci, "--oci");
         argv.opt("--start-fifo-fd", &self.start_fifo_fd);
         argv.opt("--seccomp-fd", &self.seccomp_fd);
+        argv.opt("--init-fd", &self.init_fd);
         argv.flag(self.hooks, "--hooks");
         argv.each("--mount", &self.mount);
         argv.each("--device", &self.device);
@@ -409,6 +416,23 @@ impl InitArgs {
     /// command's, and no `NSINIT_*` variable configures nsinit.
     pub fn launched(&self) -> bool {
         self.rootfs.is_some() || self.report_fd.is_some()
+    }
+
+    /// The supervision options, as nsinit's core resolves them
+    /// (`base::supervision`).
+    pub fn supervision_flags(&self) -> base::supervision::Flags {
+        base::supervision::Flags {
+            launched: self.launched(),
+            subreaper: self.subreaper,
+            process_group: self.process_group,
+            rewrite: self.rewrite.clone(),
+            success_status: self.success_status.clone(),
+            pdeathsig: self.pdeathsig.clone(),
+            grace: self.grace.clone(),
+            stop_delay: self.stop_delay.clone(),
+            verbose: self.verbose,
+            warn_orphans: self.warn_orphans,
+        }
     }
 
     /// Parse argv (without argv\[0\]); `Err` carries argh's text and whether it
@@ -588,6 +612,7 @@ mod tests {
                 oci: true,
                 start_fifo_fd: Some(5),
                 seccomp_fd: Some(6),
+                init_fd: Some(9),
                 hooks: true,
                 mount: vec![
                     "/proc:proc:proc:e::".parse().unwrap(),

@@ -216,7 +216,11 @@ fn named_user(var: &str, default: &str) -> Option<Who> {
 pub struct Fixture {
     pub scratch: PathBuf,
     pub nslaunch: PathBuf,
+    /// The standalone nsinit (`init-alone/`).
     pub nsinit: PathBuf,
+    /// nslaunch's built-in nsinit, the one that takes the container setup
+    /// options: nslaunch run under the name nsinit (a symlink to it).
+    pub builtin_nsinit: PathBuf,
     pub who: Vec<Who>,
     /// A user without subordinate ids (as root only); [`Fixture::nosub`]
     /// counts a skip when there is none.
@@ -304,6 +308,9 @@ fn build_fixture() -> Result<Fixture, String> {
     let bin_nsinit = scratch.join("bin/nsinit");
     fs::copy(&nslaunch, &bin_nslaunch).unwrap();
     fs::copy(&nsinit, &bin_nsinit).unwrap();
+    fs::create_dir_all(scratch.join("builtin")).unwrap();
+    let builtin_nsinit = scratch.join("builtin/nsinit");
+    std::os::unix::fs::symlink("../bin/nslaunch", &builtin_nsinit).unwrap();
 
     let mut rootfs = BTreeMap::new();
     for w in who.iter().chain(&nosub) {
@@ -318,6 +325,7 @@ fn build_fixture() -> Result<Fixture, String> {
         scratch,
         nslaunch: bin_nslaunch,
         nsinit: bin_nsinit,
+        builtin_nsinit,
         who,
         nosub,
         nosub_missing,

@@ -553,6 +553,9 @@ fn every_bad_input_to_nslaunch_is_one_line_its_status_and_leaves_nothing() {
 
 #[test]
 fn every_bad_input_to_nsinit_alone_is_one_line_and_125() {
+    // The standalone nsinit: its own options, and the container setup
+    // options, which only nslaunch's built-in nsinit takes, each refused
+    // by name before its value is looked at.
     each(|f, who| {
         let cwd = f.dir(who, "bad-nsinit-cwd");
         let cwd_before = snapshot(&cwd);
@@ -567,6 +570,56 @@ fn every_bad_input_to_nsinit_alone_is_one_line_and_125() {
             row(&["--pdeathsig", "NOPE"], 125, "NOPE"),
             row(&["--grace", "5x"], 125, "5x"),
             row(&["--stop-delay", "-1"], 125, "--stop-delay -1"),
+            row(&["--preserve-fds", "x"], 125, "--preserve-fds"),
+            row(&["--grace", "1", "--grace", "2"], 125, "--grace"),
+        ];
+        for setup in [
+            "--rootfs",
+            "--report-fd",
+            "--volume",
+            "--tree",
+            "--user",
+            "--workdir",
+            "--hostname",
+            "--caps",
+            "--loopback",
+            "--console-socket",
+            "--oci",
+            "--seccomp-fd",
+        ] {
+            rows.push(row(
+                &[setup, "x"],
+                125,
+                &format!(
+                    "{setup}: a container setup option, taken only by nslaunch's built-in nsinit"
+                ),
+            ));
+        }
+        rows.push(Row {
+            args: vec![
+                OsStr::from_bytes(b"--grace").into(),
+                OsStr::from_bytes(b"\xff").into(),
+            ],
+            cmd: None,
+            status: 125,
+            want: "--grace \"\u{fffd}\": the value is not valid UTF-8".into(),
+            who: For::All,
+        });
+        check_rows(&f.nsinit, "nsinit", who, &cwd, &cwd, &rows);
+        assert_eq!(snapshot(&cwd), cwd_before, "the working directory changed");
+    });
+}
+
+#[test]
+fn every_bad_setup_option_to_the_builtin_nsinit_alone_is_one_line_and_125() {
+    // nslaunch's built-in nsinit (nslaunch run as nsinit) checks the
+    // setup options nslaunch passes it, also when run by hand.
+    each(|f, who| {
+        let cwd = f.dir(who, "bad-builtin-nsinit-cwd");
+        let cwd_before = snapshot(&cwd);
+        let mut rows = vec![
+            row(&["--bogus"], 125, "--bogus"),
+            row(&["--grace", "5x"], 125, "5x"),
             row(
                 &["--report-fd", "99"],
                 125,
@@ -629,7 +682,7 @@ fn every_bad_input_to_nsinit_alone_is_one_line_and_125() {
             want: "--user \"\u{fffd}\": the value is not valid UTF-8".into(),
             who: For::All,
         });
-        check_rows(&f.nsinit, "nsinit", who, &cwd, &cwd, &rows);
+        check_rows(&f.builtin_nsinit, "nsinit", who, &cwd, &cwd, &rows);
         assert_eq!(snapshot(&cwd), cwd_before, "the working directory changed");
     });
 }

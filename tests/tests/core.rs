@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use nslaunch_tests::*;
 
@@ -441,15 +442,46 @@ fn a_setup_failure_inside_is_reported_with_125_and_leaves_no_mount() {
 #[test]
 fn nsinit_runs_in_place_or_is_named_with_init() {
     each(|f, who| {
-        // --init PATH: that executable is exec'd as PID 1.
+        // --init PATH: once the container is built, that init replaces
+        // nsinit as PID 1, as `init -- CMD`, and CMD is its child (as
+        // with `docker run --init`); CMD's status is the container's.
         let other = f.scratch.join(format!("other-init-{}", who.uid()));
         fs::create_dir_all(&other).unwrap();
         fs::set_permissions(&other, fs::Permissions::from_mode(0o755)).unwrap();
         let custom = other.join("my-init");
         fs::copy(&f.nsinit, &custom).unwrap();
         let custom_s = custom.display().to_string();
-        let r = run(f.nslaunch(who, &["--init", &custom_s, "true"]), None);
-        assert_eq!(r.code(), 0, "{r:?}");
+        let show =
+            "cat /proc/1/comm; tr '\\0' ' ' < /proc/1/cmdline; echo; echo ppid=$PPID; exit 3";
+        let r = run(
+            f.nslaunch(who, &["--init", &custom_s, "sh", "-c", show]),
+            None,
+        );
+        assert_eq!(r.code(), 3, "{r:?}");
+        let out = lines(&r.stdout);
+        assert_eq!(out[0], "my-init", "{r:?}");
+        assert!(
+            out[1].starts_with("init -- sh -c cat /proc/1/comm"),
+            "{r:?}"
+        );
+        assert_eq!(out[2], "ppid=1", "{r:?}");
+        // Another init than nsinit: tini's static build.
+        let tini = "/usr/bin/tini-static";
+        if Path::new(tini).exists() {
+            let r = run(f.nslaunch(who, &["--init", tini, "sh", "-c", show]), None);
+            assert_eq!(r.code(), 3, "{r:?}");
+            assert_eq!(lines(&r.stdout)[0], "tini-static", "{r:?}");
+            assert_eq!(lines(&r.stdout)[2], "ppid=1", "{r:?}");
+        } else {
+            nslaunch_tests::skip("no /usr/bin/tini-static (Debian: tini) for --init with tini");
+        }
+        // nsinit's own settings are not nslaunch's to give then.
+        let r = run(
+            f.nslaunch(who, &["--init", &custom_s, "--grace", "1s", "true"]),
+            None,
+        );
+        assert_eq!(r.code(), 125, "{r:?}");
+        assert!(r.stderr.contains("--grace: not with --init"), "{r:?}");
         // A missing --init is named.
         let missing = other.join("no-such-init").display().to_string();
         let r = run(f.nslaunch(who, &["--init", &missing, "true"]), None);

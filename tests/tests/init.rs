@@ -1405,9 +1405,10 @@ fn bad_options_are_one_line_and_125() {
 fn a_descriptor_named_by_two_options_is_refused_before_either_is_taken() {
     each(|f, who| {
         // Descriptor 3 is open (on /dev/null): only the repeat is wrong.
+        // (Options of nslaunch's built-in nsinit only.)
         let script = format!(
             "exec {} --console-socket 3 --tree /=3 -- true 3</dev/null",
-            f.nsinit.display()
+            f.builtin_nsinit.display()
         );
         let r = run(as_who(who, Command::new("sh").args(["-c", &script])), None);
         assert_eq!(code(&r), 125, "{r:?}");

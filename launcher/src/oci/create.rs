@@ -224,6 +224,7 @@ fn prepare(
     let deferred = libc::CLONE_NEWTIME | libc::CLONE_NEWCGROUP;
     let launch = Launch {
         init: Some(init),
+        pid1_init: None,
         argv,
         envp,
         report_w,

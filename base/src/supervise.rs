@@ -15,29 +15,34 @@
 //! stopped, so that the shell that started nsinit sees its job stopped;
 //! SIGCONT resumes both.
 
-use std::os::fd::{AsFd, OwnedFd, RawFd};
-use std::time::Instant;
+use alloc::collections::BTreeSet;
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
+use crate::exit;
+use crate::log::{say, Log};
+use crate::settings::is_stop_signal;
+use crate::signals::{
+    self, SIGCHLD, SIGCONT, SIGINT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU,
+};
 use crate::supervision::Supervision;
-use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::unistd::{getpgid, getpgrp, Pid};
-use shared::settings::is_stop_signal;
-use shared::{exit, signals, sys};
-
-use shared::log::Log;
+use crate::sys::{self, Fd};
+use crate::time::Instant;
 
 /// Where the command lives.
 pub struct Command {
     /// Also its process group's id: the command always leads a group of
     /// its own.
-    pub pid: Pid,
+    pub pid: i32,
     /// The terminal whose foreground we handed to it: our stdin, or the
     /// `--console-socket` terminal.
-    pub tty: Option<RawFd>,
+    pub tty: Option<i32>,
     /// Where to ask for the job to be stopped (nslaunch's --job-control-fd)
     /// instead of stopping ourselves.
-    pub job_fd: Option<RawFd>,
+    pub job_fd: Option<i32>,
 }
 
 struct Stop {
@@ -45,7 +50,7 @@ struct Stop {
     killed: bool,
     /// Processes already sent SIGTERM; one that shows up later (forked or
     /// re-parented to us meanwhile) gets its own when we next look.
-    told: std::collections::HashSet<i32>,
+    told: BTreeSet<i32>,
 }
 
 /// The first SIGTERM, held back for --stop-delay while the command goes on
@@ -69,7 +74,7 @@ struct Job {
 }
 
 pub struct Supervisor<'a> {
-    sfd: OwnedFd,
+    sfd: Fd,
     cfg: &'a Supervision,
     log: &'a Log,
     cmd: Command,
@@ -83,13 +88,13 @@ pub struct Supervisor<'a> {
 }
 
 impl<'a> Supervisor<'a> {
-    pub fn new(sfd: OwnedFd, cmd: Command, cfg: &'a Supervision, log: &'a Log) -> Self {
+    pub fn new(sfd: Fd, cmd: Command, cfg: &'a Supervision, log: &'a Log) -> Self {
         Supervisor {
             sfd,
             cfg,
             log,
             cmd,
-            pid1: sys::raw_getpid() == 1,
+            pid1: sys::getpid() == 1,
             status: None,
             delay: None,
             stop: None,
@@ -115,26 +120,21 @@ impl<'a> Supervisor<'a> {
                 }
             }
             self.tell_latecomers();
-            let timeout = match self.next_deadline() {
-                Some(d) => {
-                    // Rounded up: never wake before the deadline.
-                    let left = d.saturating_duration_since(Instant::now());
-                    let ms = left.as_micros().div_ceil(1000).max(1);
-                    PollTimeout::try_from(ms as u64).unwrap_or(PollTimeout::MAX)
-                }
-                None => PollTimeout::NONE,
-            };
-            let mut fds = [PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, timeout) {
-                Ok(0) => self.deadline_passed(),
-                Ok(_) | Err(Errno::EINTR) => {}
+            // Never wake before the deadline (ppoll's timeout is exact).
+            let timeout = self.next_deadline().map(|d| {
+                let left = d.saturating_duration_since(Instant::now());
+                u64::try_from(left.as_nanos()).unwrap_or(u64::MAX).max(1)
+            });
+            match sys::poll_in(self.sfd.0, timeout) {
+                Ok(false) => self.deadline_passed(),
+                Ok(true) | Err(sys::Errno::EINTR) => {}
                 // A signalfd that cannot be polled: fall back to waiting.
                 Err(_) => {
-                    let _ = sys::raw_waitpid(-1, 0);
+                    let _ = sys::waitpid(-1, 0);
                 }
             }
-            while let Ok(Some(info)) = sys::read_signal(&self.sfd) {
-                self.on_signal(info.ssi_signo as i32, info.ssi_code);
+            while let Ok(Some((sig, code))) = sys::read_signal(self.sfd.0) {
+                self.on_signal(sig, code);
             }
         }
         self.give_back_terminal();
@@ -152,10 +152,10 @@ impl<'a> Supervisor<'a> {
     }
 
     fn on_signal(&mut self, sig: i32, code: i32) {
-        if sig == libc::SIGCHLD {
+        if sig == SIGCHLD {
             return; // reaped at the top of the loop
         }
-        if sig == libc::SIGCONT {
+        if sig == SIGCONT {
             if self.job.suspended.is_some() {
                 self.resume_with_command();
                 return;
@@ -173,11 +173,11 @@ impl<'a> Supervisor<'a> {
             // their SIGTERM.
             return;
         }
-        if sig == libc::SIGTERM {
+        if sig == SIGTERM {
             self.on_term(to);
             return;
         }
-        if sig == libc::SIGINT {
+        if sig == SIGINT {
             self.cut_delay_short("SIGINT during --stop-delay");
         }
         // A terminal signal to our whole group reached the command too.
@@ -242,15 +242,15 @@ impl<'a> Supervisor<'a> {
     /// --process-group, else the command.
     fn target(&self) -> i32 {
         if self.cfg.process_group {
-            -self.cmd.pid.as_raw()
+            -self.cmd.pid
         } else {
-            self.cmd.pid.as_raw()
+            self.cmd.pid
         }
     }
 
     fn send_to_command(&self, to: i32, received: i32) {
         let target = self.target();
-        let _ = sys::raw_kill(target, to);
+        let _ = sys::kill(target, to);
         // After the kill, and only when asked: naming signals allocates.
         if !self.log.enabled() {
             return;
@@ -268,7 +268,7 @@ impl<'a> Supervisor<'a> {
     }
 
     fn shares_our_group(&self) -> bool {
-        match (getpgid(Some(self.cmd.pid)), getpgid(None)) {
+        match (sys::getpgid(self.cmd.pid), sys::getpgid(0)) {
             (Ok(theirs), Ok(ours)) => theirs == ours,
             _ => false,
         }
@@ -281,12 +281,12 @@ impl<'a> Supervisor<'a> {
             if self.cfg.warn_orphans {
                 self.warn_about_next_orphan();
             }
-            let flags = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED;
-            match sys::raw_waitpid(-1, flags) {
-                Ok(Some((pid, raw))) if pid == self.cmd.pid.as_raw() => {
-                    if libc::WIFSTOPPED(raw) {
-                        self.on_command_stopped(libc::WSTOPSIG(raw));
-                    } else if libc::WIFCONTINUED(raw) {
+            let flags = sys::WNOHANG | sys::WUNTRACED | sys::WCONTINUED;
+            match sys::waitpid(-1, flags) {
+                Ok(Some((pid, raw))) if pid == self.cmd.pid => {
+                    if let Some(sig) = exit::stopped_by(raw) {
+                        self.on_command_stopped(sig);
+                    } else if exit::continued(raw) {
                         self.job.stopped = false;
                     } else if let Some(code) = exit::from_raw_wait(raw) {
                         self.on_command_exit(code);
@@ -307,9 +307,13 @@ impl<'a> Supervisor<'a> {
     /// command, while its /proc entry can still be read.
     fn warn_about_next_orphan(&self) {
         if let Some(pid) = sys::peek_exited_child() {
-            if pid != self.cmd.pid.as_raw() {
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                eprintln!("nsinit: warning: reaping orphan {pid} ({})", comm.trim());
+            if pid != self.cmd.pid {
+                let comm = read_proc(&format!("/proc/{pid}/comm")).unwrap_or_default();
+                let comm = String::from_utf8_lossy(&comm);
+                say(format_args!(
+                    "nsinit: warning: reaping orphan {pid} ({})",
+                    comm.trim()
+                ));
             }
         }
     }
@@ -328,7 +332,7 @@ impl<'a> Supervisor<'a> {
     fn begin_stop(&mut self, why: &str, to_command: i32) {
         if self.stop.is_some() {
             if to_command != 0 {
-                self.send_to_command(to_command, libc::SIGTERM);
+                self.send_to_command(to_command, SIGTERM);
             }
             return;
         }
@@ -339,16 +343,16 @@ impl<'a> Supervisor<'a> {
         // List the others before the command hears of the stop: once it
         // exits, its children are moving to us and briefly in no list.
         let others = self.others();
-        if self.pid1 && (to_command == 0 || to_command == libc::SIGTERM) {
+        if self.pid1 && (to_command == 0 || to_command == SIGTERM) {
             // kill(-1) from PID 1 reaches every other process of the
             // namespace at once, the command included.
-            let _ = sys::raw_kill(-1, libc::SIGTERM);
+            let _ = sys::kill(-1, SIGTERM);
         } else {
             if to_command != 0 {
-                self.send_to_command(to_command, libc::SIGTERM);
+                self.send_to_command(to_command, SIGTERM);
             }
             for &pid in &others {
-                let _ = sys::raw_kill(pid, libc::SIGTERM);
+                let _ = sys::kill(pid, SIGTERM);
             }
         }
         self.stop = Some(Stop {
@@ -372,7 +376,7 @@ impl<'a> Supervisor<'a> {
             if stop.told.insert(pid) {
                 self.log
                     .info(format_args!("SIGTERM to {pid}, new since the stop began"));
-                let _ = sys::raw_kill(pid, libc::SIGTERM);
+                let _ = sys::kill(pid, SIGTERM);
             }
         }
     }
@@ -386,14 +390,14 @@ impl<'a> Supervisor<'a> {
         self.log
             .info(format_args!("grace period over: SIGKILL to what is left"));
         if self.pid1 {
-            let _ = sys::raw_kill(-1, libc::SIGKILL);
+            let _ = sys::kill(-1, SIGKILL);
             return;
         }
         if self.status.is_none() {
-            let _ = sys::raw_kill(-self.cmd.pid.as_raw(), libc::SIGKILL);
+            let _ = sys::kill(-self.cmd.pid, SIGKILL);
         }
         for pid in self.others() {
-            let _ = sys::raw_kill(pid, libc::SIGKILL);
+            let _ = sys::kill(pid, SIGKILL);
         }
     }
 
@@ -402,15 +406,16 @@ impl<'a> Supervisor<'a> {
     /// group with --process-group). Needs a /proc of our own namespace;
     /// without one, only what kill(-1) reaches (PID 1) or nothing.
     fn others(&self) -> Vec<i32> {
-        let me = sys::raw_getpid();
-        let own_proc = std::fs::read_link("/proc/self")
+        let me = sys::getpid();
+        let mut link = [0u8; 16];
+        let own_proc = sys::readlink(c"/proc/self", &mut link)
             .ok()
-            .and_then(|p| p.to_str()?.parse::<i32>().ok())
+            .and_then(parse_pid)
             == Some(me);
         if !own_proc {
             return Vec::new();
         }
-        let cmd = self.cmd.pid.as_raw();
+        let cmd = self.cmd.pid;
         let skip_group = self.cfg.process_group;
         let keep = |pid: i32| pid != me && pid != cmd && !(skip_group && pgid_of(pid) == Some(cmd));
         if self.pid1 {
@@ -443,11 +448,10 @@ impl<'a> Supervisor<'a> {
             "the command was stopped by {}",
             signals::name(sig)
         ));
-        let by_terminal =
-            self.cmd.tty.is_some() && [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU].contains(&sig);
+        let by_terminal = self.cmd.tty.is_some() && [SIGTSTP, SIGTTIN, SIGTTOU].contains(&sig);
         if by_terminal {
             // The terminal stopped the command's whole group.
-            self.suspend_with_command(-self.cmd.pid.as_raw());
+            self.suspend_with_command(-self.cmd.pid);
         } else if self.job.pending {
             self.suspend_with_command(self.target());
         }
@@ -458,16 +462,16 @@ impl<'a> Supervisor<'a> {
     fn suspend_with_command(&mut self, resume: i32) {
         self.job.pending = false;
         self.job.suspended = Some(resume);
-        self.move_terminal(self.cmd.pid.as_raw(), getpgrp().as_raw());
+        self.move_terminal(self.cmd.pid, own_group());
         if let Some(fd) = self.cmd.job_fd {
             // nslaunch owns the job: it stops, and SIGCONTs us when resumed.
             self.log
                 .info(format_args!("asking nslaunch to stop the job"));
-            sys::raw_write_all(fd, &[b"T"]);
+            sys::write_all(fd, &[b"T"]);
         } else if !self.pid1 {
             self.log
                 .info(format_args!("stopping with it (job control)"));
-            let _ = sys::raw_kill(sys::raw_getpid(), libc::SIGSTOP);
+            let _ = sys::kill(sys::getpid(), SIGSTOP);
         } else {
             // The kernel ignores a PID namespace's init's own stop
             // signals; only a SIGSTOP from outside the namespace stops us.
@@ -484,15 +488,15 @@ impl<'a> Supervisor<'a> {
         self.job.pending = false;
         // `fg` gave us the foreground: pass it on. After `bg` it is not
         // ours, and the command runs in the background.
-        self.move_terminal(getpgrp().as_raw(), self.cmd.pid.as_raw());
+        self.move_terminal(own_group(), self.cmd.pid);
         self.log.info(format_args!("resumed: SIGCONT to {target}"));
-        let _ = sys::raw_kill(target, libc::SIGCONT);
+        let _ = sys::kill(target, SIGCONT);
     }
 
     /// Hand the terminal's foreground back to our own group once the
     /// command is done, so whoever started us can read it again.
     fn give_back_terminal(&self) {
-        self.move_terminal(self.cmd.pid.as_raw(), getpgrp().as_raw());
+        self.move_terminal(self.cmd.pid, own_group());
     }
 
     /// Move the terminal's foreground from group `from` to group `to`, only
@@ -501,20 +505,20 @@ impl<'a> Supervisor<'a> {
     /// would let us.
     fn move_terminal(&self, from: i32, to: i32) {
         let Some(tty) = self.cmd.tty else { return };
-        if sys::raw_tcgetpgrp(tty) == Ok(from) {
-            let _ = sys::raw_tcsetpgrp(tty, to);
+        if sys::tcgetpgrp(tty) == Ok(from) {
+            let _ = sys::tcsetpgrp(tty, to);
         }
     }
 }
 
+/// Every pid in /proc.
 fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut pids = Vec::new();
+    if let Ok(fd) = sys::open(c"/proc", sys::O_RDONLY | sys::O_DIRECTORY) {
+        let fd = Fd(fd);
+        let _ = sys::each_dir_entry(fd.0, |name| pids.extend(parse_pid(name)));
+    }
+    pids
 }
 
 /// `pid`'s descendants, from /proc/<pid>/task/*/children, recursively.
@@ -522,15 +526,18 @@ fn descendants(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+        let Ok(dir) = CString::new(format!("/proc/{p}/task")) else {
             continue;
         };
-        for t in tasks.flatten() {
-            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-            for c in children
-                .split_whitespace()
-                .filter_map(|c| c.parse::<i32>().ok())
-            {
+        let Ok(fd) = sys::open(&dir, sys::O_RDONLY | sys::O_DIRECTORY) else {
+            continue;
+        };
+        let fd = Fd(fd);
+        let mut tasks = Vec::new();
+        let _ = sys::each_dir_entry(fd.0, |name| tasks.extend(parse_pid(name)));
+        for t in tasks {
+            let children = read_proc(&format!("/proc/{p}/task/{t}/children")).unwrap_or_default();
+            for c in children.split(|b| *b == b' ').filter_map(parse_pid) {
                 out.push(c);
                 todo.push(c);
             }
@@ -540,5 +547,58 @@ fn descendants(pid: i32) -> Vec<i32> {
 }
 
 fn pgid_of(pid: i32) -> Option<i32> {
-    getpgid(Some(Pid::from_raw(pid))).ok().map(|p| p.as_raw())
+    sys::getpgid(pid).ok()
+}
+
+fn own_group() -> i32 {
+    sys::getpgid(0).unwrap_or(0)
+}
+
+/// A pid written in decimal (a /proc entry's name, a word of a list).
+fn parse_pid(text: &[u8]) -> Option<i32> {
+    let text = text.trim_ascii();
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// A whole file of /proc (any length).
+fn read_proc(path: &str) -> Option<Vec<u8>> {
+    let path = CString::new(path).ok()?;
+    let fd = Fd(sys::open(&path, sys::O_RDONLY).ok()?);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match sys::read(fd.0, &mut buf) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_are_decimal_words() {
+        assert_eq!(parse_pid(b"123"), Some(123));
+        assert_eq!(parse_pid(b" 7\n"), Some(7));
+        assert_eq!(parse_pid(b"self"), None);
+        assert_eq!(parse_pid(b""), None);
+        assert_eq!(parse_pid(b"-1"), None);
+        assert_eq!(parse_pid(b"99999999999"), None);
+    }
+
+    #[test]
+    fn proc_is_read_without_a_c_library() {
+        let me = sys::getpid();
+        assert!(all_pids().contains(&me));
+        let status = read_proc("/proc/self/status").unwrap();
+        assert!(status.starts_with(b"Name:"));
+        assert_eq!(read_proc("/proc/no-such-file"), None);
+        assert_eq!(pgid_of(me), sys::getpgid(0).ok());
+    }
 }

@@ -1,17 +1,38 @@
 //! How nsinit supervises its command, resolved from its flags and the
 //! `NSINIT_*` environment variables (an image's ENTRYPOINT fixes argv, so
 //! every option has a variable too; a flag given on the command line wins).
-//! Under a launcher ([`InitArgs::launched`]) the variables are the
-//! command's, never nsinit's: only the flags count. The parsers of the
-//! values are `shared::settings` (nslaunch checks the ones it passes).
+//! Under a launcher ([`Flags::launched`]) the variables are the command's,
+//! never nsinit's: only the flags count. The parsers of the values are
+//! [`crate::settings`] (nslaunch checks the ones it passes).
 //! Pure code: the resolution, the signal rewrite table, the exit-status
 //! mapping.
 
-use std::time::Duration;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
 
-use shared::settings::{parse_bool, parse_duration, parse_rewrite, DEFAULT_GRACE};
-use shared::signals;
-use shared::spec::InitArgs;
+use crate::settings::{parse_bool, parse_duration, parse_rewrite, DEFAULT_GRACE};
+use crate::signals;
+
+/// The supervision options as given on nsinit's command line, whichever
+/// parser read it (nslaunch's built-in nsinit: argh's `InitArgs`; the
+/// standalone nsinit: its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Run by a launcher (`--rootfs` or `--report-fd` given): the
+    /// environment is the command's, and no `NSINIT_*` variable is read.
+    pub launched: bool,
+    pub subreaper: bool,
+    pub process_group: bool,
+    pub rewrite: Vec<String>,
+    pub success_status: Vec<String>,
+    pub pdeathsig: Option<String>,
+    pub grace: Option<String>,
+    pub stop_delay: Option<String>,
+    pub verbose: bool,
+    pub warn_orphans: bool,
+}
 
 /// nsinit's resolved supervision settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,9 +73,9 @@ impl Supervision {
     /// is the command's (`nslaunch -e NSINIT_PDEATHSIG=WINCH` must not
     /// change how its init dies), and the launcher says all in argv.
     /// `Err` is one line naming the flag or variable.
-    pub fn resolve(args: &InitArgs, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn resolve(args: &Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let src = Sources {
-            launched: args.launched(),
+            launched: args.launched,
             env,
         };
         let rewrites = src
@@ -199,10 +220,12 @@ impl<E: Fn(&str) -> Option<String>> Sources<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::settings::is_stop_signal;
+    use crate::settings::is_stop_signal;
+    use crate::signals::*;
+    use alloc::vec;
 
-    fn args(f: impl FnOnce(&mut InitArgs)) -> InitArgs {
-        let mut a = InitArgs::default();
+    fn args(f: impl FnOnce(&mut Flags)) -> Flags {
+        let mut a = Flags::default();
         f(&mut a);
         a
     }
@@ -213,7 +236,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = Supervision::resolve(&InitArgs::default(), no_env).unwrap();
+        let s = Supervision::resolve(&Flags::default(), no_env).unwrap();
         assert_eq!(s, Supervision::default());
         assert_eq!(s.grace, Duration::from_secs(9));
         assert!(
@@ -221,7 +244,7 @@ mod tests {
             "the default grace must end before docker's and podman's 10 s stop timeout"
         );
         assert_eq!(s.stop_delay, Duration::ZERO);
-        assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGTERM);
+        assert_eq!(s.rewrite(SIGTERM), SIGTERM);
         assert_eq!(s.exit_status(143), 143);
     }
 
@@ -237,16 +260,16 @@ mod tests {
             "NSINIT_STOP_DELAY" => Some("5s".to_string()),
             _ => None,
         };
-        let s = Supervision::resolve(&InitArgs::default(), env).unwrap();
+        let s = Supervision::resolve(&Flags::default(), env).unwrap();
         assert_eq!(s.grace, Duration::from_secs(3));
         assert_eq!(s.stop_delay, Duration::from_secs(5));
         assert!(s.subreaper && !s.verbose);
-        assert_eq!(s.rewrite(libc::SIGTERM), libc::SIGINT);
-        assert_eq!(s.rewrite(libc::SIGHUP), 0);
+        assert_eq!(s.rewrite(SIGTERM), SIGINT);
+        assert_eq!(s.rewrite(SIGHUP), 0);
         assert_eq!(s.exit_status(143), 0);
         assert_eq!(s.exit_status(1), 0);
         assert_eq!(s.exit_status(2), 2);
-        assert_eq!(s.pdeathsig, Some(libc::SIGTERM));
+        assert_eq!(s.pdeathsig, Some(SIGTERM));
 
         let a = args(|a| {
             a.grace = Some("500ms".into());
@@ -256,10 +279,10 @@ mod tests {
         let s = Supervision::resolve(&a, env).unwrap();
         assert_eq!(s.grace, Duration::from_millis(500));
         assert_eq!(s.stop_delay, Duration::ZERO);
-        assert_eq!(s.rewrite(libc::SIGUSR1), libc::SIGUSR2);
+        assert_eq!(s.rewrite(SIGUSR1), SIGUSR2);
         assert_eq!(
-            s.rewrite(libc::SIGTERM),
-            libc::SIGTERM,
+            s.rewrite(SIGTERM),
+            SIGTERM,
             "flags replace the variable's list"
         );
     }
@@ -272,15 +295,14 @@ mod tests {
             "NSINIT_SUBREAPER" => Some("1".to_string()),
             _ => Some("1".to_string()),
         };
-        assert!(Supervision::resolve(&InitArgs::default(), env).is_err());
-        for a in [
-            args(|a| a.rootfs = Some("/r".into())),
-            args(|a| a.report_fd = Some(3)),
-        ] {
-            assert_eq!(Supervision::resolve(&a, env), Ok(Supervision::default()));
-        }
+        assert!(Supervision::resolve(&Flags::default(), env).is_err());
+        let launched = args(|a| a.launched = true);
+        assert_eq!(
+            Supervision::resolve(&launched, env),
+            Ok(Supervision::default())
+        );
         let a = args(|a| {
-            a.rootfs = Some("/r".into());
+            a.launched = true;
             a.grace = Some("1s".into());
             a.stop_delay = Some("2s".into());
             a.verbose = true;
@@ -296,13 +318,13 @@ mod tests {
         let e = Supervision::resolve(&args(|a| a.grace = Some("soon".into())), no_env).unwrap_err();
         assert!(e.starts_with("--grace soon:"), "{e}");
         let env = |k: &str| (k == "NSINIT_STOP_DELAY").then(|| "-5s".to_string());
-        let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
+        let e = Supervision::resolve(&Flags::default(), env).unwrap_err();
         assert!(e.starts_with("NSINIT_STOP_DELAY=-5s:"), "{e}");
         let env = |k: &str| (k == "NSINIT_REWRITE").then(|| "TERM".to_string());
-        let e = Supervision::resolve(&InitArgs::default(), env).unwrap_err();
+        let e = Supervision::resolve(&Flags::default(), env).unwrap_err();
         assert!(e.starts_with("NSINIT_REWRITE=TERM:"), "{e}");
         let env = |k: &str| (k == "NSINIT_VERBOSE").then(|| "maybe".to_string());
-        assert!(Supervision::resolve(&InitArgs::default(), env)
+        assert!(Supervision::resolve(&Flags::default(), env)
             .unwrap_err()
             .starts_with("NSINIT_VERBOSE=maybe"));
         let e = Supervision::resolve(&args(|a| a.success_status = vec!["256".into()]), no_env)
@@ -376,16 +398,10 @@ mod tests {
 
     #[test]
     fn rewrites() {
-        assert_eq!(
-            parse_rewrite("TERM:QUIT"),
-            Ok((libc::SIGTERM, libc::SIGQUIT))
-        );
+        assert_eq!(parse_rewrite("TERM:QUIT"), Ok((SIGTERM, SIGQUIT)));
         assert_eq!(parse_rewrite("1:0"), Ok((1, 0)));
-        assert_eq!(parse_rewrite("SIGRTMIN+1:USR1").unwrap().1, libc::SIGUSR1);
-        assert_eq!(
-            parse_rewrite("TSTP:STOP"),
-            Ok((libc::SIGTSTP, libc::SIGSTOP))
-        );
+        assert_eq!(parse_rewrite("SIGRTMIN+1:USR1").unwrap().1, SIGUSR1);
+        assert_eq!(parse_rewrite("TSTP:STOP"), Ok((SIGTSTP, SIGSTOP)));
         assert!(parse_rewrite("TERM").is_err());
         assert!(parse_rewrite("KILL:TERM").is_err());
         assert!(parse_rewrite("CHLD:TERM").is_err());
@@ -401,9 +417,9 @@ mod tests {
         )
         .unwrap();
         let stops = |sig| is_stop_signal(s.rewrite(sig));
-        assert!(!stops(libc::SIGTSTP), "dropped: no stop");
-        assert!(stops(libc::SIGTTIN) && stops(libc::SIGTTOU) && stops(libc::SIGUSR1));
-        assert!(!stops(libc::SIGCONT) && !stops(libc::SIGTERM) && !stops(0));
+        assert!(!stops(SIGTSTP), "dropped: no stop");
+        assert!(stops(SIGTTIN) && stops(SIGTTOU) && stops(SIGUSR1));
+        assert!(!stops(SIGCONT) && !stops(SIGTERM) && !stops(0));
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! child right before `execve`.
 
 /// The variables of the protocol.
+use alloc::format;
+use alloc::string::String;
+
 pub const LISTEN_PID: &str = "LISTEN_PID";
 pub const LISTEN_FDS: &str = "LISTEN_FDS";
 pub const LISTEN_FDNAMES: &str = "LISTEN_FDNAMES";
@@ -64,6 +67,22 @@ pub fn preserved(listen: Option<u32>, preserve: Option<u32>) -> Option<u32> {
         (Some(n), Some(m)) => Some(n.max(m)),
         (_, m) => m,
     }
+}
+
+/// `--preserve-fds N`: descriptors 3 to 3+N-1 must be open, checked before
+/// the program opens any of its own (one it opened could take a closed
+/// number, and be passed on or closed as the caller's). `Err` is one line
+/// naming the option and the first closed descriptor.
+pub fn check_preserved_fds(n: u32, is_open: impl Fn(i32) -> bool) -> Result<(), String> {
+    for fd in 3..3u64 + u64::from(n) {
+        if !i32::try_from(fd).is_ok_and(&is_open) {
+            return Err(format!(
+                "--preserve-fds {n}: descriptor {fd} is not open (pass open descriptors 3 to {})",
+                2 + u64::from(n)
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
