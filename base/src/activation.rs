@@ -46,15 +46,18 @@ pub fn listen_fds(
 /// Descriptors 3 to 3+N-1 must be open: the sockets handed over. `what`
 /// names where N came from (`LISTEN_FDS=2`, `--listen-fds 2`).
 pub fn check_open(n: u32, what: &str, is_open: impl Fn(i32) -> bool) -> Result<(), String> {
-    for fd in 3..3u64 + u64::from(n) {
-        if !i32::try_from(fd).is_ok_and(&is_open) {
-            return Err(format!(
-                "{what}: descriptor {fd} is not open (socket activation passes descriptors 3 to {})",
-                2 + u64::from(n)
-            ));
-        }
+    match first_closed(n, is_open) {
+        Some(fd) => Err(format!(
+            "{what}: descriptor {fd} is not open (socket activation passes descriptors 3 to {})",
+            2 + u64::from(n)
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first of descriptors 3 to 3+N-1 that is not open.
+fn first_closed(n: u32, is_open: impl Fn(i32) -> bool) -> Option<u64> {
+    (3..3u64 + u64::from(n)).find(|&fd| !i32::try_from(fd).is_ok_and(&is_open))
 }
 
 /// The descriptors that reach the command when N sockets are handed over
@@ -74,15 +77,13 @@ pub fn preserved(listen: Option<u32>, preserve: Option<u32>) -> Option<u32> {
 /// number, and be passed on or closed as the caller's). `Err` is one line
 /// naming the option and the first closed descriptor.
 pub fn check_preserved_fds(n: u32, is_open: impl Fn(i32) -> bool) -> Result<(), String> {
-    for fd in 3..3u64 + u64::from(n) {
-        if !i32::try_from(fd).is_ok_and(&is_open) {
-            return Err(format!(
-                "--preserve-fds {n}: descriptor {fd} is not open (pass open descriptors 3 to {})",
-                2 + u64::from(n)
-            ));
-        }
+    match first_closed(n, is_open) {
+        Some(fd) => Err(format!(
+            "--preserve-fds {n}: descriptor {fd} is not open (pass open descriptors 3 to {})",
+            2 + u64::from(n)
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

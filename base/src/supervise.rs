@@ -511,6 +511,20 @@ impl<'a> Supervisor<'a> {
     }
 }
 
+/// Our stdin, when it is a terminal whose foreground group is ours: the
+/// command then gets a group of its own and the foreground (job control
+/// for an interactive shell), as under `docker run -it`. Under nslaunch
+/// nsinit leads a session of its own, without a controlling terminal (or
+/// with the `--console-socket` one, handled apart): none to give.
+pub fn foreground_terminal() -> Option<i32> {
+    if !sys::isatty(0) {
+        return None;
+    }
+    let fg = sys::tcgetpgrp(0).ok()?;
+    let ours = sys::getpgid(0).ok()?;
+    (ours > 0 && fg == ours).then_some(0)
+}
+
 /// Every pid in /proc.
 fn all_pids() -> Vec<i32> {
     let mut pids = Vec::new();

@@ -11,7 +11,7 @@ use base::alone::{self, AloneArgs, Early};
 use base::cstrings::CStringArray;
 use base::exit::FAILED;
 use base::log::{say, Log};
-use base::supervise::{Command, Supervisor};
+use base::supervise::{self, Command, Supervisor};
 use base::supervision::Supervision;
 use base::sys::{self, Errno, Fd};
 use base::{activation, command};
@@ -105,7 +105,7 @@ fn run(
             "not PID 1 and not a subreaper (-s): orphaned processes will not reach nsinit to be reaped"
         ));
     }
-    let tty = foreground_terminal();
+    let tty = supervise::foreground_terminal();
     let pid = spawn(&prepared, tty, args.no_new_privileges)?;
     // The parent's copies of the passed descriptors (only the command
     // uses them).
@@ -208,18 +208,6 @@ fn prepare(args: &AloneArgs, start: &rt::Start, listen: Option<u32>) -> Result<P
     }
     .map_err(|e| usage(format!("environment contains a NUL byte: {e}")))?;
     Ok(Prepared { path, argv, envp })
-}
-
-/// Our stdin, when it is a terminal whose foreground group is ours: the
-/// command then gets a group of its own and the foreground (job control
-/// for an interactive shell), as under `docker run -it`.
-fn foreground_terminal() -> Option<i32> {
-    if !sys::isatty(0) {
-        return None;
-    }
-    let fg = sys::tcgetpgrp(0).ok()?;
-    let ours = sys::getpgid(0).ok()?;
-    (ours > 0 && fg == ours).then_some(0)
 }
 
 /// Fork and exec the command in a process group of its own (see

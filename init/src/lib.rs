@@ -22,7 +22,7 @@ mod oci_mounts;
 mod setup;
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::exit;
 
 use base::supervise;
@@ -286,7 +286,7 @@ fn prepare(
     };
     let tty = match &console {
         Some(c) => Some(c.fd()),
-        None => foreground_terminal(),
+        None => supervise::foreground_terminal(),
     };
     Ok(Ready {
         cmd,
@@ -411,19 +411,4 @@ fn exec_oci(
         return e;
     }
     lifecycle::exec_in_place(cmd, creds, place, umask, args.apparmor.as_deref(), sink)
-}
-
-/// Our stdin, when it is a terminal whose foreground group is ours: the
-/// command then gets a group of its own and the foreground (job control
-/// for an interactive shell), as under `docker run -it`. Under nslaunch
-/// we lead a session of our own, without a controlling terminal (or with
-/// the `--console-socket` one, handled apart): none to give.
-fn foreground_terminal() -> Option<RawFd> {
-    let stdin = std::io::stdin();
-    if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
-        return None;
-    }
-    let fg = nix::unistd::tcgetpgrp(stdin.as_fd()).ok()?;
-    let ours = nix::unistd::getpgrp();
-    (ours.as_raw() > 0 && fg == ours).then_some(0)
 }
