@@ -76,6 +76,7 @@ pub const SETUP_OPTIONS: &[&str] = &[
     "--hook-state",
     "--seccomp-fd",
     "--init-fd",
+    "--init-name",
 ];
 
 /// Options come first, each its own word; the first word that is not one
@@ -89,12 +90,16 @@ pub fn parse<'a>(words: &[&'a [u8]]) -> Result<AloneArgs<'a>, Early> {
         if word == b"--" {
             break;
         }
-        if !word.starts_with(b"-") || word == b"-" {
+        if !word.starts_with(b"-") {
             i -= 1;
             break;
         }
-        let shown = String::from_utf8_lossy(word);
-        let flag = shown.as_ref();
+        let Ok(flag) = core::str::from_utf8(word) else {
+            return Err(Early::Usage(format!(
+                "argument {:?} is not valid UTF-8{ANY_BYTES}",
+                String::from_utf8_lossy(word)
+            )));
+        };
         let mut value = || -> Result<String, Early> {
             let v = words
                 .get(i)
@@ -102,14 +107,22 @@ pub fn parse<'a>(words: &[&'a [u8]]) -> Result<AloneArgs<'a>, Early> {
             i += 1;
             String::from_utf8(v.to_vec()).map_err(|_| {
                 Early::Usage(format!(
-                    "{flag} {:?}: the value is not valid UTF-8",
+                    "{flag} {:?}: the value is not valid UTF-8{ANY_BYTES}",
                     String::from_utf8_lossy(v)
                 ))
             })
         };
         let f = &mut a.flags;
         match flag {
-            "-h" | "--help" => return Err(Early::Help),
+            // As argh: help, unless an option follows.
+            "-h" | "--help" => {
+                return match words.get(i) {
+                    Some(next) if next.starts_with(b"-") && *next != b"--" => Err(Early::Usage(
+                        "Trailing arguments are not allowed after `help`.".into(),
+                    )),
+                    _ => Err(Early::Help),
+                }
+            }
             "--version" => a.version = true,
             "-s" | "--subreaper" => f.subreaper = true,
             "-g" | "--process-group" => f.process_group = true,
@@ -142,10 +155,13 @@ pub fn parse<'a>(words: &[&'a [u8]]) -> Result<AloneArgs<'a>, Early> {
     Ok(a)
 }
 
-fn once<T>(slot: &mut Option<T>, flag: &str, v: T) -> Result<(), Early> {
+/// What argh adds to a refused non-UTF-8 word.
+const ANY_BYTES: &str = " (only the command and its arguments may be any bytes)";
+
+fn once<T: core::fmt::Display>(slot: &mut Option<T>, flag: &str, v: T) -> Result<(), Early> {
     if slot.is_some() {
         return Err(Early::Usage(format!(
-            "Duplicate value for non-repeating option '{flag}'."
+            "Error parsing option '{flag}' with value '{v}': duplicate values provided"
         )));
     }
     *slot = Some(v);
@@ -215,11 +231,16 @@ mod tests {
         .unwrap();
         assert_eq!((a.preserve_fds, a.listen_fds), (Some(2), Some(1)));
         assert!(a.no_new_privileges);
-        assert_eq!(p(&["-", "x"]).unwrap().command, [&b"-"[..], b"x"]);
+        assert_eq!(usage(&["-", "x"]), "Unrecognized argument: -");
         assert!(p(&["--"]).unwrap().command.is_empty());
         assert!(p(&["--version"]).unwrap().version);
         assert_eq!(p(&["-v", "--help", "x"]), Err(Early::Help));
         assert_eq!(p(&["-h"]), Err(Early::Help));
+        assert_eq!(p(&["--help", "--", "x"]), Err(Early::Help));
+        assert_eq!(
+            usage(&["--help", "-v"]),
+            "Trailing arguments are not allowed after `help`."
+        );
     }
 
     #[test]
@@ -235,13 +256,25 @@ mod tests {
             usage(&["--preserve-fds", "x"]),
             "Error parsing option '--preserve-fds' with value 'x': invalid digit found in string"
         );
-        assert!(usage(&["--grace", "1", "--grace", "2"]).contains("Duplicate"));
+        assert_eq!(
+            usage(&["--grace", "1", "--grace", "2"]),
+            "Error parsing option '--grace' with value '2': duplicate values provided"
+        );
         let m = usage(&["--rootfs", "/r", "sh"]);
         assert!(m.starts_with("--rootfs: a container setup option"), "{m}");
         let bad = parse(&[b"--grace", b"\xff"]).unwrap_err();
         assert_eq!(
             bad,
-            Early::Usage("--grace \"\u{fffd}\": the value is not valid UTF-8".into())
+            Early::Usage(
+                "--grace \"\u{fffd}\": the value is not valid UTF-8 (only the command and its \
+                 arguments may be any bytes)"
+                    .into()
+            )
+        );
+        let bad = parse(&[b"--\xff", b"x"]).unwrap_err();
+        assert!(
+            matches!(&bad, Early::Usage(m) if m.starts_with("argument \"--\u{fffd}\" is not valid UTF-8")),
+            "{bad:?}"
         );
     }
 

@@ -151,6 +151,7 @@ Set by nslaunch for the lifecycle and for OCI bundles (nslaunch create):
   --init-fd FD          once the container is built, exec the init open on
                         FD (nslaunch's --init PATH) in nsinit's place, as
                         NAME -- CMD, with CMD's user, capabilities and filter
+  --init-name NAME      that init's name, its argv[0] (default: init)
 
 Other:
   --version             print the version and exit

@@ -278,11 +278,13 @@ impl<'a> Supervisor<'a> {
     /// children are left.
     fn reap(&mut self) -> bool {
         loop {
-            if self.cfg.warn_orphans {
-                self.warn_about_next_orphan();
-            }
+            // With --warn-orphans, the exited child named is the one reaped.
+            let next = match self.cfg.warn_orphans {
+                true => self.warn_about_next_orphan(),
+                false => -1,
+            };
             let flags = sys::WNOHANG | sys::WUNTRACED | sys::WCONTINUED;
-            match sys::waitpid(-1, flags) {
+            match sys::waitpid(next, flags) {
                 Ok(Some((pid, raw))) if pid == self.cmd.pid => {
                     if let Some(sig) = exit::stopped_by(raw) {
                         self.on_command_stopped(sig);
@@ -305,17 +307,21 @@ impl<'a> Supervisor<'a> {
 
     /// With --warn-orphans: name the next exited child that is not the
     /// command, while its /proc entry can still be read.
-    fn warn_about_next_orphan(&self) {
-        if let Some(pid) = sys::peek_exited_child() {
-            if pid != self.cmd.pid {
-                let comm = read_proc(&format!("/proc/{pid}/comm")).unwrap_or_default();
-                let comm = String::from_utf8_lossy(&comm);
-                say(format_args!(
-                    "nsinit: warning: reaping orphan {pid} ({})",
-                    comm.trim()
-                ));
-            }
+    /// Returns the pid to reap next: that child, or -1 (any) when none has
+    /// exited.
+    fn warn_about_next_orphan(&self) -> i32 {
+        let Some(pid) = sys::peek_exited_child() else {
+            return -1;
+        };
+        if pid != self.cmd.pid {
+            let comm = read_proc(&format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm = String::from_utf8_lossy(&comm);
+            say(format_args!(
+                "nsinit: warning: reaping orphan {pid} ({})",
+                comm.trim()
+            ));
         }
+        pid
     }
 
     fn on_command_exit(&mut self, code: i32) {

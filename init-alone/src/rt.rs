@@ -93,12 +93,37 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     sys::exit(crate::program::main(start))
 }
 
+/// A panic (a bug, or memory that ran out) prints one line and exits 125.
+/// Without allocating: the panic may be the allocator's failure.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    // One line: "panicked at FILE:LINE: MESSAGE".
-    let text = alloc::format!("{info}").replace('\n', " ");
-    base::log::say(format_args!("nsinit: internal error: {text}"));
+    let mut line = Line {
+        buf: [0; 512],
+        len: 0,
+    };
+    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("nsinit: internal error: {info}"));
+    for b in &mut line.buf[..line.len] {
+        if *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    sys::write_all(2, &[&line.buf[..line.len], b"\n"]);
     sys::exit(base::exit::FAILED)
+}
+
+/// A fixed buffer that keeps what fits.
+struct Line {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
 }
 
 /// Blocks of 16 bytes to 4 KiB in power-of-two classes, each class with

@@ -64,6 +64,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Whether this is the `--init-fd` init, not the command.
+    pub fn is_init(&self) -> bool {
+        self.fd.is_some()
+    }
+
     /// The init open on `fd` (nslaunch's `--init PATH`), to exec in
     /// nsinit's place as `name -- CMD...` with the command's environment.
     pub fn init_at(

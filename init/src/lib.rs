@@ -86,11 +86,11 @@ pub fn main_with(args: Vec<OsString>) -> ! {
     // First, before nsinit opens anything of its own: a descriptor of ours
     // could take a closed number below 3+N and be closed as the caller's.
     // Socket activation's descriptors count among them.
-    let result = activation::resolve(&mut args, |k| std::env::var(k).ok())
+    let result = activation::resolve(&mut args, env_var)
         .and_then(|listen| confine::check_preserved_fds(&args).map(|()| listen))
         .and_then(|listen| {
-            let cfg = Supervision::resolve(&args.supervision_flags(), |k| std::env::var(k).ok())
-                .map_err(Error::Usage)?;
+            let cfg =
+                Supervision::resolve(&args.supervision_flags(), env_var).map_err(Error::Usage)?;
             let log = Log::new("nsinit", cfg.verbose);
             run(&args, &cfg, &log, sink, listen)
         });
@@ -101,6 +101,13 @@ pub fn main_with(args: Vec<OsString>) -> ! {
             exit(e.status());
         }
     }
+}
+
+/// An environment variable nsinit reads (NSINIT_*, LISTEN_*): one that is
+/// not UTF-8 is shown lossily and refused by its parser, as by the
+/// standalone nsinit's.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
 /// Parse argv; on `--help` print it and exit 0, on a usage error print one
@@ -321,13 +328,8 @@ fn hand_over(args: &InitArgs, sink: Sink, ready: &Ready) -> Result<(), Error> {
     if let Some(fd) = args.init_fd {
         // nslaunch's --init PATH: that init, not nsinit, is PID 1, and
         // the command its child, as under `docker run --init`.
-        // Its file's name (the descriptor's link, even for the read-only
-        // mount nslaunch makes of it) is its argv[0].
-        let name = std::fs::read_link(format!("/proc/self/fd/{fd}"))
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_os_string()))
-            .unwrap_or_else(|| "init".into());
-        let init = cmd.init_at(fd, &name, &args.command)?;
+        let name = args.init_name.as_deref().unwrap_or("init");
+        let init = cmd.init_at(fd, std::ffi::OsStr::new(name), &args.command)?;
         return Err(exec_oci(args, &init, creds, place, sink));
     }
     Ok(())
@@ -410,5 +412,12 @@ fn exec_oci(
     if let Err(e) = hooks::run_all(&args.start_hook, args.hook_state.as_deref().unwrap_or("{}")) {
         return e;
     }
-    lifecycle::exec_in_place(cmd, creds, place, umask, args.apparmor.as_deref(), sink)
+    // The --init init lives and dies with nslaunch, as nsinit would (an
+    // OCI bundle's process outlives the runtime that created it).
+    let launcher = match cmd.is_init() {
+        true => args.sync_fd,
+        false => None,
+    };
+    let profile = args.apparmor.as_deref();
+    lifecycle::exec_in_place(cmd, creds, place, umask, profile, launcher, sink)
 }

@@ -99,15 +99,19 @@ pub fn sysctls(list: &[String]) -> Result<(), Error> {
 }
 
 /// The command replaces nsinit (OCI: the bundle's process is the
-/// container's first process). Signals and the mask go back to their
-/// defaults, the stdio and credentials are applied, then execve; a
-/// failure is reported (125, 126 or 127) and nsinit exits.
+/// container's first process; `--init PATH`: that init). Signals and the
+/// mask go back to their defaults, the stdio and credentials are applied,
+/// then execve; a failure is reported (125, 126 or 127) and nsinit exits.
+/// `launcher`: the pipe whose hang-up says the launcher is gone, when the
+/// process is to die with it (SIGKILL as its parent-death signal, which a
+/// change of ids clears and which is set again after it).
 pub fn exec_in_place(
     cmd: &Prepared,
     creds: &Credentials,
     place: Placement,
     umask: Option<u32>,
     apparmor: Option<&str>,
+    launcher: Option<RawFd>,
     sink: Sink,
 ) -> Error {
     if let Err(e) = place.redirect() {
@@ -129,6 +133,15 @@ pub fn exec_in_place(
             String::from_utf8_lossy(detail),
             errno.desc()
         ));
+    }
+    if let Some(fd) = launcher {
+        if let Err(e) = sys::raw_set_parent_death_signal(libc::SIGKILL) {
+            return Error::sys("set the parent-death signal again", e);
+        }
+        if sys::raw_hung_up(fd) {
+            // The launcher died before that: so do we.
+            sys::raw_exit(shared::exit::FAILED);
+        }
     }
     crate::command::exec(cmd, sink)
 }

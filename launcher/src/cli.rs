@@ -17,7 +17,7 @@ pub struct LaunchArgs {
     pub rootfs: Option<String>,
 
     /// make the init at PATH (nsinit, tini-static, catatonit) PID 1, exec'd
-    /// once the container is built as `init -- CMD` (default: nslaunch's
+    /// once the container is built as `NAME -- CMD` (default: nslaunch's
     /// built-in nsinit is PID 1)
     #[argh(option, arg_name = "PATH")]
     pub init: Option<String>,

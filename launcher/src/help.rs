@@ -172,7 +172,7 @@ Services (systemd):
 Init:
   --init PATH           make this init PID 1 (nsinit, tini-static,
                         catatonit), as `docker run --init`: exec'd once the
-                        container is built, as `init -- CMD`, with CMD's
+                        container is built, as `NAME -- CMD`, with CMD's
                         user and capabilities (default: nslaunch's built-in
                         nsinit is PID 1)
   --stop-delay DURATION on the first SIGTERM, let CMD go on serving for

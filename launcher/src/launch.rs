@@ -270,7 +270,7 @@ pub(crate) fn open_init(explicit: Option<&str>) -> Result<container::InitFile, E
     })
 }
 
-/// `--init PATH`: an executable program (ELF, or a script with `#!`),
+/// `--init PATH`: an executable program (ELF; not a script),
 /// which the built-in nsinit execs as PID 1 once the container is built
 /// (`PATH -- CMD`). Checked here, so that a wrong path is nslaunch's one
 /// line and 125, not a failure inside.
@@ -285,10 +285,12 @@ fn open_pid1_init(path: &str) -> Result<container::InitFile, Error> {
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(|e| Error::Usage(format!("--init {path}: {}", crate::error::io_why(&e))))?;
-    if !(head[..n].starts_with(b"\x7fELF") || head[..n].starts_with(b"#!")) {
+    // Not a script: it is exec'd from a descriptor, which leaves its
+    // interpreter no path to open it by.
+    if !head[..n].starts_with(b"\x7fELF") {
         return Err(Error::Usage(format!(
-            "--init {path}: Exec format error (not a program: expected an ELF executable, \
-             such as nsinit, tini or catatonit)"
+            "--init {path}: Exec format error (not an ELF executable: give a static one, \
+             such as nsinit, tini-static or catatonit)"
         )));
     }
     Ok(file)
@@ -649,6 +651,11 @@ fn init_args(args: &LaunchArgs, rootfs: String, fds: &InitFds, setup: Setup) -> 
         overlay_dir_fd: fds.overlay_dir,
         seccomp_fd: fds.seccomp,
         init_fd: fds.init,
+        init_name: fds.init.and(args.init.as_deref()).map(|p| {
+            std::path::Path::new(p)
+                .file_name()
+                .map_or("init".into(), |n| n.to_string_lossy().into_owned())
+        }),
         console_socket: fds.console,
         console_size: fds.console.and_then(|_| tty::initial_size()),
         null_stdin: setup.mode.pty && !setup.mode.stdin,

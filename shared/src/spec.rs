@@ -315,6 +315,10 @@ pub struct InitArgs {
     #[argh(option, arg_name = "FD")]
     pub init_fd: Option<i32>,
 
+    /// the --init-fd init's name, its argv[0] (default: init)
+    #[argh(option, arg_name = "NAME")]
+    pub init_name: Option<String>,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -396,6 +400,7 @@ impl InitArgs {
         argv.opt("--start-fifo-fd", &self.start_fifo_fd);
         argv.opt("--seccomp-fd", &self.seccomp_fd);
         argv.opt("--init-fd", &self.init_fd);
+        argv.opt("--init-name", &self.init_name);
         argv.flag(self.hooks, "--hooks");
         argv.each("--mount", &self.mount);
         argv.each("--device", &self.device);
@@ -613,6 +618,7 @@ mod tests {
                 start_fifo_fd: Some(5),
                 seccomp_fd: Some(6),
                 init_fd: Some(9),
+                init_name: Some("tini-static".into()),
                 hooks: true,
                 mount: vec![
                     "/proc:proc:proc:e::".parse().unwrap(),

@@ -461,7 +461,7 @@ fn nsinit_runs_in_place_or_is_named_with_init() {
         let out = lines(&r.stdout);
         assert_eq!(out[0], "my-init", "{r:?}");
         assert!(
-            out[1].starts_with("init -- sh -c cat /proc/1/comm"),
+            out[1].starts_with("my-init -- sh -c cat /proc/1/comm"),
             "{r:?}"
         );
         assert_eq!(out[2], "ppid=1", "{r:?}");
@@ -475,6 +475,14 @@ fn nsinit_runs_in_place_or_is_named_with_init() {
         } else {
             nslaunch_tests::skip("no /usr/bin/tini-static (Debian: tini) for --init with tini");
         }
+        // A script cannot be exec'd from a descriptor: refused up front.
+        let script = other.join("script-init");
+        fs::write(&script, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let script_s = script.display().to_string();
+        let r = run(f.nslaunch(who, &["--init", &script_s, "true"]), None);
+        assert_eq!(r.code(), 125, "{r:?}");
+        assert!(r.stderr.contains("not an ELF executable"), "{r:?}");
         // nsinit's own settings are not nslaunch's to give then.
         let r = run(
             f.nslaunch(who, &["--init", &custom_s, "--grace", "1s", "true"]),

@@ -572,6 +572,22 @@ fn sigkill_to_nslaunch_ends_every_container_process_with_every_option() {
             ],
             vec!["--userns", "keep-id"],
         ];
+        // Another init as PID 1, running as another user: the change of
+        // ids must not cost it its parent-death signal.
+        // (A user's default maps only root: subids gives uid 1000 too.)
+        let nsinit = f.nsinit.display().to_string();
+        let ids: &[&str] = if who.is_root() {
+            &[]
+        } else {
+            &["--userns", "subids"]
+        };
+        sets.push([ids, &["--init", &nsinit, "--user", "1000:1000"]].concat());
+        let tini = "/usr/bin/tini-static";
+        if std::path::Path::new(tini).exists() {
+            sets.push([ids, &["--init", tini, "--user", "1000"]].concat());
+        } else {
+            nslaunch_tests::skip("no /usr/bin/tini-static (Debian: tini) for --init with tini");
+        }
         if who.is_root() {
             sets.push(vec!["--userns", "host", "--unshare-all"]);
             sets.push(vec!["--userns", "root", "--cap-add", "ALL"]);
