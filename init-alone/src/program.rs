@@ -37,7 +37,10 @@ pub fn main(start: rt::Start) -> i32 {
         }
     };
     if args.version {
-        say_out(&format!("nsinit {}\n", env!("CARGO_PKG_VERSION")));
+        sys::write_all(
+            1,
+            &[b"nsinit ", env!("CARGO_PKG_VERSION").as_bytes(), b"\n"],
+        );
         return 0;
     }
     let var = |k: &str| {
@@ -52,10 +55,6 @@ pub fn main(start: rt::Start) -> i32 {
             status
         }
     }
-}
-
-fn say_out(text: &str) {
-    sys::write_all(1, &[text.as_bytes()]);
 }
 
 /// A failure: the exit status and the line to print.

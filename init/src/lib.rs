@@ -315,7 +315,7 @@ fn hand_over(args: &InitArgs, sink: Sink, ready: &Ready) -> Result<(), Error> {
             // its stderr): the launcher is gone, and with it the report
             // pipe.
             let e = match lifecycle::detach(sink, sync, args.start_fifo_fd) {
-                Ok(()) => exec_oci(args, cmd, creds, place, Sink::Stderr),
+                Ok(()) => replace_nsinit(args, cmd, creds, place, Sink::Stderr),
                 Err(e) => e,
             };
             eprintln!("nsinit: {e}");
@@ -323,14 +323,14 @@ fn hand_over(args: &InitArgs, sink: Sink, ready: &Ready) -> Result<(), Error> {
         }
     }
     if args.oci {
-        return Err(exec_oci(args, cmd, creds, place, sink));
+        return Err(replace_nsinit(args, cmd, creds, place, sink));
     }
     if let Some(fd) = args.init_fd {
         // nslaunch's --init PATH: that init, not nsinit, is PID 1, and
         // the command its child, as under `docker run --init`.
         let name = args.init_name.as_deref().unwrap_or("init");
         let init = cmd.init_at(fd, std::ffi::OsStr::new(name), &args.command)?;
-        return Err(exec_oci(args, &init, creds, place, sink));
+        return Err(replace_nsinit(args, &init, creds, place, sink));
     }
     Ok(())
 }
@@ -391,8 +391,9 @@ fn supervise(
     Ok(status)
 }
 
-/// An OCI bundle's process replaces nsinit; what comes back is why not.
-fn exec_oci(
+/// An OCI bundle's process, or the `--init` init, replaces nsinit; what
+/// comes back is why not.
+fn replace_nsinit(
     args: &InitArgs,
     cmd: &command::Prepared,
     creds: &identity::Credentials,

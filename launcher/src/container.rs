@@ -43,8 +43,8 @@ use shared::log::Log;
 
 /// Everything the child needs, prepared before `clone`.
 pub struct Launch {
-    /// The nsinit executable to exec in the child (`--init PATH`; else
-    /// nslaunch's own binary, for OCI bundles and `--userns host`); `None`:
+    /// The nsinit executable to exec in the child (nslaunch's own binary,
+    /// for OCI bundles and `--userns host`); `None`:
     /// the child runs nsinit's code itself, without an exec (see
     /// [`run_init_in_place`]).
     pub init: Option<InitFile>,

@@ -135,8 +135,8 @@ fn plan(args: &LaunchArgs, log: &Log) -> Result<(Plan, Inits), Error> {
     let hostname = check_process_options(args)?;
     let mode = tty::Mode::for_this_process(args.tty, args.no_tty, args.interactive)?;
     let env = command_env(args, &hostname, listen.as_ref(), mode)?;
-    // nsinit runs in the cloned child without an exec, except with --init
-    // and with --userns host: there no user namespace stands between the
+    // nsinit runs in the cloned child without an exec, except with
+    // --userns host: there no user namespace stands between the
     // command and PID 1, and a command given CAP_SYS_PTRACE could read
     // PID 1's memory, which would be nslaunch's (the caller's environment
     // and paths) instead of nsinit's own; there nslaunch execs itself as
@@ -683,7 +683,8 @@ fn print_script(
     let auto = setup.ids.is_some_and(|p| p.idmapped);
     // Placeholders for descriptor numbers that do not exist yet.
     let fds = InitFds {
-        init: args.init.as_ref().map(|_| 9),
+        // (Above the trees', which count up from 8.)
+        init: args.init.as_ref().map(|_| 30),
         report: 3,
         sync: 4,
         seccomp: seccomp.map(|_| 5),
