@@ -1458,3 +1458,80 @@ fn nslaunch_passes_its_grace_to_nsinit() {
         assert!(r.stderr.contains("--grace soon"), "{r:?}");
     });
 }
+
+/// The standalone nsinit and nslaunch's built-in one (nslaunch run as
+/// nsinit) are two front ends on one PID-1 loop: alone, they must answer
+/// the same, word for word, whatever they are given (but for the setup
+/// options, which only the built-in one takes).
+#[test]
+fn the_standalone_and_the_builtin_nsinit_answer_alike() {
+    each(|f, who| {
+        // argv after nsinit, and the environment on top of PATH.
+        type Case<'a> = (Vec<&'a [u8]>, Vec<(&'a str, &'a [u8])>);
+        let cases: Vec<Case> = vec![
+            (vec![], vec![]),
+            (vec![b"--bogus"], vec![]),
+            (vec![b"-sg", b"true"], vec![]),
+            (vec![b"-", b"true"], vec![]),
+            (vec![b"--grace=1s", b"true"], vec![]),
+            (vec![b"--grace"], vec![]),
+            (vec![b"--grace", b"5x", b"true"], vec![]),
+            (vec![b"--grace", b"1", b"--grace", b"2", b"true"], vec![]),
+            (vec![b"--grace", b"\xff", b"true"], vec![]),
+            (vec![b"--\xff", b"true"], vec![]),
+            (vec![b"--help", b"-v"], vec![]),
+            (vec![b"--preserve-fds", b"x", b"true"], vec![]),
+            (vec![b"--preserve-fds", b"40", b"true"], vec![]),
+            (vec![b"--listen-fds", b"2", b"true"], vec![]),
+            (vec![b"--rewrite", b"TERM", b"true"], vec![]),
+            (vec![b"--rewrite", b"KILL:TERM", b"true"], vec![]),
+            (vec![b"--pdeathsig", b"NOPE", b"true"], vec![]),
+            (vec![b"-e", b"256", b"true"], vec![]),
+            (vec![b"--stop-delay", b"-1", b"true"], vec![]),
+            (vec![b"-s", b"--", b"sh", b"-c", b"exit 3"], vec![]),
+            (vec![b"-s", b"-e", b"3", b"sh", b"-c", b"exit 3"], vec![]),
+            (vec![b"-s", b"sh", b"-c", b"kill -TERM $$"], vec![]),
+            (vec![b"-s", b"no-such-command"], vec![]),
+            (vec![b"-s", b"/no/such/file"], vec![]),
+            (vec![b"-s", b"/etc/passwd"], vec![]),
+            (vec![b"-s", b"/"], vec![]),
+            (vec![b"-s", b""], vec![]),
+            (vec![b"-s", b"true"], vec![("NSINIT_GRACE", b"x")]),
+            (vec![b"-s", b"true"], vec![("NSINIT_SUBREAPER", b"\xff")]),
+            (vec![b"-s", b"true"], vec![("NSINIT_REWRITE", b"TERM")]),
+            (vec![b"true"], vec![("NSINIT_SUBREAPER", b"yes")]),
+            (
+                vec![b"true"],
+                vec![("LISTEN_PID", b"1"), ("LISTEN_FDS", b"1")],
+            ),
+            (
+                vec![
+                    b"-s",
+                    b"sh",
+                    b"-c",
+                    b"echo ${LISTEN_PID:-none} ${LISTEN_FDS:-none}",
+                ],
+                vec![("LISTEN_PID", b"99999999"), ("LISTEN_FDS", b"1")],
+            ),
+        ];
+        for (args, env) in &cases {
+            let answer = |nsinit: &std::path::Path| {
+                let mut c = Command::new(nsinit);
+                c.args(args.iter().map(|a| OsStr::from_bytes(a)))
+                    .env("PATH", "/usr/bin:/bin");
+                for (k, v) in env {
+                    c.env(k, OsStr::from_bytes(v));
+                }
+                let r = run(as_who(who, &mut c), None);
+                (code(&r), r.stdout, r.stderr)
+            };
+            let alone = answer(&f.nsinit);
+            let builtin = answer(&f.builtin_nsinit);
+            let ctx = format!("{args:?} {env:?}");
+            assert_eq!(
+                alone, builtin,
+                "standalone vs built-in nsinit differ: {ctx}"
+            );
+        }
+    });
+}
