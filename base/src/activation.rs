@@ -43,6 +43,18 @@ pub fn listen_fds(
     Ok((n > 0).then_some(n))
 }
 
+/// The variables the command must not get from nsinit's environment: with
+/// sockets handed over, `LISTEN_PID` and `LISTEN_FDS` (it gets its own);
+/// without, when `stale` (nsinit alone, and `LISTEN_PID` another
+/// process's), all three.
+pub fn withheld(listen: bool, stale: bool) -> &'static [&'static str] {
+    match (listen, stale) {
+        (true, _) => &[LISTEN_PID, LISTEN_FDS],
+        (false, true) => &[LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES],
+        (false, false) => &[],
+    }
+}
+
 /// Descriptors 3 to 3+N-1 must be open: the sockets handed over. `what`
 /// names where N came from (`LISTEN_FDS=2`, `--listen-fds 2`).
 pub fn check_open(n: u32, what: &str, is_open: impl Fn(i32) -> bool) -> Result<(), String> {

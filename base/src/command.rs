@@ -33,6 +33,17 @@ impl Unrunnable {
     }
 }
 
+/// What follows `exec PATH: No such file or directory` when the file may
+/// well exist (a path, or an init exec'd from its descriptor): the kernel
+/// says the same when the interpreter is missing.
+pub fn exec_hint(errno: sys::Errno, path: &[u8], by_fd: bool) -> &'static [u8] {
+    if errno == sys::Errno::ENOENT && (by_fd || path.contains(&b'/')) {
+        b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
+    } else {
+        b""
+    }
+}
+
 /// The PATH a command gets when its environment has none: docker's.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -530,7 +530,10 @@ pub fn peek_exited_child() -> Option<i32> {
 const FULL_SET: u64 = !0;
 const SIG_SETMASK: usize = 2;
 
-/// Block every signal (those that can be: not SIGKILL or SIGSTOP).
+/// Block every signal that can be (the kernel still delivers SIGKILL,
+/// SIGSTOP and synchronous faults), the two real-time signals glibc
+/// reserves (32 and 33) included: glibc's own `sigprocmask` refuses them,
+/// and an init must catch those too.
 pub fn block_all_signals() -> Result<()> {
     let set = FULL_SET;
     // SAFETY: `set` is a valid 8-byte kernel sigset.
@@ -579,7 +582,9 @@ pub fn read_signal(sfd: i32) -> Result<Option<(i32, i32)>> {
 }
 
 /// Default dispositions for every signal and an empty mask: what a
-/// command gets right before `execve`.
+/// freshly started process expects, given right before `execve` (the
+/// blocked mask and ignored dispositions survive it; Rust's runtime sets
+/// SIGPIPE to SIG_IGN).
 pub fn reset_signals() {
     // struct kernel_sigaction: handler, flags, restorer, mask (8 bytes).
     let dfl = [0usize; 4];

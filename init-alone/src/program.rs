@@ -183,21 +183,17 @@ fn prepare(args: &AloneArgs, start: &rt::Start, listen: Option<u32>) -> Result<P
     let path = CString::new(path).map_err(|_| usage("command contains a NUL byte".into()))?;
     let argv = CStringArray::new(args.command.iter().map(|w| w.to_vec()))
         .map_err(|a| usage(format!("argument contains a NUL byte: {a}")))?;
+    // Ours, but for socket activation's variables: with sockets the
+    // command gets the count and its own pid (set in the child); with a
+    // stale LISTEN_PID, none of the three.
+    let stale = start.var(activation::LISTEN_PID).is_some();
+    let withheld = activation::withheld(listen.is_some(), stale);
     let is = |kv: &[u8], k: &str| kv.starts_with(k.as_bytes()) && kv.get(k.len()) == Some(&b'=');
-    let stale = listen.is_none() && start.var(activation::LISTEN_PID).is_some();
-    let env = start.env().filter(|kv| match listen {
-        // Ours: the command gets the count, and its own pid (set in the
-        // child).
-        Some(_) => !is(kv, activation::LISTEN_PID) && !is(kv, activation::LISTEN_FDS),
-        // Someone else's (a stale environment): none of the three.
-        None if stale => {
-            !is(kv, activation::LISTEN_PID)
-                && !is(kv, activation::LISTEN_FDS)
-                && !is(kv, activation::LISTEN_FDNAMES)
-        }
-        None => true,
-    });
-    let mut env: Vec<Vec<u8>> = env.map(<[u8]>::to_vec).collect();
+    let mut env: Vec<Vec<u8>> = start
+        .env()
+        .filter(|kv| !withheld.iter().any(|w| is(kv, w)))
+        .map(<[u8]>::to_vec)
+        .collect();
     let envp = match listen {
         Some(n) => {
             env.push(format!("{}={n}", activation::LISTEN_FDS).into_bytes());
@@ -242,11 +238,7 @@ fn spawn(cmd: &Prepared, tty: Option<i32>, no_new_privileges: bool) -> Result<i3
                     cmd.envp.as_ptr().cast(),
                 )
             };
-            let hint: &[u8] = if errno == Errno::ENOENT && cmd.path.as_bytes().contains(&b'/') {
-                b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
-            } else {
-                b""
-            };
+            let hint = command::exec_hint(errno, cmd.path.as_bytes(), false);
             sys::write_all(
                 2,
                 &[

@@ -20,7 +20,7 @@
 
 use std::ffi::OsString;
 
-use shared::activation::{self, LISTEN_FDNAMES, LISTEN_FDS, LISTEN_PID};
+use shared::activation::{self, LISTEN_FDS, LISTEN_PID};
 use shared::spec::InitArgs;
 use shared::sys;
 
@@ -65,15 +65,11 @@ pub fn resolve(
 /// `LISTEN_PID` comes from the forked child, see the module notes). With
 /// none, alone (`standalone`), the stale variables go.
 pub fn command_env(env: &mut Vec<(OsString, OsString)>, listen: Option<u32>, standalone: bool) {
-    match listen {
-        Some(n) => {
-            env.retain(|(k, _)| k != LISTEN_PID && k != LISTEN_FDS);
-            env.push((LISTEN_FDS.into(), n.to_string().into()));
-        }
-        None if standalone && env.iter().any(|(k, _)| k == LISTEN_PID) => {
-            env.retain(|(k, _)| k != LISTEN_PID && k != LISTEN_FDS && k != LISTEN_FDNAMES);
-        }
-        None => {}
+    let stale = standalone && env.iter().any(|(k, _)| k == LISTEN_PID);
+    let withheld = activation::withheld(listen.is_some(), stale);
+    env.retain(|(k, _)| !withheld.iter().any(|w| k == w));
+    if let Some(n) = listen {
+        env.push((LISTEN_FDS.into(), n.to_string().into()));
     }
 }
 

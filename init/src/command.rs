@@ -253,7 +253,7 @@ pub fn spawn(
             cmd.envp.set_number(sys::raw_getpid());
             // Last: a signal that came meanwhile acts now, with nsinit in
             // its loop (see above).
-            sys::raw_reset_signals();
+            base::sys::reset_signals();
             exec(cmd, sink)
         }
         Err(e) => Err(Error::sys("fork the command", e)),
@@ -274,13 +274,11 @@ pub fn exec(cmd: &Prepared, sink: Sink) -> ! {
         Some(_) => exit::FAILED,
         None => exit::for_exec_errno(errno),
     };
-    let hint: &[u8] = if errno == Errno::ENOENT
-        && (cmd.fd.is_some() || cmd.path.as_bytes().contains(&b'/'))
-    {
-        b" (if the file exists, its interpreter is missing: the #! line's program or the ELF loader of a dynamically linked binary)"
-    } else {
-        b""
-    };
+    let hint = base::command::exec_hint(
+        base::sys::Errno(errno as i32),
+        cmd.path.as_bytes(),
+        cmd.fd.is_some(),
+    );
     sink.send_raw(
         status,
         &[

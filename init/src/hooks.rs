@@ -45,7 +45,7 @@ fn run_one(hook: &HookSpec, state: &str) -> Result<(), String> {
             if sys::raw_dup2(r.as_raw_fd(), 0).is_err() {
                 sys::raw_exit(126);
             }
-            sys::raw_reset_signals();
+            base::sys::reset_signals();
             let errno = sys::raw_execve(&path, &argv, &envp);
             sys::raw_write_all(2, &[b"exec the hook: ", errno.desc().as_bytes(), b"\n"]);
             sys::raw_exit(127)

@@ -22,7 +22,7 @@ mod oci_mounts;
 mod setup;
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::exit;
 
 use base::supervise;
@@ -41,7 +41,7 @@ use shared::sys;
 pub fn main_with(args: Vec<OsString>) -> ! {
     // Before anything else: every signal queues for the signalfd from now
     // on, so none is lost while we set up, and none takes a default action.
-    if let Err(e) = sys::raw_block_all_signals() {
+    if let Err(e) = base::sys::block_all_signals() {
         eprintln!("nsinit: block signals: {}", e.desc());
         exit(shared::exit::FAILED);
     }
@@ -226,7 +226,7 @@ fn build_container(args: &InitArgs, sink: Sink, log: &Log) -> Result<(), Error> 
 struct Ready {
     cmd: command::Prepared,
     creds: identity::Credentials,
-    sfd: OwnedFd,
+    sfd: base::sys::Fd,
     console: Option<console::Console>,
     /// /dev/null, for `--null-stdin`.
     null: Option<OwnedFd>,
@@ -269,7 +269,9 @@ fn prepare(
         }
     }
     let creds = identity::Credentials::prepare(who.as_ref(), args, seccomp)?;
-    let sfd = sys::signalfd_all().map_err(|e| Error::sys("create a signalfd", e))?;
+    let sfd = base::sys::signalfd_all()
+        .map(base::sys::Fd)
+        .map_err(|e| Error::sys("create a signalfd", nix::errno::Errno::from_raw(e.0)))?;
     let cmd = command::prepare(&args.command, &env, args.rootfs.is_some(), listen.is_some())?;
     let console = match console_socket {
         Some(socket) => Some(console::Console::attach(
@@ -385,7 +387,6 @@ fn supervise(
         tty,
         job_fd: args.job_control_fd,
     };
-    let sfd = base::sys::Fd(sfd.into_raw_fd());
     let status = supervise::Supervisor::new(sfd, command, cfg, log).run();
     drop(console);
     Ok(status)

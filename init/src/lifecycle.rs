@@ -126,7 +126,7 @@ pub fn exec_in_place(
             return e;
         }
     }
-    sys::raw_reset_signals();
+    base::sys::reset_signals();
     if let Err((what, detail, errno)) = creds.apply() {
         return Error::Usage(format!(
             "{what}{}: {}",

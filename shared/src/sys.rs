@@ -226,120 +226,6 @@ pub fn raw_execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> Errn
     Errno::last()
 }
 
-/// A kernel signal set with every bit set. glibc's `sigfillset` leaves
-/// out the two real-time signals it reserves for threads (32 and 33), and
-/// its `sigprocmask` refuses to block them; an init must catch those too,
-/// so the masks below go to the kernel directly.
-fn full_kernel_sigset() -> libc::sigset_t {
-    // SAFETY: sigset_t is plain bytes; all-ones is a valid (full) set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        std::ptr::write_bytes(
-            &mut set as *mut libc::sigset_t as *mut u8,
-            0xff,
-            std::mem::size_of::<libc::sigset_t>(),
-        );
-        set
-    }
-}
-
-/// The size of the kernel's signal set (64 signals), as rt_sigprocmask
-/// and signalfd4 expect it.
-const KERNEL_SIGSET_SIZE: usize = 8;
-
-/// Block every signal, the two glibc-reserved ones included (the kernel
-/// still delivers SIGKILL, SIGSTOP and synchronous faults).
-pub fn raw_block_all_signals() -> Result<(), Errno> {
-    let set = full_kernel_sigset();
-    // SAFETY: `set` is a valid sigset of at least KERNEL_SIGSET_SIZE bytes.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &set as *const libc::sigset_t,
-            ptr::null::<libc::sigset_t>(),
-            KERNEL_SIGSET_SIZE,
-        )
-    };
-    if r != 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
-}
-
-/// A non-blocking, close-on-exec signalfd for every signal.
-pub fn signalfd_all() -> Result<OwnedFd, Errno> {
-    let set = full_kernel_sigset();
-    // SAFETY: as above; -1 asks for a new descriptor, which we then own.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_signalfd4,
-            -1,
-            &set as *const libc::sigset_t,
-            KERNEL_SIGSET_SIZE,
-            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel just gave us this descriptor; we own it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// Read one signal from a non-blocking signalfd; `Ok(None)` when none is
-/// pending.
-pub fn read_signal(sfd: &OwnedFd) -> Result<Option<libc::signalfd_siginfo>, Errno> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: signalfd_siginfo is plain data; the kernel fills all of it
-    // on a successful read of exactly its size.
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
-    loop {
-        // SAFETY: reads at most `size` bytes into `info`.
-        let n = unsafe {
-            libc::read(
-                sfd.as_raw_fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                size,
-            )
-        };
-        if n == size as isize {
-            return Ok(Some(info));
-        }
-        match Errno::last() {
-            Errno::EINTR if n < 0 => continue,
-            Errno::EAGAIN if n < 0 => return Ok(None),
-            e if n < 0 => return Err(e),
-            _ => return Err(Errno::EIO),
-        }
-    }
-}
-
-/// Give every signal its default action and unblock them all: what a
-/// freshly started process expects. Both the blocked mask and ignored
-/// dispositions (Rust sets SIGPIPE to SIG_IGN) survive `execve`.
-pub fn raw_reset_signals() {
-    // SAFETY: sigaction and rt_sigprocmask with valid, initialised structs.
-    unsafe {
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        for sig in 1..=libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &dfl, ptr::null_mut());
-            }
-        }
-        let empty: libc::sigset_t = std::mem::zeroed();
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const libc::sigset_t,
-            ptr::null::<libc::sigset_t>(),
-            KERNEL_SIGSET_SIZE,
-        );
-    }
-}
-
 /// `setpgid(pid, pgid)`.
 pub fn raw_setpgid(pid: i32, pgid: i32) -> Result<(), Errno> {
     // SAFETY: plain integers.
@@ -376,7 +262,6 @@ pub fn raw_getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
-/// The pid of a child that has exited, without reaping it (`waitid` with
 /// `WNOWAIT`), so its /proc entry can still be read.
 pub fn peek_exited_child() -> Option<i32> {
     // SAFETY: waitid fills a zeroed siginfo_t; si_pid is read through
